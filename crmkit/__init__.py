@@ -1,0 +1,46 @@
+"""crmkit: an extensible CRM toolkit.
+
+The public API, in one place::
+
+    import crmkit
+    crm = crmkit.open("sqlite:///crmkit.db", tenant="default", user="admin")
+    c = crm.customers.add(name="上海大众", owner="li")
+"""
+
+from .app import Crm, open
+from .context import Context
+from .convert import dumps, to_dict
+from .errors import (
+    CrmError,
+    DatabaseError,
+    NotFound,
+    PermissionDenied,
+    PluginError,
+    ValidationError,
+)
+from .hookspecs import hookimpl, hookspec
+from .money import fmt_money, parse_money
+from .plugins import PluginSpec
+from .records import (
+    Activity,
+    Change,
+    Contact,
+    Customer,
+    Document,
+    Line,
+    Reminder,
+    Section,
+    Tenant,
+    User,
+)
+from .storage import Money, Quantity, UTCDateTime
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Activity", "Change", "Contact", "Context", "Crm", "CrmError", "Customer",
+    "DatabaseError", "Document", "Line", "Money", "NotFound", "PermissionDenied",
+    "PluginError", "PluginSpec", "Quantity", "Reminder", "Section", "Tenant", "User",
+    "UTCDateTime", "ValidationError", "dumps", "fmt_money", "hookimpl", "hookspec", "open",
+    "parse_money", "to_dict",
+]

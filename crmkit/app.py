@@ -1,0 +1,240 @@
+"""``crmkit.open``: one CRM instance with its own engine, plugins and caches."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Table, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from . import storage
+from .context import Context
+from .errors import DatabaseError, NotFound
+from .plugins import PluginHost
+from .records import Tenant, User
+
+DEFAULT_URL = "sqlite:///crmkit.db"
+
+
+class Crm:
+    """The service API of one database, for one tenant and user at a time.
+
+    Services: ``customers``, ``contacts``, ``activities``, ``documents``, ``plugins``,
+    ``tenants``, ``users``, ``reminders``; ``changes(since)`` reads the change feed.
+    ``using(tenant=..., user=..., today=...)`` gives a view on another tenant, user
+    or day that shares this instance's engine and plugins.
+    """
+
+    def __init__(self, engine: Engine, host: PluginHost, prefix: str, *, tenant: str,
+                 user: str, today: dt.date | None, url: str | None = None,
+                 _shared: dict[str, Any] | None = None):
+        self.engine = engine
+        self.host = host
+        self.prefix = prefix
+        self.url = url or engine.url.render_as_string(hide_password=True)
+        self.tenant_slug = tenant
+        self.user_name = user
+        self._today = today
+        if _shared is None:
+            metadata = storage.build_metadata(prefix)
+            for pname, fn in host.impls_by_plugin("crm_tables"):
+                before = set(metadata.tables)
+                _call_impl(fn, metadata=metadata, prefix=prefix)
+                host.installed[pname].tables = sorted(set(metadata.tables) - before)
+            _shared = {"metadata": metadata, "local": threading.local(), "enabled": {}}
+        self._shared = _shared
+        self.metadata = _shared["metadata"]
+        self._tenant: Tenant | None = None
+        self._user: User | None = None
+
+        from .services import (
+            ActivityService,
+            ContactService,
+            CustomerService,
+            DocumentService,
+            PluginService,
+            ReminderService,
+            TenantService,
+            UserService,
+        )
+
+        self.customers = CustomerService(self)
+        self.contacts = ContactService(self)
+        self.activities = ActivityService(self)
+        self.documents = DocumentService(self)
+        self.plugins = PluginService(self)
+        self.tenants = TenantService(self)
+        self.users = UserService(self)
+        self.reminders = ReminderService(self)
+
+    # --- views -----------------------------------------------------------------------
+
+    def using(self, *, tenant: str | None = None, user: str | None = None,
+              today: dt.date | None = None) -> Crm:
+        """The same instance seen as another tenant, user or day."""
+        return Crm(self.engine, self.host, self.prefix, tenant=tenant or self.tenant_slug,
+                   user=user or self.user_name, today=today or self._today, url=self.url,
+                   _shared=self._shared)
+
+    @property
+    def today(self) -> dt.date:
+        return self._today or dt.datetime.now(dt.UTC).date()
+
+    def table(self, name: str) -> Table:
+        """A table by its name without the prefix (``customers``, ``grading_grades``)."""
+        try:
+            return self.metadata.tables[self.prefix + name]
+        except KeyError:
+            raise KeyError(f"no table '{self.prefix}{name}'") from None
+
+    # --- schema ----------------------------------------------------------------------
+
+    def init(self) -> None:
+        """Create the core tables (and enabled plugins'); the tenant ``default`` and its
+        ``admin``. Idempotent."""
+        from .migrations import upgrade
+
+        upgrade(self)
+        tenants = self.using(user="admin")
+        if tenants.tenants.get("default", missing_ok=True) is None:
+            tenants.tenants.add("default", name="Default")
+
+    def create_tables(self, names: Iterable[str]) -> None:
+        tables = [self.metadata.tables[n] for n in names]
+        if tables:
+            self.metadata.create_all(self.engine, tables=tables)
+
+    # --- identity --------------------------------------------------------------------
+
+    def _resolve(self, conn: Any) -> tuple[Tenant, User]:
+        if self._tenant is None:
+            t = self.table("tenants")
+            row = conn.execute(select(t).where(t.c.slug == self.tenant_slug)).first()
+            if row is None:
+                raise NotFound(f"tenant '{self.tenant_slug}' not found; "
+                               f"add it with `crmkit tenant add {self.tenant_slug}`")
+            self._tenant = Tenant.from_row(row)
+        if self._user is None or self._user.tenant_id != self._tenant.id:
+            u = self.table("users")
+            row = conn.execute(select(u).where(u.c.tenant_id == self._tenant.id,
+                                               u.c.name == self.user_name)).first()
+            if row is None:
+                raise NotFound(f"user '{self.user_name}' not found in tenant "
+                               f"'{self.tenant_slug}'")
+            self._user = User.from_row(row)
+        return self._tenant, self._user
+
+    def enabled_plugins(self, conn: Any, tenant_id: int) -> frozenset[str]:
+        cache = self._shared["enabled"]
+        names = cache.get(tenant_id)
+        if names is None:
+            ps = self.table("plugin_state")
+            rows = conn.execute(select(ps.c.plugin).where(ps.c.tenant_id == tenant_id,
+                                                          ps.c.enabled.is_(True)))
+            loaded = {n for n, p in self.host.installed.items() if p.loaded}
+            names = frozenset(r.plugin for r in rows if r.plugin in loaded)
+            names |= self.host.builtin_names()
+            cache[tenant_id] = names
+        return names
+
+    def invalidate_plugins(self, tenant_id: int | None = None) -> None:
+        """Forget cached enablement (after enable/disable, or another process's)."""
+        if tenant_id is None:
+            self._shared["enabled"].clear()
+        else:
+            self._shared["enabled"].pop(tenant_id, None)
+
+    # --- transactions ----------------------------------------------------------------
+
+    @property
+    def current(self) -> Context | None:
+        """The context of the transaction open in this thread, if any."""
+        return getattr(self._shared["local"], "ctx", None)
+
+    @contextmanager
+    def unit(self, *, write: bool = True, echo: Any = None) -> Iterator[Context]:
+        """A unit of work: one transaction, committed at the end, rolled back on error.
+
+        Nested calls (a hook calling ``ctx.crm.customers.update``) join the open one.
+        """
+        local = self._shared["local"]
+        ctx = getattr(local, "ctx", None)
+        if ctx is not None:
+            yield ctx
+            return
+        try:
+            conn = self.engine.connect()
+        except (OperationalError, DBAPIError) as exc:
+            raise DatabaseError(f"cannot reach database {self.url}: "
+                                f"{_reason(exc)}") from None
+        try:
+            conn = conn.execution_options(crmkit_write=write)
+            with conn.begin():
+                try:
+                    tenant, user = self._resolve(conn)
+                except (OperationalError, DBAPIError) as exc:
+                    raise DatabaseError(
+                        f"database {self.url} is not initialised ({_reason(exc)}); "
+                        "run `crmkit init`") from None
+                hooks = self.host.hooks(self.enabled_plugins(conn, tenant.id))
+                ctx = Context(crm=self, tenant=tenant, user=user, today=self.today,
+                              conn=conn, hooks=hooks, echo=echo)
+                local.ctx = ctx
+                try:
+                    yield ctx
+                finally:
+                    local.ctx = None
+        finally:
+            conn.close()
+
+    # --- change feed -----------------------------------------------------------------
+
+    def changes(self, since: int = 0, limit: int | None = None) -> list[dict[str, Any]]:
+        """Changes with cursor greater than ``since``, oldest first."""
+        a = self.table("audit")
+        with self.unit(write=False) as ctx:
+            q = (select(a).where(a.c.tenant_id == ctx.tenant.id, a.c.id > since)
+                 .order_by(a.c.id))
+            if limit:
+                q = q.limit(limit)
+            return [
+                {"cursor": r.id, "at": r.at.isoformat(), "user": r.user,
+                 "table": r.table_name, "id": r.row_id, "op": r.op,
+                 "before": r.before, "after": r.after}
+                for r in ctx.conn.execute(q)
+            ]
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def _reason(exc: BaseException) -> str:
+    orig = getattr(exc, "orig", None) or exc
+    return str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__
+
+
+def _call_impl(fn: Any, **kwargs: Any) -> Any:
+    import inspect
+
+    names = inspect.signature(fn).parameters
+    return fn(**{k: v for k, v in kwargs.items() if k in names})
+
+
+def open(url: str | None = None, *, engine: Engine | None = None, prefix: str = "crm_",
+         tenant: str = "default", user: str = "admin", today: dt.date | None = None,
+         plugins: Iterable[Any] = (), discover: bool = True) -> Crm:
+    """Open a CRM on ``url`` (default ``sqlite:///crmkit.db``) or on a host's ``engine``.
+
+    ``plugins`` registers extra plugin modules (objects or dotted names) besides those
+    found in the ``crmkit.plugins`` entry-point group (``discover=False`` skips those).
+    Every call builds its own engine (unless given one), plugin manager and caches.
+    """
+    if engine is None:
+        engine = storage.create_engine(url or DEFAULT_URL)
+    host = PluginHost(plugins, discover=discover)
+    return Crm(engine, host, prefix, tenant=tenant, user=user, today=today, url=url)

@@ -1,0 +1,105 @@
+"""plugins and hooks commands."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from ..services.plugins import parse_value
+from .output import json_option, pass_crm, print_json, table
+
+
+@click.group()
+def plugins() -> None:
+    """Switch plugins on and off for this tenant, and set their settings."""
+
+
+@plugins.command("list")
+@json_option
+@pass_crm
+def plugins_list(crm: Any, as_json: bool) -> None:
+    """Installed plugins, whether they are enabled here, and load errors."""
+    rows = crm.plugins.list()
+    if as_json:
+        return print_json(rows)
+    table([(r["name"], r["version"], "yes" if r["enabled"] else "no",
+            "built-in" if r["builtin"] else ", ".join(r["requires"]),
+            r["error"] or r["description"]) for r in rows],
+          ["plugin", "version", "enabled", "requires", "description / error"])
+
+
+@plugins.command("info")
+@click.argument("name")
+@json_option
+@click.pass_context
+def plugins_info(ctx: click.Context, name: str, as_json: bool) -> None:
+    """Version, requirements, hooks, settings (secrets masked) and commands."""
+    from . import get_crm
+
+    root = ctx.find_root()
+    root.command._plugins(root)  # type: ignore[attr-defined]
+    info = get_crm().plugins.info(name)
+    if as_json:
+        return print_json(info)
+    click.echo(f"{info['name']} {info['version'] or ''} - {info['description']}")
+    click.echo(f"  enabled: {'yes' if info['enabled'] else 'no'}")
+    for key in ("source", "error"):
+        if info[key]:
+            click.echo(f"  {key}: {info[key]}")
+    for key in ("requires", "hooks", "tables", "commands"):
+        click.echo(f"  {key}: {', '.join(info[key]) or '-'}")
+    click.echo("  settings:" + ("" if info["settings"] else " -"))
+    for k, v in info["settings"].items():
+        click.echo(f"    {k} = {v}")
+
+
+@plugins.command("enable")
+@click.argument("names", nargs=-1, required=True)
+@pass_crm
+def plugins_enable(crm: Any, names: tuple[str, ...]) -> None:
+    """Enable plugins (and what they require) for this tenant."""
+    new = crm.plugins.enable(*names)
+    click.echo(f"enabled: {', '.join(new)}" if new else "already enabled")
+
+
+@plugins.command("disable")
+@click.argument("names", nargs=-1, required=True)
+@pass_crm
+def plugins_disable(crm: Any, names: tuple[str, ...]) -> None:
+    """Disable plugins for this tenant (their data is kept)."""
+    done = crm.plugins.disable(*names)
+    click.echo(f"disabled: {', '.join(done)}" if done else "not enabled")
+
+
+@plugins.command("set")
+@click.argument("name")
+@click.argument("key")
+@click.argument("value")
+@pass_crm
+def plugins_set(crm: Any, name: str, key: str, value: str) -> None:
+    """Set a plugin setting; VALUE is JSON when it parses (30, [15,45], true)."""
+    crm.plugins.set(name, key, parse_value(value))
+    shown = crm.plugins.info(name)["settings"].get(key)
+    click.echo(f"{name}.{key} = {shown}")
+
+
+@click.command("hooks")
+@json_option
+@pass_crm
+def hooks_cmd(crm: Any, as_json: bool) -> None:
+    """Every hook and which enabled plugins implement it, in call order."""
+    with crm.unit(write=False) as ctx:
+        enabled = ctx.hooks.plugins or frozenset()
+    rows = []
+    for name in sorted(crm.host.pm.hook.__dict__):
+        if not name.startswith("crm_"):
+            continue
+        impls = [p for p, _ in crm.host.impls_by_plugin(name) if p in enabled]
+        rows.append({"hook": name, "plugins": impls})
+    if as_json:
+        return print_json(rows)
+    table([(r["hook"], ", ".join(r["plugins"]) or "-") for r in rows], ["hook", "plugins"])
+
+
+__all__ = ["plugins", "hooks_cmd", "parse_value"]

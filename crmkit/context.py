@@ -1,0 +1,87 @@
+"""The operation context handed to every hook."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import TYPE_CHECKING, Any
+
+from attrs import define
+
+from .convert import _default
+from .errors import PermissionDenied
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
+    from .app import Crm
+    from .plugins import TenantHooks
+    from .records import Tenant, User
+
+UTC = dt.UTC
+
+
+@define(slots=True)
+class Context:
+    """One operation: who, for which tenant, on which day, in which transaction.
+
+    ``crm`` is the service API (calls through it join this transaction), ``conn`` the
+    open SQLAlchemy connection, ``hooks`` the tenant's enabled plugins' hooks.
+    """
+
+    crm: Crm
+    tenant: Tenant
+    user: User
+    today: dt.date
+    conn: Connection
+    hooks: TenantHooks
+    echo: Any = None  # set by the CLI: where the terminal channel prints
+
+    def now(self) -> dt.datetime:
+        """The current instant, moved onto ``today`` when today was overridden."""
+        real = dt.datetime.now(UTC)
+        if real.date() == self.today:
+            return real
+        return dt.datetime.combine(self.today, real.time(), UTC)
+
+    def emit(self, event: str, payload: dict[str, Any], customer_id: int | None = None) -> None:
+        """Write an outbox row in this transaction: sent after commit, lost on rollback."""
+        t = self.crm.table("outbox")
+        self.conn.execute(t.insert().values(
+            tenant_id=self.tenant.id, event=event, customer_id=customer_id,
+            payload=json.loads(json.dumps(payload, default=_default, ensure_ascii=False)),
+            created_at=self.now(),
+        ))
+
+    def settings(self, plugin: str) -> Any:
+        """The plugin's settings object for this tenant (defaults merged with overrides)."""
+        return self.crm.plugins.settings(plugin)
+
+    def allowed(self, action: str, record: Any) -> bool:
+        """Ask ``crm_permission``: any False denies, and someone must say True."""
+        answers = self.hooks.crm_permission(ctx=self, user=self.user, action=action,
+                                            record=record)
+        return bool(answers) and all(a is not False for a in answers) and True in answers
+
+    def check(self, action: str, record: Any, label: str) -> None:
+        if not self.allowed(action, record):
+            raise PermissionDenied(
+                f"permission denied: user '{self.user.name}' may not {action} {label}"
+            )
+
+    def audit(self, table: str, row_id: int | None, op: str, before: Any, after: Any,
+              customer_id: int | None = None) -> None:
+        """Write one audit row (the change feed) in this transaction."""
+        self.conn.execute(self.crm.table("audit").insert().values(
+            tenant_id=self.tenant.id, at=self.now(), user=self.user.name, table_name=table,
+            row_id=row_id, customer_id=customer_id, op=op,
+            before=_jsonable(before), after=_jsonable(after),
+        ))
+
+
+def _jsonable(value: Any) -> Any:
+    if value is None:
+        return None
+    from .convert import to_dict
+
+    return json.loads(json.dumps(to_dict(value), default=_default, ensure_ascii=False))

@@ -1,0 +1,42 @@
+"""crmkit's errors. Each carries enough context to be shown as one sentence."""
+
+from __future__ import annotations
+
+
+class CrmError(Exception):
+    """Base of every error crmkit raises on purpose (a domain error: exit code 1)."""
+
+
+class ValidationError(CrmError):
+    """Input that crmkit or a plugin refused; nothing was written.
+
+    ``errors`` holds every message collected (core checks and all plugins' validate hooks).
+    """
+
+    def __init__(self, errors: str | list[str]):
+        self.errors = [errors] if isinstance(errors, str) else list(errors)
+        super().__init__("; ".join(self.errors))
+
+
+class NotFound(CrmError):
+    """A record that does not exist in the current tenant (``customer 42 not found``)."""
+
+
+class PermissionDenied(CrmError):
+    """The current user may not do this (a ``crm_permission`` hook said False)."""
+
+
+class PluginError(CrmError):
+    """A plugin raised inside a hook; the change it was part of was rolled back."""
+
+    def __init__(self, plugin: str, hook: str, error: BaseException):
+        self.plugin = plugin
+        self.hook = hook
+        self.error = error
+        super().__init__(
+            f"plugin '{plugin}' failed in {hook}: {type(error).__name__}: {error}"
+        )
+
+
+class DatabaseError(CrmError):
+    """The database cannot be reached or is not initialised."""

@@ -1,0 +1,275 @@
+"""The hooks crmkit calls. Plugins implement them with ``@crmkit.hookimpl``.
+
+All hooks take keyword arguments; an implementation names only the arguments it
+needs, so a hook can gain arguments without breaking plugins. ``ctx`` is the
+operation's :class:`crmkit.Context`: ``ctx.crm``, ``ctx.tenant``, ``ctx.user``,
+``ctx.today``, ``ctx.conn`` (the open transaction) and ``ctx.emit(event, payload)``.
+
+Lifecycle and query hooks reach only the plugins enabled for ``ctx.tenant``;
+extension hooks reach every installed plugin. Within one hook a plugin's
+requirements are called before it (``tryfirst``/``trylast`` aside).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pluggy
+
+hookspec = pluggy.HookspecMarker("crmkit")
+hookimpl = pluggy.HookimplMarker("crmkit")
+
+
+# --- lifecycle: customers -------------------------------------------------------------
+
+
+@hookspec
+def crm_customer_validate(ctx: Any, customer: Any, changes: dict, before: Any) -> list[str]:
+    """Check a customer before it is inserted or updated.
+
+    Fires for ``customers.add``, ``update``, ``upsert``, ``add_many`` and imports, inside
+    the transaction, before anything is written. ``customer`` is the record as it will be
+    (``id`` is None for a new one), ``changes`` the fields being set, ``before`` the
+    stored record (None for a new one). Return a list of error strings (empty or None
+    when all is well): every plugin's errors are collected and any error aborts the
+    change with a ValidationError naming each. Must not write.
+
+    Since 0.1.
+    """
+
+
+@hookspec
+def crm_customer_created(ctx: Any, customer: Any) -> None:
+    """A customer was inserted; same transaction, after the insert.
+
+    May write through ``ctx.crm`` or ``ctx.conn`` and emit outbox events with
+    ``ctx.emit``; raising rolls the whole change back. Returns nothing.
+
+    Since 0.1.
+    """
+
+
+@hookspec
+def crm_customer_updated(ctx: Any, customer: Any, before: Any, changes: dict) -> None:
+    """A customer was updated; same transaction, after the update.
+
+    ``customer`` is the new record, ``before`` the old one, ``changes`` maps each
+    changed field to its new value. Raising rolls the change back. Returns nothing.
+
+    Since 0.1.
+    """
+
+
+@hookspec
+def crm_customer_archived(ctx: Any, customer: Any) -> None:
+    """A customer was archived (status ``archived``); same transaction.
+
+    Fires instead of ``crm_customer_updated`` for ``customers.archive``. Raising rolls
+    the change back. Returns nothing.
+
+    Since 0.1.
+    """
+
+
+# --- lifecycle: activities ------------------------------------------------------------
+
+
+@hookspec
+def crm_activity_validate(ctx: Any, activity: Any, changes: dict, before: Any) -> list[str]:
+    """Check an activity before it is logged or updated; same contract as
+    ``crm_customer_validate``: return error strings, any error aborts, must not write.
+
+    Since 0.1.
+    """
+
+
+@hookspec
+def crm_activity_logged(ctx: Any, activity: Any) -> None:
+    """An activity (call, visit, e-mail, meeting, note, task) was logged; same
+    transaction, after the insert. Raising rolls it back. Returns nothing.
+
+    Since 0.1.
+    """
+
+
+@hookspec
+def crm_activity_updated(ctx: Any, activity: Any, before: Any, changes: dict) -> None:
+    """An activity was updated (including ``activity done``); same transaction.
+    Raising rolls it back. Returns nothing.
+
+    Since 0.1.
+    """
+
+
+# --- lifecycle: documents -------------------------------------------------------------
+
+
+@hookspec
+def crm_document_validate(ctx: Any, document: Any, changes: dict, before: Any) -> list[str]:
+    """Check a document (quote, contract, order, invoice, payment, credit note,
+    expense) before it is inserted or updated; same contract as
+    ``crm_customer_validate``: return error strings, any error aborts, must not write.
+
+    Since 0.1.
+    """
+
+
+@hookspec
+def crm_document_created(ctx: Any, document: Any) -> None:
+    """A document was inserted (with its lines); same transaction, after the insert.
+    Raising rolls it back. Returns nothing.
+
+    Since 0.1.
+    """
+
+
+@hookspec
+def crm_document_updated(ctx: Any, document: Any, before: Any, changes: dict) -> None:
+    """A document was updated (for example ``doc status ID void``); same transaction.
+    Raising rolls it back. Returns nothing.
+
+    Since 0.1.
+    """
+
+
+@hookspec
+def crm_reassign(ctx: Any, from_user: str, to_user: str) -> None:
+    """A leaving salesperson's work is handed over (``customer reassign``).
+
+    Fires once, in the transaction that moved ``from_user``'s customers and open tasks
+    to ``to_user``; plugins move their own open items (opportunities, ...) here.
+    Returns nothing.
+
+    Since 0.1.
+    """
+
+
+# --- extension hooks (every installed plugin) -----------------------------------------
+
+
+@hookspec(historic=True)
+def crm_addhooks(pluginmanager: pluggy.PluginManager) -> None:
+    """Add a plugin's own hookspecs with ``pluginmanager.add_hookspecs(module)``.
+
+    Historic: called for every plugin as it is registered. Other plugins then
+    implement those hooks without importing the plugin that declares them; the core
+    calls them for enabled plugins through ``ctx.hooks.<name>(...)``. Returns nothing.
+
+    Since 0.1.
+    """
+
+
+@hookspec
+def crm_tables(metadata: Any, prefix: str) -> None:
+    """Define the plugin's tables on the shared SQLAlchemy ``metadata``.
+
+    Called once per ``crmkit.open``, for every installed plugin. Name tables
+    ``f"{prefix}<plugin>_<name>"`` and give them a ``tenant_id`` column that leads every
+    index. Read them back later with ``ctx.crm.table("<plugin>_<name>")``. Returns
+    nothing.
+
+    Since 0.1.
+    """
+
+
+@hookspec
+def crm_cli(cli: Any) -> None:
+    """Add click commands to the root ``crmkit`` group (``cli.add_command(group)``).
+
+    Called for every installed plugin when the CLI starts. Plugin commands hang under
+    the plugin's name; when the plugin is not enabled for the tenant, running one
+    says how to enable it. Get the service API in a command with
+    ``crmkit.cli.get_crm()``. Returns nothing.
+
+    Since 0.1.
+    """
+
+
+@hookspec(firstresult=True)
+def crm_settings() -> Any:
+    """Return the plugin's settings class: a frozen attrs class with defaults.
+
+    An alternative to ``PLUGIN.settings``. Values are stored per tenant and validated
+    by cattrs (``crmkit plugins set NAME KEY VALUE``); read them with
+    ``ctx.settings("<plugin>")``. Returns the class.
+
+    Since 0.1.
+    """
+
+
+# --- per-tenant query hooks (enabled plugins only) ------------------------------------
+
+
+@hookspec
+def crm_customer_sections(ctx: Any, customer: Any, on: Any) -> Any:
+    """Panels of the customer's 360° view (``customer show``) as of date ``on``.
+
+    Return a :class:`crmkit.Section` (or a list of them, or None). ``data`` must be
+    JSON-ready; it appears under ``sections[<plugin>]``. Read-only.
+
+    Since 0.1.
+    """
+
+
+@hookspec
+def crm_reminders(ctx: Any, on: Any) -> list[Any]:
+    """What needs someone's attention on date ``on``: a list of :class:`crmkit.Reminder`.
+
+    ``key`` must be stable (the same situation gives the same key) so that delivery
+    is idempotent. Read-only: compute in SQL. The core drops reminders the current
+    user may not see.
+
+    Since 0.1.
+    """
+
+
+@hookspec
+def crm_deliver(ctx: Any, reminders: list[Any]) -> None:
+    """Deliver reminders through a channel (terminal, e-mail, webhook).
+
+    Called by ``reminders --send`` with the reminders not delivered before; the core
+    records each key in the same transaction, so a reminder is delivered once. A
+    channel that raises rolls the recording back and the reminders are offered again
+    next time. Returns nothing.
+
+    Since 0.1.
+    """
+
+
+@hookspec
+def crm_permission(ctx: Any, user: Any, action: str, record: Any) -> bool | None:
+    """May ``user`` do ``action`` (``view``, ``create``, ``update``, ``archive``,
+    ``delete``) to ``record`` (a Customer, Contact, Activity or Document, or a plugin's
+    own record)?
+
+    Return True, False or None (no opinion). Any False denies; if nobody says True the
+    action is denied too. The built-in ``permissions`` plugin gives admins and managers
+    everything in their tenant and salespeople their own customers and those
+    customers' items.
+
+    Since 0.1.
+    """
+
+
+@hookspec
+def crm_customer_scope(ctx: Any, user: Any, customers: Any) -> Any:
+    """A SQL condition on the ``customers`` table limiting what ``user`` may see.
+
+    Called for every list and report (``crm.customers.visible(ctx)``); all conditions
+    returned are ANDed. Return None for no limit. The built-in ``permissions`` plugin
+    limits a ``sales`` user to ``customers.owner == user.name``. Read-only.
+
+    Since 0.1.
+    """
+
+
+@hookspec
+def crm_demo(crm: Any, customers: list[Any], rng: Any) -> None:
+    """Add the plugin's share of ``crmkit demo``'s sample business.
+
+    Called after the core sample data exists and the plugin is enabled; ``customers``
+    are the sample customers, ``rng`` a seeded ``random.Random`` (use it, so the demo
+    stays deterministic). Write through ``crm``. Returns nothing.
+
+    Since 0.1.
+    """

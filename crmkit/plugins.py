@@ -1,0 +1,242 @@
+"""Plugin discovery, registration order, and per-tenant hook callers.
+
+One :class:`PluginHost` (one ``pluggy.PluginManager``) per ``crmkit.open``: nothing is
+shared between instances. Plugins come from the ``crmkit.plugins`` entry-point group,
+from ``crmkit.open(plugins=[...])``, and the built-ins in ``crmkit.builtin``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from collections.abc import Iterable
+from importlib.metadata import entry_points
+from types import ModuleType
+from typing import Any
+
+import pluggy
+from attrs import define, field, frozen
+
+from . import hookspecs
+from .errors import CrmError, PluginError, ValidationError
+
+ENTRY_POINT_GROUP = "crmkit.plugins"
+
+
+@frozen
+class PluginSpec:
+    """A plugin's declaration: the module-level ``PLUGIN`` of every plugin.
+
+    ``requires`` names plugins that must be enabled with it (they are called before
+    it in every hook); ``settings`` is a frozen attrs class with defaults, or None.
+    """
+
+    name: str
+    version: str = "0.1.0"
+    description: str = ""
+    requires: tuple[str, ...] = field(default=(), converter=tuple)
+    settings: type | None = None
+
+
+@define
+class InstalledPlugin:
+    """What the host knows of one plugin, loaded or not."""
+
+    name: str
+    spec: PluginSpec | None = None
+    obj: Any = None
+    error: str | None = None
+    builtin: bool = False
+    source: str = ""
+    tables: list[str] = field(factory=list)
+    commands: list[str] = field(factory=list)
+
+    @property
+    def loaded(self) -> bool:
+        return self.error is None and self.obj is not None
+
+
+class HookCaller:
+    """Calls one hook's implementations of a fixed set of plugins.
+
+    Built once per set of enabled plugins and kept, so a call costs what a plain
+    pluggy hook call costs. A non-crmkit exception raised inside becomes a
+    :class:`PluginError` naming the plugin whose implementation raised.
+    """
+
+    __slots__ = ("name", "_impls", "_firstresult", "_hookexec", "_codes")
+
+    def __init__(self, pm: pluggy.PluginManager, name: str, plugins: frozenset[str] | None):
+        hc = getattr(pm.hook, name)
+        impls = hc.get_hookimpls()
+        if plugins is not None:
+            impls = [i for i in impls if i.plugin_name in plugins]
+        self.name = name
+        self._impls = impls
+        self._firstresult = bool(hc.spec and hc.spec.opts.get("firstresult"))
+        self._hookexec = pm._hookexec
+        self._codes = {getattr(i.function, "__code__", None): i.plugin_name for i in impls}
+
+    def __call__(self, **kwargs: Any) -> Any:
+        try:
+            return self._hookexec(self.name, self._impls, kwargs, self._firstresult)
+        except CrmError:
+            raise
+        except Exception as exc:
+            raise PluginError(self.culprit(exc), self.name, exc) from exc
+
+    @property
+    def plugins(self) -> list[str]:
+        """Plugin names in call order."""
+        return [i.plugin_name for i in reversed(self._impls)]
+
+    def culprit(self, exc: BaseException) -> str:
+        tb = exc.__traceback__
+        while tb is not None:
+            name = self._codes.get(tb.tb_frame.f_code)
+            if name is not None:
+                return name
+            tb = tb.tb_next
+        return "?"
+
+
+class TenantHooks:
+    """``hooks.<name>(**kwargs)`` for one set of enabled plugins (cached callers)."""
+
+    def __init__(self, pm: pluggy.PluginManager, plugins: frozenset[str] | None):
+        self._pm = pm
+        self.plugins = plugins
+
+    def __getattr__(self, name: str) -> HookCaller:
+        if not name.startswith("crm_"):
+            raise AttributeError(name)
+        caller = HookCaller(self._pm, name, self.plugins)
+        setattr(self, name, caller)
+        return caller
+
+
+def _load_builtins() -> list[tuple[str, Any]]:
+    from .builtin import BUILTINS
+
+    return [(name, importlib.import_module(mod)) for name, mod in BUILTINS]
+
+
+class PluginHost:
+    """The plugin manager of one crmkit instance."""
+
+    def __init__(self, plugins: Iterable[Any] = (), *, discover: bool = True):
+        self.pm = pluggy.PluginManager("crmkit")
+        self.pm.add_hookspecs(hookspecs)
+        self.installed: dict[str, InstalledPlugin] = {}
+        self._hooks: dict[frozenset[str] | None, TenantHooks] = {}
+        self.pm.hook.crm_addhooks.call_historic(kwargs={"pluginmanager": self.pm})
+
+        for name, mod in _load_builtins():
+            spec = getattr(mod, "PLUGIN", None) or PluginSpec(name=name)
+            self.installed[name] = InstalledPlugin(name, spec, mod, builtin=True,
+                                                   source="crmkit (built-in)")
+        if discover:
+            for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+                self._add(ep.name, lambda ep=ep: ep.load(), f"{ep.value}")
+        for obj in plugins:
+            if isinstance(obj, str):
+                self._add(obj.rsplit(".", 1)[-1], lambda o=obj: importlib.import_module(o), obj)
+            else:
+                self._add(None, lambda o=obj: o, getattr(obj, "__name__", repr(obj)))
+        self._register_all()
+
+    def _add(self, name: str | None, load: Any, source: str) -> None:
+        try:
+            obj = load()
+            spec = getattr(obj, "PLUGIN", None)
+            if not isinstance(spec, PluginSpec):
+                raise TypeError("it has no PLUGIN = crmkit.PluginSpec(...) declaration")
+            name = spec.name
+            if name in self.installed and self.installed[name].loaded:
+                raise ValueError(f"a plugin named '{name}' is already installed")
+            self.installed[name] = InstalledPlugin(name, spec, obj, source=source)
+        except Exception as exc:  # a broken plugin is listed, never fatal
+            name = name or source
+            self.installed[name] = InstalledPlugin(
+                name, error=f"{type(exc).__name__}: {exc}", source=source
+            )
+
+    def _register_all(self) -> None:
+        # pluggy calls the last registered first: register dependents before their
+        # requirements so that requirements are called first.
+        order = self.call_order()
+        for name in reversed(order):
+            p = self.installed[name]
+            try:
+                self.pm.register(p.obj, name=name)
+            except Exception as exc:
+                p.error = f"{type(exc).__name__}: {exc}"
+                p.obj = None
+
+    def call_order(self) -> list[str]:
+        """Loaded plugins with each plugin's requirements before it (then by name)."""
+        loaded = {n: p for n, p in self.installed.items() if p.loaded}
+        order: list[str] = []
+        seen: set[str] = set()
+
+        def visit(n: str, path: tuple[str, ...]) -> None:
+            if n in seen or n not in loaded:
+                return
+            if n in path:
+                return
+            for r in sorted(loaded[n].spec.requires):  # type: ignore[union-attr]
+                visit(r, (*path, n))
+            seen.add(n)
+            order.append(n)
+
+        builtins = sorted(n for n, p in loaded.items() if p.builtin)
+        for n in builtins + sorted(n for n in loaded if n not in builtins):
+            visit(n, ())
+        return order
+
+    # --- lookups ---------------------------------------------------------------------
+
+    def get(self, name: str) -> InstalledPlugin:
+        p = self.installed.get(name)
+        if p is None:
+            names = ", ".join(sorted(n for n, q in self.installed.items() if not q.builtin))
+            raise ValidationError(f"unknown plugin '{name}'; installed: {names or 'none'}")
+        return p
+
+    def hooks(self, enabled: frozenset[str] | None) -> TenantHooks:
+        """Cached hook callers for a set of enabled plugin names (None: all)."""
+        h = self._hooks.get(enabled)
+        if h is None:
+            h = self._hooks[enabled] = TenantHooks(self.pm, enabled)
+        return h
+
+    @property
+    def all(self) -> TenantHooks:
+        return self.hooks(None)
+
+    def builtin_names(self) -> frozenset[str]:
+        return frozenset(n for n, p in self.installed.items() if p.builtin and p.loaded)
+
+    def settings_class(self, name: str) -> type | None:
+        p = self.get(name)
+        if not p.loaded:
+            return None
+        for impl in self.pm.hook.crm_settings.get_hookimpls():
+            if impl.plugin_name == name:
+                return impl.function()
+        return p.spec.settings if p.spec else None
+
+    def impls_by_plugin(self, hook_name: str) -> list[tuple[str, Any]]:
+        """(plugin name, function) of one hook in call order."""
+        hc = getattr(self.pm.hook, hook_name)
+        return [(i.plugin_name, i.function) for i in reversed(hc.get_hookimpls())]
+
+    def implemented_hooks(self, name: str) -> list[str]:
+        p = self.get(name)
+        if not p.loaded:
+            return []
+        return sorted(h.name for h in self.pm.get_hookcallers(p.obj) or [])
+
+
+def is_plugin_module(obj: Any) -> bool:
+    return isinstance(obj, ModuleType) or inspect.isclass(obj) or hasattr(obj, "PLUGIN")

@@ -1,0 +1,133 @@
+"""Activities: calls, visits, e-mails, meetings, notes and tasks on a customer."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import select
+
+from ..context import Context
+from ..records import ACTIVITY_KINDS, Activity
+from ..storage import SUBJECT_MAX, TEXT_MAX
+from ._base import Checker, Service, check_owner, get_row, parse_datetime
+
+
+class ActivityService(Service):
+    """``crm.activities``: the customer's timeline and the salespeople's tasks."""
+
+    def _proposed(self, ctx: Context, fields: dict[str, Any], before: Activity | None
+                  ) -> tuple[Activity, dict[str, Any], Checker]:
+        c = Checker("activity")
+        base: dict[str, Any] = ({k: getattr(before, k) for k in (
+            "customer_id", "kind", "subject", "body", "owner", "occurred_at", "due_on",
+            "done_at", "extra")} if before else {"owner": ctx.user.name, "extra": {}})
+        new = base | fields
+        c.choice("kind", new.get("kind"), ACTIVITY_KINDS)
+        c.text("subject", new.get("subject"), SUBJECT_MAX, required=True)
+        c.text("body", new.get("body"), TEXT_MAX)
+        new["due_on"] = c.date("due date", new.get("due_on"))
+        if "owner" in fields or before is None:
+            check_owner(ctx, c, new.get("owner"))
+        if new.get("occurred_at") is None:
+            new["occurred_at"] = ctx.now()
+        else:
+            new["occurred_at"] = parse_datetime(new["occurred_at"], "time")
+        changes = {k: v for k, v in new.items() if before is None or getattr(before, k) != v}
+        act = Activity(id=before.id if before else None, tenant_id=ctx.tenant.id, **new)
+        return act, changes, c
+
+    def add(self, customer_id: int, *, kind: str, subject: str, body: str | None = None,
+            owner: str | None = None, occurred_at: Any = None, due_on: Any = None,
+            extra: dict[str, Any] | None = None) -> Activity:
+        """Log an activity (``at`` defaults to now; ``owner`` to the current user)."""
+        with self.crm.unit() as ctx:
+            customer = ctx.crm.customers.require(ctx, customer_id, "update")
+            fields = {"customer_id": customer.id, "kind": kind, "subject": subject,
+                      "body": body, "occurred_at": occurred_at, "due_on": due_on,
+                      "extra": extra or {}}
+            if owner is not None:
+                fields["owner"] = owner
+            act, changes, c = self._proposed(ctx, fields, None)
+            c.raise_if_any()
+            c.raise_if_any(ctx.hooks.crm_activity_validate(ctx=ctx, activity=act,
+                                                           changes=changes, before=None))
+            t = self.table("activities")
+            values = {k: getattr(act, k) for k in ("customer_id", "kind", "subject", "body",
+                                                   "owner", "occurred_at", "due_on",
+                                                   "done_at", "extra")}
+            new_id = ctx.conn.execute(t.insert().values(tenant_id=ctx.tenant.id, **values)
+                                      ).inserted_primary_key[0]
+            act = Activity.from_row(get_row(ctx, "activities", new_id, "activity"))
+            ctx.hooks.crm_activity_logged(ctx=ctx, activity=act)
+            ctx.audit("activity", new_id, "insert", None, act, customer_id=act.customer_id)
+            return act
+
+    def get(self, id_: int) -> Activity:
+        with self.crm.unit(write=False) as ctx:
+            act = Activity.from_row(get_row(ctx, "activities", id_, "activity"))
+            ctx.crm.customers.require(ctx, act.customer_id, "view")
+            return act
+
+    def update(self, id_: int, **fields: Any) -> Activity:
+        with self.crm.unit() as ctx:
+            before = Activity.from_row(get_row(ctx, "activities", id_, "activity"))
+            ctx.crm.customers.require(ctx, before.customer_id, "update")
+            return self._update(ctx, before, fields)
+
+    def _update(self, ctx: Context, before: Activity, fields: dict[str, Any]) -> Activity:
+        act, changes, c = self._proposed(ctx, fields, before)
+        c.raise_if_any()
+        if not changes:
+            return before
+        c.raise_if_any(ctx.hooks.crm_activity_validate(ctx=ctx, activity=act,
+                                                       changes=changes, before=before))
+        t = self.table("activities")
+        ctx.conn.execute(t.update().where(t.c.id == before.id).values(**changes))
+        act = Activity.from_row(get_row(ctx, "activities", before.id, "activity"))
+        ctx.hooks.crm_activity_updated(ctx=ctx, activity=act, before=before, changes=changes)
+        ctx.audit("activity", before.id, "update", before, act, customer_id=act.customer_id)
+        return act
+
+    def done(self, id_: int, at: dt.datetime | None = None) -> Activity:
+        """Mark a task (or any activity) done now."""
+        with self.crm.unit() as ctx:
+            before = Activity.from_row(get_row(ctx, "activities", id_, "activity"))
+            ctx.crm.customers.require(ctx, before.customer_id, "update")
+            if before.done_at is not None:
+                return before
+            return self._update(ctx, before, {"done_at": at or ctx.now()})
+
+    def list(self, *, customer_id: int | None = None, owner: str | None = None,
+             kind: str | None = None, open_only: bool = False,
+             limit: int | None = None) -> list[Activity]:
+        """Activities this user may see, newest first."""
+        t = self.table("activities")
+        with self.crm.unit(write=False) as ctx:
+            if kind is not None:
+                c = Checker("activity")
+                c.choice("kind", kind, ACTIVITY_KINDS)
+                c.raise_if_any()
+            q = select(t).where(t.c.tenant_id == ctx.tenant.id,
+                                t.c.customer_id.in_(ctx.crm.customers.visible_ids(ctx)))
+            if customer_id is not None:
+                q = q.where(t.c.customer_id == customer_id)
+            if owner:
+                q = q.where(t.c.owner == owner)
+            if kind:
+                q = q.where(t.c.kind == kind)
+            if open_only:
+                q = q.where(t.c.kind == "task", t.c.done_at.is_(None))
+            q = q.order_by(t.c.occurred_at.desc(), t.c.id.desc())
+            if limit:
+                q = q.limit(limit)
+            return [Activity.from_row(r) for r in ctx.conn.execute(q)]
+
+    def _reassign_open(self, ctx: Context, from_user: str, to_user: str) -> int:
+        t = self.table("activities")
+        rows = ctx.conn.execute(select(t).where(
+            t.c.tenant_id == ctx.tenant.id, t.c.owner == from_user, t.c.kind == "task",
+            t.c.done_at.is_(None)).order_by(t.c.id)).all()
+        for row in rows:
+            self._update(ctx, Activity.from_row(row), {"owner": to_user})
+        return len(rows)

@@ -1,0 +1,124 @@
+"""Tenants and users."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import DBAPIError
+
+from ..errors import NotFound, PermissionDenied, ValidationError
+from ..records import ROLES, Tenant, User
+from ._base import Checker, Service
+
+SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+CURRENCY = re.compile(r"^[A-Z]{3}$")
+
+
+class TenantService(Service):
+    """``crm.tenants``: the businesses sharing one database."""
+
+    def _require_admin(self, conn: Any) -> None:
+        t = self.table("tenants")
+        if conn.execute(select(func.count()).select_from(t)).scalar_one() == 0:
+            return  # bootstrapping: the first tenant
+        try:
+            _tenant, user = self.crm._resolve(conn)
+        except NotFound:
+            return  # acting from outside any tenant (the embedding host itself)
+        if user.role != "admin":
+            raise PermissionDenied(f"permission denied: user '{user.name}' may not "
+                                   "manage tenants (role admin needed)")
+
+    def add(self, slug: str, *, name: str | None = None, currency: str = "CNY") -> Tenant:
+        """Add a tenant and its ``admin`` user."""
+        c = Checker("tenant")
+        if not isinstance(slug, str) or not SLUG.match(slug):
+            c.errors.append(f"invalid tenant slug '{slug}': lower-case letters, digits, "
+                            "'-' and '_', at most 64")
+        c.text("name", name, 200)
+        if not CURRENCY.match(currency or ""):
+            c.errors.append(f"invalid currency '{currency}': three capital letters (CNY)")
+        c.raise_if_any()
+        t, u, a = self.table("tenants"), self.table("users"), self.table("audit")
+        with self.crm.engine.connect() as conn, conn.begin():
+            self._require_admin(conn)
+            if conn.execute(select(t.c.id).where(t.c.slug == slug)).first():
+                raise ValidationError(f"tenant '{slug}' already exists")
+            from datetime import UTC, datetime
+
+            now = datetime.now(UTC)
+            tid = conn.execute(t.insert().values(slug=slug, name=name or slug,
+                                                 currency=currency, created_at=now)
+                               ).inserted_primary_key[0]
+            uid = conn.execute(u.insert().values(tenant_id=tid, name="admin", role="admin",
+                                                 created_at=now)).inserted_primary_key[0]
+            tenant = Tenant(id=tid, slug=slug, name=name or slug, currency=currency)
+            conn.execute(a.insert(), [
+                {"tenant_id": tid, "at": now, "user": self.crm.user_name,
+                 "table_name": "tenant", "row_id": tid, "op": "insert", "before": None,
+                 "after": {"id": tid, "slug": slug, "name": tenant.name,
+                           "currency": currency}},
+                {"tenant_id": tid, "at": now, "user": self.crm.user_name,
+                 "table_name": "user", "row_id": uid, "op": "insert", "before": None,
+                 "after": {"id": uid, "tenant_id": tid, "name": "admin", "role": "admin"}}])
+            return tenant
+
+    def get(self, slug: str, *, missing_ok: bool = False) -> Tenant | None:
+        t = self.table("tenants")
+        try:
+            with self.crm.engine.connect() as conn:
+                row = conn.execute(select(t).where(t.c.slug == slug)).first()
+        except DBAPIError:
+            row = None
+        if row is None:
+            if missing_ok:
+                return None
+            raise NotFound(f"tenant '{slug}' not found")
+        return Tenant.from_row(row)
+
+    def list(self) -> list[Tenant]:
+        t = self.table("tenants")
+        with self.crm.engine.connect() as conn:
+            return [Tenant.from_row(r) for r in conn.execute(select(t).order_by(t.c.id))]
+
+
+class UserService(Service):
+    """``crm.users``: the people of the current tenant (admin, manager, sales)."""
+
+    def add(self, name: str, *, role: str = "sales") -> User:
+        with self.crm.unit() as ctx:
+            if ctx.user.role != "admin":
+                raise PermissionDenied(f"permission denied: user '{ctx.user.name}' may not "
+                                       "add users (role admin needed)")
+            c = Checker("user")
+            name = (name or "").strip()
+            c.text("name", name, 100, required=True)
+            c.choice("role", role, ROLES)
+            c.raise_if_any()
+            u = self.table("users")
+            if ctx.conn.execute(select(u.c.id).where(u.c.tenant_id == ctx.tenant.id,
+                                                     u.c.name == name)).first():
+                raise ValidationError(f"user '{name}' already exists")
+            uid = ctx.conn.execute(u.insert().values(
+                tenant_id=ctx.tenant.id, name=name, role=role, created_at=ctx.now())
+            ).inserted_primary_key[0]
+            user = User(id=uid, tenant_id=ctx.tenant.id, name=name, role=role)
+            ctx.audit("user", uid, "insert", None, user)
+            return user
+
+    def list(self) -> list[User]:
+        u = self.table("users")
+        with self.crm.unit(write=False) as ctx:
+            return [User.from_row(r) for r in ctx.conn.execute(
+                select(u).where(u.c.tenant_id == ctx.tenant.id).order_by(u.c.id))]
+
+    def get(self, name: str) -> User:
+        u = self.table("users")
+        with self.crm.unit(write=False) as ctx:
+            row = ctx.conn.execute(select(u).where(u.c.tenant_id == ctx.tenant.id,
+                                                   u.c.name == name)).first()
+            if row is None:
+                raise NotFound(f"user '{name}' not found")
+            return User.from_row(row)

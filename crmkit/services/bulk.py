@@ -1,0 +1,106 @@
+"""The bulk path of ``add_many``: batches below the ORM, hooks still fire per record.
+
+On SQLite, ids are assigned from ``max(id)`` inside the write transaction (which holds
+the database's write lock) and rows go through the driver's ``executemany``; elsewhere
+through SQLAlchemy Core ``INSERT .. RETURNING`` in insertmanyvalues batches.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import func, select
+
+from ..convert import _default, to_dict
+from ..errors import ValidationError
+from ..records import Customer
+from .customers import FIELDS, _proposed, _tags_db
+
+if TYPE_CHECKING:
+    from ..context import Context
+    from .customers import CustomerService
+
+
+def insert_batch(svc: CustomerService, ctx: Context, batch: list[Any], owners: set[str],
+                 offset: int) -> int:
+    t = svc.table("customers")
+    validate = ctx.hooks.crm_customer_validate
+    created = ctx.hooks.crm_customer_created
+    now = ctx.now()
+    proposed: list[Customer] = []
+    errors: list[str] = []
+    exts: dict[str, int] = {}
+    for i, rec in enumerate(batch, start=offset + 1):
+        customer, changes, c = _proposed(ctx, rec, None, owners)
+        errs = c.errors
+        if not errs:
+            errs = [e for e in (validate(ctx=ctx, customer=customer, changes=changes,
+                                         before=None) or ()) for e in (e or ())]
+        if customer.external_id:
+            if customer.external_id in exts:
+                errs = [*errs, f"external id '{customer.external_id}' repeats record "
+                               f"{exts[customer.external_id]}"]
+            exts[customer.external_id] = i
+        if errs:
+            errors.extend(f"record {i}: {e}" for e in errs)
+            if len(errors) >= 20:
+                break
+        if not ctx.allowed("create", customer):
+            errors.append(f"record {i}: permission denied: user '{ctx.user.name}' may not "
+                          f"create customer '{customer.name}'")
+        proposed.append(customer)
+    if exts and not errors:
+        taken = ctx.conn.execute(select(t.c.external_id, t.c.id).where(
+            t.c.tenant_id == ctx.tenant.id, t.c.external_id.in_(list(exts)))).all()
+        errors += [f"record {exts[r.external_id]}: external id '{r.external_id}' is already "
+                   f"used by customer {r.id}" for r in taken]
+    if errors:
+        raise ValidationError(errors)
+
+    cols = list(FIELDS)
+    if ctx.conn.dialect.name == "sqlite":
+        start = ctx.conn.execute(select(func.coalesce(func.max(t.c.id), 0))).scalar_one()
+        stamp = now.astimezone(UTC).replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
+        rows = []
+        for n, c in enumerate(proposed, start=start + 1):
+            rows.append((n, ctx.tenant.id, c.name, c.kind, c.status, c.owner, c.email,
+                         c.phone, c.address, _tags_db(c.tags), c.external_id,
+                         json.dumps(c.extra, ensure_ascii=False) if c.extra else None,
+                         stamp, stamp))
+        names = ["id", "tenant_id", *cols, "created_at", "updated_at"]
+        sql = (f"INSERT INTO {t.name} ({', '.join(names)}) "
+               f"VALUES ({', '.join('?' * len(names))})")
+        ctx.conn.exec_driver_sql(sql, rows)
+        ids = range(start + 1, start + 1 + len(proposed))
+    else:
+        params = [{"tenant_id": ctx.tenant.id, "created_at": now, "updated_at": now,
+                   **{f: getattr(c, f) for f in cols if f != "tags"},
+                   "tags": _tags_db(c.tags)} for c in proposed]
+        res = ctx.conn.execute(t.insert().returning(t.c.id, sort_by_parameter_order=True),
+                               params)
+        ids = [r[0] for r in res]
+
+    audit_rows = []
+    user = ctx.user.name
+    for new_id, c in zip(ids, proposed, strict=True):
+        customer = Customer(id=new_id, tenant_id=ctx.tenant.id, name=c.name, kind=c.kind,
+                            status=c.status, owner=c.owner, email=c.email, phone=c.phone,
+                            address=c.address, tags=c.tags, external_id=c.external_id,
+                            extra=c.extra, created_at=now, updated_at=now)
+        created(ctx=ctx, customer=customer)
+        audit_rows.append((ctx.tenant.id, user, new_id, new_id,
+                           json.dumps(to_dict(customer), default=_default, ensure_ascii=False)))
+    a = svc.table("audit")
+    if ctx.conn.dialect.name == "sqlite":
+        ctx.conn.exec_driver_sql(
+            f"INSERT INTO {a.name} (tenant_id, at, user, table_name, row_id, customer_id, op, "
+            f"before, after) VALUES (?, '{stamp}', ?, 'customer', ?, ?, 'insert', NULL, ?)",
+            audit_rows)
+    else:
+        ctx.conn.execute(a.insert(), [
+            {"tenant_id": tid, "at": now, "user": u, "table_name": "customer", "row_id": rid,
+             "customer_id": cid, "op": "insert", "before": None, "after": json.loads(after)}
+            for tid, u, rid, cid, after in audit_rows])
+    return len(proposed)

@@ -1,0 +1,63 @@
+"""Contacts: the people at a customer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from ..records import Contact
+from ..storage import NAME_MAX, SHORT_MAX
+from ._base import Checker, Service, get_row
+
+
+class ContactService(Service):
+    """``crm.contacts``: people at a customer (audited, permission-checked)."""
+
+    def _check(self, fields: dict[str, Any]) -> None:
+        c = Checker("contact")
+        c.text("name", fields.get("name"), NAME_MAX, required=True)
+        c.text("title", fields.get("title"), SHORT_MAX)
+        c.email(fields.get("email"))
+        c.text("phone", fields.get("phone"), 64)
+        c.raise_if_any()
+
+    def add(self, customer_id: int, name: str, *, title: str | None = None,
+            email: str | None = None, phone: str | None = None) -> Contact:
+        with self.crm.unit() as ctx:
+            customer = ctx.crm.customers.require(ctx, customer_id, "update")
+            fields = {"name": (name or "").strip(), "title": title or None,
+                      "email": email or None, "phone": phone or None}
+            self._check(fields)
+            t = self.table("contacts")
+            new_id = ctx.conn.execute(t.insert().values(
+                tenant_id=ctx.tenant.id, customer_id=customer.id, **fields
+            )).inserted_primary_key[0]
+            contact = Contact(id=new_id, customer_id=customer.id, **fields)
+            ctx.audit("contact", new_id, "insert", None, contact, customer_id=customer.id)
+            return contact
+
+    def update(self, id_: int, **fields: Any) -> Contact:
+        with self.crm.unit() as ctx:
+            before = Contact.from_row(get_row(ctx, "contacts", id_, "contact"))
+            ctx.crm.customers.require(ctx, before.customer_id, "update")
+            allowed = ("name", "title", "email", "phone")
+            bad = [k for k in fields if k not in allowed]
+            if bad:
+                Checker("contact").raise_if_any([f"unknown contact field '{bad[0]}'"])
+            new = {k: getattr(before, k) for k in allowed} | fields
+            self._check(new)
+            t = self.table("contacts")
+            ctx.conn.execute(t.update().where(t.c.id == id_).values(**fields))
+            contact = Contact(id=id_, customer_id=before.customer_id, **new)
+            ctx.audit("contact", id_, "update", before, contact, customer_id=before.customer_id)
+            return contact
+
+    def list(self, *, customer_id: int | None = None) -> list[Contact]:
+        t = self.table("contacts")
+        with self.crm.unit(write=False) as ctx:
+            q = select(t).where(t.c.tenant_id == ctx.tenant.id,
+                                t.c.customer_id.in_(ctx.crm.customers.visible_ids(ctx)))
+            if customer_id is not None:
+                q = q.where(t.c.customer_id == customer_id)
+            return [Contact.from_row(r) for r in ctx.conn.execute(q.order_by(t.c.id))]

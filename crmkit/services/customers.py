@@ -1,0 +1,372 @@
+"""Customers: add, update, archive, upsert, bulk add, reassign, the 360° view."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterable, Mapping
+from itertools import islice
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select, true
+
+from ..context import Context
+from ..convert import _default, to_dict
+from ..errors import NotFound, ValidationError
+from ..records import CUSTOMER_KINDS, CUSTOMER_STATUSES, Customer, Section
+from ..storage import NAME_MAX, SHORT_MAX
+from ._base import Checker, Service, check_owner, flatten, get_row, user_names
+
+FIELDS = ("name", "kind", "status", "owner", "email", "phone", "address", "tags",
+          "external_id", "extra")
+
+
+def _norm_tags(checker: Checker, tags: Any) -> tuple[str, ...]:
+    if tags is None:
+        return ()
+    if isinstance(tags, str):
+        tags = [t.strip() for t in tags.split(",")]
+    out: list[str] = []
+    for t in tags:
+        t = str(t).strip()
+        if not t:
+            continue
+        if "," in t or "\x00" in t or len(t) > 64:
+            checker.errors.append(f"invalid tag '{t}': no commas, at most 64 characters")
+        elif t not in out:
+            out.append(t)
+    return tuple(out)
+
+
+def _proposed(ctx: Context, fields: Mapping[str, Any], before: Customer | None,
+              owners: set[str] | None = None) -> tuple[Customer, dict[str, Any], Checker]:
+    """The customer as it would be after applying ``fields`` to ``before``."""
+    c = Checker("customer")
+    unknown = [k for k in fields if k not in FIELDS]
+    if unknown:
+        c.errors.append(f"unknown customer field '{unknown[0]}'; valid: {', '.join(FIELDS)}")
+    changes: dict[str, Any] = {}
+    base = {f: getattr(before, f) for f in FIELDS} if before else {
+        "kind": "company", "status": "prospect", "owner": ctx.user.name, "tags": (),
+        "extra": {}}
+    for k, v in fields.items():
+        if k not in FIELDS:
+            continue
+        if k == "tags":
+            v = _norm_tags(c, v)
+        elif k == "extra":
+            v = dict(v or {})
+        elif isinstance(v, str) and k not in ("name",):
+            v = v.strip() or None
+        changes[k] = v
+    new = {**base, **changes}
+    if isinstance(new.get("name"), str):
+        new["name"] = new["name"].strip()
+        if "name" in changes:
+            changes["name"] = new["name"]
+    c.text("name", new.get("name"), NAME_MAX, required=True)
+    c.choice("kind", new.get("kind"), CUSTOMER_KINDS)
+    c.choice("status", new.get("status"), CUSTOMER_STATUSES)
+    c.email(new.get("email"))
+    c.text("phone", new.get("phone"), 64)
+    c.text("address", new.get("address"), 2000)
+    c.text("external_id", new.get("external_id"), SHORT_MAX)
+    owner = new.get("owner")
+    if "owner" in changes or before is None:
+        if owners is not None:
+            if owner is not None and owner not in owners:
+                c.errors.append(f"unknown owner '{owner}'; add the user first "
+                                f"(`crmkit user add {owner}`)")
+        else:
+            check_owner(ctx, c, owner)
+    if before is not None:
+        changes = {k: v for k, v in changes.items() if getattr(before, k) != v}
+    customer = Customer(id=before.id if before else None, tenant_id=ctx.tenant.id,
+                        created_at=before.created_at if before else None,
+                        updated_at=before.updated_at if before else None, **new)
+    return customer, changes, c
+
+
+def _tags_db(tags: tuple[str, ...]) -> str | None:
+    return "," + ",".join(tags) + "," if tags else None
+
+
+def _row(customer: Customer) -> dict[str, Any]:
+    return {f: getattr(customer, f) for f in FIELDS if f not in ("tags",)} | {
+        "tags": _tags_db(customer.tags)}
+
+
+class CustomerService(Service):
+    """``crm.customers``: every write is validate hook -> write -> lifecycle hook ->
+    audit row, in one transaction."""
+
+    # --- reads -----------------------------------------------------------------------
+
+    def visible(self, ctx: Context) -> Any:
+        """A SQL condition on the customers table: the rows this user may see.
+
+        Plugins use it in their reports (``.where(crm.customers.visible(ctx))``)."""
+        t = self.table("customers")
+        conds = [c for c in ctx.hooks.crm_customer_scope(ctx=ctx, user=ctx.user, customers=t)
+                 if c is not None]
+        return and_(t.c.tenant_id == ctx.tenant.id, *conds) if conds else (
+            t.c.tenant_id == ctx.tenant.id)
+
+    def visible_ids(self, ctx: Context) -> Any:
+        """A subquery of the ids of the customers this user may see."""
+        t = self.table("customers")
+        return select(t.c.id).where(self.visible(ctx))
+
+    def _load(self, ctx: Context, id_: int) -> Customer:
+        return Customer.from_row(get_row(ctx, "customers", int(id_), "customer"))
+
+    def get(self, id_: int) -> Customer:
+        """One customer; NotFound if it is not in this tenant, PermissionDenied if the
+        user may not see it."""
+        with self.crm.unit(write=False) as ctx:
+            c = self._load(ctx, id_)
+            ctx.check("view", c, f"customer {id_}")
+            return c
+
+    def list(self, *, owner: str | None = None, tag: str | None = None,
+             status: str | None = None, search: str | None = None,
+             kind: str | None = None, limit: int | None = None) -> list[Customer]:
+        """Customers this user may see, filtered, by id."""
+        t = self.table("customers")
+        with self.crm.unit(write=False) as ctx:
+            q = select(t).where(self.visible(ctx))
+            if status is not None:
+                Checker("customer").choice("status", status, CUSTOMER_STATUSES)
+                if status not in CUSTOMER_STATUSES:
+                    raise ValidationError(f"unknown customer status '{status}'; valid: "
+                                          f"{', '.join(CUSTOMER_STATUSES)}")
+                q = q.where(t.c.status == status)
+            if owner:
+                q = q.where(t.c.owner == owner)
+            if kind:
+                q = q.where(t.c.kind == kind)
+            if tag:
+                q = q.where(t.c.tags.like(f"%,{_escape(tag)},%", escape="\\"))
+            if search:
+                pat = f"%{_escape(search.lower())}%"
+                q = q.where(or_(func.lower(t.c.name).like(pat, escape="\\"),
+                                func.lower(t.c.email).like(pat, escape="\\"),
+                                t.c.phone.like(pat, escape="\\"),
+                                t.c.external_id.like(pat, escape="\\")))
+            q = q.order_by(t.c.id)
+            if limit:
+                q = q.limit(limit)
+            out = []
+            for row in ctx.conn.execute(q):
+                c = Customer.from_row(row)
+                if ctx.allowed("view", c):
+                    out.append(c)
+            return out
+
+    def find(self, *, external_id: str) -> Customer | None:
+        t = self.table("customers")
+        with self.crm.unit(write=False) as ctx:
+            row = ctx.conn.execute(select(t).where(t.c.tenant_id == ctx.tenant.id,
+                                                   t.c.external_id == external_id)).first()
+            if row is None:
+                return None
+            c = Customer.from_row(row)
+            ctx.check("view", c, f"customer {c.id}")
+            return c
+
+    # --- writes ----------------------------------------------------------------------
+
+    def check(self, **fields: Any) -> list[str]:
+        """The errors adding this customer would give (core and plugins); writes nothing."""
+        with self.crm.unit(write=False) as ctx:
+            customer, changes, c = _proposed(ctx, fields, None)
+            errs = list(c.errors)
+            errs += self._external_id_taken(ctx, customer.external_id, None)
+            if not c.errors:
+                errs += flatten(ctx.hooks.crm_customer_validate(
+                    ctx=ctx, customer=customer, changes=changes, before=None))
+            return errs
+
+    def _external_id_taken(self, ctx: Context, ext: str | None, own_id: int | None) -> list:
+        if not ext:
+            return []
+        t = self.table("customers")
+        row = ctx.conn.execute(select(t.c.id).where(t.c.tenant_id == ctx.tenant.id,
+                                                    t.c.external_id == ext)).first()
+        if row is not None and row.id != own_id:
+            return [f"external id '{ext}' is already used by customer {row.id}"]
+        return []
+
+    def add(self, **fields: Any) -> Customer:
+        """Add a customer (status ``prospect`` and owner = current user by default)."""
+        with self.crm.unit() as ctx:
+            customer, changes, c = _proposed(ctx, fields, None)
+            c.errors += self._external_id_taken(ctx, customer.external_id, None)
+            c.raise_if_any()
+            c.raise_if_any(ctx.hooks.crm_customer_validate(
+                ctx=ctx, customer=customer, changes=changes, before=None))
+            ctx.check("create", customer, f"customer '{customer.name}'")
+            now = ctx.now()
+            t = self.table("customers")
+            new_id = ctx.conn.execute(t.insert().values(
+                tenant_id=ctx.tenant.id, created_at=now, updated_at=now, **_row(customer)
+            )).inserted_primary_key[0]
+            customer = Customer.from_row(get_row(ctx, "customers", new_id, "customer"))
+            ctx.hooks.crm_customer_created(ctx=ctx, customer=customer)
+            ctx.audit("customer", new_id, "insert", None, customer, customer_id=new_id)
+            return customer
+
+    def update(self, id_: int, **fields: Any) -> Customer:
+        """Change fields of a customer; a no-op change writes nothing and fires nothing."""
+        with self.crm.unit() as ctx:
+            before = self._load(ctx, id_)
+            ctx.check("update", before, f"customer {id_}")
+            return self._update(ctx, before, fields)
+
+    def _update(self, ctx: Context, before: Customer, fields: Mapping[str, Any],
+                *, hook: str = "updated") -> Customer:
+        customer, changes, c = _proposed(ctx, fields, before)
+        if "external_id" in changes:
+            c.errors += self._external_id_taken(ctx, customer.external_id, before.id)
+        c.raise_if_any()
+        if not changes:
+            return before
+        c.raise_if_any(ctx.hooks.crm_customer_validate(
+            ctx=ctx, customer=customer, changes=changes, before=before))
+        t = self.table("customers")
+        values = {k: (_tags_db(v) if k == "tags" else v) for k, v in changes.items()}
+        ctx.conn.execute(t.update().where(t.c.id == before.id).values(
+            updated_at=ctx.now(), **values))
+        customer = self._load(ctx, before.id)  # type: ignore[arg-type]
+        if hook == "archived":
+            ctx.hooks.crm_customer_archived(ctx=ctx, customer=customer)
+        else:
+            ctx.hooks.crm_customer_updated(ctx=ctx, customer=customer, before=before,
+                                           changes=changes)
+        ctx.audit("customer", before.id, "update", before, customer, customer_id=before.id)
+        return customer
+
+    def archive(self, id_: int) -> Customer:
+        """Set status ``archived`` (fires ``crm_customer_archived``)."""
+        with self.crm.unit() as ctx:
+            before = self._load(ctx, id_)
+            ctx.check("archive", before, f"customer {id_}")
+            if before.status == "archived":
+                return before
+            return self._update(ctx, before, {"status": "archived"}, hook="archived")
+
+    def upsert(self, external_id: str, **fields: Any) -> tuple[Customer, bool]:
+        """Insert or update by ``external_id`` (ERP sync). Returns (customer, created)."""
+        if not external_id:
+            raise ValidationError("upsert needs an external id")
+        with self.crm.unit() as ctx:
+            t = self.table("customers")
+            row = ctx.conn.execute(select(t).where(t.c.tenant_id == ctx.tenant.id,
+                                                   t.c.external_id == external_id)).first()
+            if row is None:
+                return self.add(external_id=external_id, **fields), True
+            before = Customer.from_row(row)
+            ctx.check("update", before, f"customer {before.id}")
+            return self._update(ctx, before, fields), False
+
+    def add_many(self, records: Iterable[Mapping[str, Any]], *, batch_size: int = 5000) -> int:
+        """Insert many customers in batches, firing validate and created hooks for each.
+
+        All or nothing: any invalid record raises ValidationError (naming its position)
+        and nothing is written. Returns the number added.
+        """
+        from .bulk import insert_batch
+
+        total = 0
+        with self.crm.unit() as ctx:
+            owners = user_names(ctx)
+            it = iter(records)
+            while batch := list(islice(it, batch_size)):
+                total += insert_batch(self, ctx, batch, owners, total)
+        return total
+
+    def reassign(self, from_user: str, to_user: str) -> dict[str, int]:
+        """Hand every customer and open task of ``from_user`` over to ``to_user``."""
+        with self.crm.unit() as ctx:
+            names = user_names(ctx)
+            for n in (from_user, to_user):
+                if n not in names:
+                    raise ValidationError(f"unknown user '{n}'")
+            if from_user == to_user:
+                raise ValidationError("--from and --to name the same user")
+            t = self.table("customers")
+            rows = ctx.conn.execute(select(t).where(t.c.tenant_id == ctx.tenant.id,
+                                                    t.c.owner == from_user).order_by(t.c.id))
+            n_customers = 0
+            for row in rows.all():
+                before = Customer.from_row(row)
+                ctx.check("update", before, f"customer {before.id}")
+                self._update(ctx, before, {"owner": to_user})
+                n_customers += 1
+            n_tasks = ctx.crm.activities._reassign_open(ctx, from_user, to_user)
+            ctx.hooks.crm_reassign(ctx=ctx, from_user=from_user, to_user=to_user)
+            return {"customers": n_customers, "tasks": n_tasks}
+
+    # --- 360° view -------------------------------------------------------------------
+
+    def view(self, id_: int, on: dt.date | None = None) -> dict[str, Any]:
+        """The 360° view: customer, contacts, activities, documents, plugin sections."""
+        with self.crm.unit(write=False) as ctx:
+            c = self._load(ctx, id_)
+            ctx.check("view", c, f"customer {id_}")
+            on = on or ctx.today
+            sections: dict[str, Any] = {}
+            for result in ctx.hooks.crm_customer_sections(ctx=ctx, customer=c, on=on):
+                for s in result if isinstance(result, list | tuple) else [result]:
+                    if isinstance(s, Section):
+                        sections[s.plugin] = _jsonable(s.data)
+            return {
+                "customer": to_dict(c),
+                "contacts": [to_dict(x) for x in ctx.crm.contacts.list(customer_id=c.id)],
+                "activities": [to_dict(x) for x in
+                               ctx.crm.activities.list(customer_id=c.id)],
+                "documents": [to_dict(x) for x in ctx.crm.documents.list(customer_id=c.id)],
+                "sections": sections,
+            }
+
+    def sections(self, id_: int, on: dt.date | None = None) -> list[Section]:
+        """The plugins' sections (with titles, for humans)."""
+        with self.crm.unit(write=False) as ctx:
+            c = self._load(ctx, id_)
+            ctx.check("view", c, f"customer {id_}")
+            out: list[Section] = []
+            for result in ctx.hooks.crm_customer_sections(ctx=ctx, customer=c,
+                                                          on=on or ctx.today):
+                for s in result if isinstance(result, list | tuple) else [result]:
+                    if isinstance(s, Section):
+                        out.append(s)
+            return out
+
+    def history(self, id_: int) -> list[dict[str, Any]]:
+        """Every audited change to a customer and its items, oldest first."""
+        a = self.table("audit")
+        with self.crm.unit(write=False) as ctx:
+            c = self._load(ctx, id_)
+            ctx.check("view", c, f"customer {id_}")
+            rows = ctx.conn.execute(select(a).where(a.c.tenant_id == ctx.tenant.id,
+                                                    a.c.customer_id == c.id).order_by(a.c.id))
+            return [{"cursor": r.id, "at": r.at.isoformat(), "user": r.user,
+                     "table": r.table_name, "id": r.row_id, "op": r.op, "before": r.before,
+                     "after": r.after} for r in rows]
+
+    def require(self, ctx: Context, id_: int, action: str = "view") -> Customer:
+        """Load a customer in ``ctx`` and check ``action``: for plugins' services."""
+        c = self._load(ctx, id_)
+        ctx.check(action, c, f"customer {id_}")
+        return c
+
+
+def _escape(s: str) -> str:
+    return s.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _jsonable(data: Any) -> Any:
+    return json.loads(json.dumps(data, default=_default, ensure_ascii=False))
+
+
+__all__ = ["CustomerService", "NotFound", "true"]

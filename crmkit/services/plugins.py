@@ -1,0 +1,216 @@
+"""Per-tenant plugin enablement and settings."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import attrs
+from sqlalchemy import select
+
+from ..context import Context
+from ..convert import structure_settings, unstructure_settings
+from ..errors import PermissionDenied, ValidationError
+from ._base import Service
+
+
+def parse_value(text: str) -> Any:
+    """``plugins set`` values: JSON when it parses (``30``, ``[15,45]``), else a string."""
+    try:
+        return json.loads(text)
+    except (ValueError, TypeError):
+        return text
+
+
+class PluginService(Service):
+    """``crm.plugins``: which plugins a tenant has switched on, and their settings."""
+
+    def _state(self, ctx: Context) -> dict[str, Any]:
+        ps = self.table("plugin_state")
+        rows = ctx.conn.execute(select(ps).where(ps.c.tenant_id == ctx.tenant.id))
+        return {r.plugin: r for r in rows}
+
+    def list(self) -> list[dict[str, Any]]:
+        """Every installed plugin (built-ins and broken ones too) with its status here."""
+        with self.crm.unit(write=False) as ctx:
+            state = self._state(ctx)
+            out = []
+            for name, p in sorted(self.crm.host.installed.items(),
+                                  key=lambda kv: (not kv[1].builtin, kv[0])):
+                st = state.get(name)
+                out.append({
+                    "name": name,
+                    "version": p.spec.version if p.spec else None,
+                    "description": p.spec.description if p.spec else "",
+                    "requires": list(p.spec.requires) if p.spec else [],
+                    "builtin": p.builtin,
+                    "enabled": p.builtin or bool(st and st.enabled),
+                    "error": p.error,
+                })
+            for name, st in sorted(state.items()):
+                if name not in self.crm.host.installed:
+                    out.append({"name": name, "version": None, "description": "",
+                                "requires": [], "builtin": False, "enabled": bool(st.enabled),
+                                "error": "not installed"})
+            return out
+
+    def enabled(self) -> list[str]:
+        with self.crm.unit(write=False) as ctx:
+            return sorted(ctx.hooks.plugins or ())
+
+    def _admin(self, ctx: Context) -> None:
+        if ctx.user.role != "admin":
+            raise PermissionDenied(f"permission denied: user '{ctx.user.name}' may not "
+                                   "change plugins (role admin needed)")
+
+    def _closure(self, names: tuple[str, ...]) -> list[str]:
+        """The plugins to enable for ``names``: requirements first."""
+        host = self.crm.host
+        todo: list[str] = []
+
+        def visit(n: str, by: str | None) -> None:
+            if n in todo:
+                return
+            if n not in host.installed:
+                if by:
+                    raise ValidationError(
+                        f"cannot enable '{by}': it requires '{n}', which is not installed")
+                host.get(n)
+            p = host.installed[n]
+            if not p.loaded:
+                raise ValidationError(f"cannot enable '{n}': it failed to load ({p.error})")
+            for r in p.spec.requires:  # type: ignore[union-attr]
+                visit(r, n)
+            todo.append(n)
+
+        for n in names:
+            visit(n, None)
+        return [n for n in todo if not host.installed[n].builtin]
+
+    def enable(self, *names: str) -> list[str]:
+        """Enable plugins and whatever they require; returns the names newly enabled."""
+        host = self.crm.host
+        todo = self._closure(names)
+        with self.crm.unit(write=False) as ctx:
+            self._admin(ctx)
+        # DDL runs before the write transaction: creating tables is idempotent, and on
+        # SQLite it could not run on a second connection while this one holds the lock.
+        self.crm.create_tables(t for n in todo for t in host.installed[n].tables)
+        with self.crm.unit() as ctx:
+            state = self._state(ctx)
+            new = [n for n in todo if not (n in state and state[n].enabled)]
+            for n in new:
+                self._write_state(ctx, n, enabled=True, state=state)
+                ctx.audit("plugin", None, "update", {"name": n, "enabled": False},
+                          {"name": n, "enabled": True})
+            self.crm.invalidate_plugins(ctx.tenant.id)
+            return new
+
+    def disable(self, *names: str) -> list[str]:
+        """Disable plugins (their data stays); refuses while an enabled plugin needs one."""
+        host = self.crm.host
+        with self.crm.unit() as ctx:
+            self._admin(ctx)
+            state = self._state(ctx)
+            enabled = {n for n, st in state.items() if st.enabled}
+            for n in names:
+                if n in host.installed and host.installed[n].builtin:
+                    raise ValidationError(f"built-in plugin '{n}' cannot be disabled")
+                if n not in host.installed and n not in state:
+                    host.get(n)
+            remaining = enabled - set(names)
+            for n in names:
+                for other in sorted(remaining):
+                    p = host.installed.get(other)
+                    if p and p.spec and n in p.spec.requires:
+                        raise ValidationError(
+                            f"cannot disable '{n}': enabled plugin '{other}' requires it; "
+                            f"disable '{other}' first")
+            done = []
+            for n in names:
+                if n in enabled:
+                    self._write_state(ctx, n, enabled=False, state=state)
+                    ctx.audit("plugin", None, "update", {"name": n, "enabled": True},
+                              {"name": n, "enabled": False})
+                    done.append(n)
+            self.crm.invalidate_plugins(ctx.tenant.id)
+            return done
+
+    def _write_state(self, ctx: Context, name: str, *, state: dict[str, Any],
+                     enabled: bool | None = None, settings: Any = attrs.NOTHING) -> None:
+        ps = self.table("plugin_state")
+        st = state.get(name)
+        values: dict[str, Any] = {"updated_at": ctx.now()}
+        if enabled is not None:
+            values["enabled"] = enabled
+        if settings is not attrs.NOTHING:
+            values["settings"] = settings
+        if st is None:
+            ctx.conn.execute(ps.insert().values(tenant_id=ctx.tenant.id, plugin=name,
+                                                enabled=bool(enabled), **{
+                                                    k: v for k, v in values.items()
+                                                    if k != "enabled"}))
+        else:
+            ctx.conn.execute(ps.update().where(ps.c.tenant_id == ctx.tenant.id,
+                                               ps.c.plugin == name).values(**values))
+
+    def settings(self, name: str) -> Any:
+        """The plugin's settings for this tenant: defaults merged with stored values."""
+        cls = self.crm.host.settings_class(name)
+        if cls is None:
+            return None
+        with self.crm.unit(write=False) as ctx:
+            ps = self.table("plugin_state")
+            row = ctx.conn.execute(select(ps.c.settings).where(
+                ps.c.tenant_id == ctx.tenant.id, ps.c.plugin == name)).first()
+            stored = (row.settings if row else None) or {}
+            return structure_settings(stored, cls, name)
+
+    def set(self, name: str, key: str, value: Any) -> Any:
+        """Set one setting (``value`` as given; strings from the CLI go through
+        :func:`parse_value`). Validated by the settings class; nothing is written when
+        it is refused."""
+        host = self.crm.host
+        host.get(name)
+        cls = host.settings_class(name)
+        if cls is None:
+            raise ValidationError(f"plugin '{name}' has no settings")
+        fields = [f.name for f in attrs.fields(cls)]
+        if key not in fields:
+            raise ValidationError(f"unknown setting '{key}' of {name}; valid: "
+                                  f"{', '.join(fields)}")
+        with self.crm.unit() as ctx:
+            self._admin(ctx)
+            state = self._state(ctx)
+            stored = dict((state[name].settings or {}) if name in state else {})
+            before = dict(stored)
+            stored[key] = value
+            obj = structure_settings(stored, cls, name)
+            stored = {k: v for k, v in unstructure_settings(obj).items() if k in stored}
+            self._write_state(ctx, name, state=state, settings=stored)
+            ctx.audit("plugin", None, "update", {"name": name, "settings": _mask(cls, before)},
+                      {"name": name, "settings": _mask(cls, stored)})
+            return obj
+
+    def info(self, name: str) -> dict[str, Any]:
+        host = self.crm.host
+        p = host.get(name)
+        info: dict[str, Any] = {
+            "name": name, "version": p.spec.version if p.spec else None,
+            "description": p.spec.description if p.spec else "",
+            "requires": list(p.spec.requires) if p.spec else [], "builtin": p.builtin,
+            "source": p.source, "error": p.error, "hooks": host.implemented_hooks(name),
+            "tables": p.tables, "commands": p.commands,
+        }
+        with self.crm.unit(write=False) as ctx:
+            st = self._state(ctx).get(name)
+            info["enabled"] = p.builtin or bool(st and st.enabled)
+        cls = host.settings_class(name) if p.loaded else None
+        info["settings"] = (_mask(cls, unstructure_settings(self.settings(name)))
+                            if cls else {})
+        return info
+
+
+def _mask(cls: type, values: dict[str, Any]) -> dict[str, Any]:
+    secret = {f.name for f in attrs.fields(cls) if f.metadata.get("secret")}
+    return {k: ("****" if k in secret and v else v) for k, v in values.items()}

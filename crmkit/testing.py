@@ -1,0 +1,186 @@
+"""pytest fixtures for crmkit and its plugins (a ``pytest11`` plugin: installed with
+crmkit, active in every test session).
+
+Fixtures:
+
+* ``today`` - the fixed date tests run on (2026-11-22, a Sunday).
+* ``crm_db_url`` - a fresh, empty database for this test. Tests that use it (directly
+  or through ``crm``/``crm_factory``/``cli``) run once per backend chosen by
+  ``CRMKIT_TEST_DATABASES`` (default ``sqlite,postgresql,mariadb``); an unreachable
+  server is skipped with one line saying why, or fails the run when
+  ``CRMKIT_TEST_REQUIRE_ALL=1`` (as in CI). PostgreSQL gets a schema per test, MariaDB
+  a database per test, SQLite a file in ``tmp_path``.
+* ``crm_factory(enable=(), plugins=(), user="admin", tenant="default")`` - an initialised
+  Crm on that database with plugins enabled.
+* ``crm`` - ``crm_factory()``.
+* ``cli`` - run the command line on that database: ``cli("customer", "list",
+  "--json")`` returns a result with ``exit_code``, ``stdout``, ``stderr`` and ``json``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+TODAY = dt.date(2026, 11, 22)
+BACKENDS = {
+    "sqlite": None,
+    "postgresql": "postgresql+psycopg://postgres@127.0.0.1:5432/test",
+    "mariadb": "mysql+pymysql://root@127.0.0.1:3306/test",
+}
+_reachable: dict[str, str | None] = {}
+
+
+def _backends() -> list[str]:
+    chosen = os.environ.get("CRMKIT_TEST_DATABASES", "sqlite,postgresql,mariadb")
+    return [b.strip() for b in chosen.split(",") if b.strip()]
+
+
+def _server_url(backend: str) -> str:
+    env = {"postgresql": "CRMKIT_TEST_POSTGRES_URL", "mariadb": "CRMKIT_TEST_MARIADB_URL"}
+    return os.environ.get(env[backend], BACKENDS[backend])  # type: ignore[arg-type]
+
+
+def _why_unreachable(backend: str) -> str | None:
+    if backend not in _reachable:
+        from sqlalchemy import create_engine, text
+
+        try:
+            eng = create_engine(_server_url(backend))
+            with eng.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            eng.dispose()
+            _reachable[backend] = None
+        except Exception as exc:  # noqa: BLE001 - any failure means "not here"
+            _reachable[backend] = f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
+    return _reachable[backend]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "crm_db_url" in metafunc.fixturenames:
+        metafunc.parametrize("crm_db_url", _backends(), indirect=True)
+
+
+@pytest.fixture
+def today() -> dt.date:
+    """The fixed date tests run on: 2026-11-22 (a Sunday)."""
+    return TODAY
+
+
+@pytest.fixture
+def crm_db_url(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]:
+    """A fresh, empty database on the backend this test instance runs on."""
+    backend = getattr(request, "param", "sqlite")
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp_path / 'crm.db'}"
+        return
+    if backend not in BACKENDS:
+        raise pytest.UsageError(f"unknown backend '{backend}' in CRMKIT_TEST_DATABASES")
+    why = _why_unreachable(backend)
+    if why:
+        if os.environ.get("CRMKIT_TEST_REQUIRE_ALL") == "1":
+            pytest.fail(f"{backend} is required (CRMKIT_TEST_REQUIRE_ALL=1) but "
+                        f"unreachable: {why}")
+        pytest.skip(f"{backend} not reachable at {_server_url(backend)}: {why}")
+    from sqlalchemy import create_engine, text
+
+    name = "crmkit_t_" + uuid.uuid4().hex[:12]
+    server = create_engine(_server_url(backend), isolation_level="AUTOCOMMIT")
+    base = _server_url(backend)
+    with server.connect() as conn:
+        if backend == "postgresql":
+            conn.execute(text(f"CREATE SCHEMA {name}"))
+            url = f"{base}?options=-csearch_path%3D{name}"
+        else:
+            conn.execute(text(f"CREATE DATABASE {name} CHARACTER SET utf8mb4"))
+            url = base.rsplit("/", 1)[0] + f"/{name}?charset=utf8mb4"
+    try:
+        yield url
+    finally:
+        with server.connect() as conn:
+            if backend == "postgresql":
+                conn.execute(text(f"DROP SCHEMA {name} CASCADE"))
+            else:
+                conn.execute(text(f"DROP DATABASE {name}"))
+        server.dispose()
+
+
+@pytest.fixture
+def crm_factory(crm_db_url: str, today: dt.date) -> Iterator[Callable[..., Any]]:
+    """Open initialised Crm instances on this test's database."""
+    import crmkit
+
+    opened: list[Any] = []
+
+    def make(*, enable: tuple[str, ...] | list[str] = (), plugins: Any = (),
+             user: str = "admin", tenant: str = "default", day: dt.date | None = None,
+             init: bool = True, **kw: Any) -> Any:
+        crm = crmkit.open(crm_db_url, tenant=tenant, user=user, today=day or today,
+                          plugins=plugins, **kw)
+        opened.append(crm)
+        if init:
+            crm.using(user="admin", tenant="default").init()
+        if enable:
+            crm.plugins.enable(*enable)
+        return crm
+
+    yield make
+    for crm in opened:
+        crm.close()
+
+
+@pytest.fixture
+def crm(crm_factory: Callable[..., Any]) -> Any:
+    """An initialised Crm (tenant ``default``, user ``admin``) on a fresh database."""
+    return crm_factory()
+
+
+class CliResult:
+    def __init__(self, result: Any):
+        self.exit_code: int = result.exit_code
+        self.stdout: str = result.stdout
+        self.stderr: str = result.stderr
+        self.exception = result.exception
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.stdout)
+
+    def __repr__(self) -> str:
+        return (f"<CliResult exit={self.exit_code} stdout={self.stdout[:500]!r} "
+                f"stderr={self.stderr[:500]!r}>")
+
+
+@pytest.fixture
+def cli(crm_db_url: str, today: dt.date) -> Callable[..., CliResult]:
+    """Run ``crmkit`` on this test's database, with ``--today`` fixed.
+
+    ``cli("customer", "list", "--json")``; keyword ``user=``, ``tenant=``, ``today=``,
+    ``input=`` and ``env=`` are passed through."""
+    from click.testing import CliRunner
+
+    from crmkit.cli import cli as root
+
+    def run(*args: str, user: str | None = None, tenant: str | None = None,
+            today_: dt.date | None = None, input: str | None = None,
+            env: dict[str, str] | None = None, **kw: Any) -> CliResult:
+        day = kw.pop("today", None) or today_ or today
+        argv = ["--db", crm_db_url, "--today", day.isoformat()]
+        if user:
+            argv += ["--user", user]
+        if tenant:
+            argv += ["--tenant", tenant]
+        runner = CliRunner()
+        result = runner.invoke(root, [*argv, *[str(a) for a in args]], input=input, env=env,
+                               catch_exceptions=True)
+        if result.exception and not isinstance(result.exception, SystemExit):
+            raise result.exception
+        return CliResult(result)
+
+    return run

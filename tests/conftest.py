@@ -1,0 +1,1 @@
+"""Shared test fixtures: crmkit.testing provides crm, crm_factory, cli, today."""
