@@ -38,10 +38,19 @@ def structure_settings(data: dict[str, Any], cls: type, plugin: str) -> Any:
     try:
         return _conv.structure(data, cls)
     except ClassValidationError as exc:
-        msgs = cattrs.transform_error(exc, path=plugin)
+        msgs = cattrs.transform_error(exc, path=plugin, format_exception=_format)
         raise ValidationError([f"invalid setting: {m}" for m in msgs]) from None
     except (ValueError, TypeError) as exc:
         raise ValidationError(f"invalid settings for {plugin}: {exc}") from None
+
+
+def _format(exc: BaseException, type_: Any) -> str:
+    """cattrs' wording, but keep a validator's own message (it names the setting)."""
+    from cattrs.v import format_exception
+
+    if type(exc) in (ValueError, TypeError) and str(exc) and type_ is None:
+        return str(exc)
+    return format_exception(exc, type_)
 
 
 def unstructure_settings(obj: Any) -> dict[str, Any]:

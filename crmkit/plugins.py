@@ -17,7 +17,7 @@ from typing import Any
 import pluggy
 from attrs import define, field, frozen
 
-from . import hookspecs
+from . import deprecations, hookspecs
 from .errors import CrmError, PluginError, ValidationError
 
 ENTRY_POINT_GROUP = "crmkit.plugins"
@@ -127,6 +127,7 @@ class PluginHost:
     def __init__(self, plugins: Iterable[Any] = (), *, discover: bool = True):
         self.pm = pluggy.PluginManager("crmkit")
         self.pm.add_hookspecs(hookspecs)
+        deprecations.install(self.pm)  # old names of renamed hooks warn on implementation
         self.installed: dict[str, InstalledPlugin] = {}
         self._hooks: dict[frozenset[str] | None, TenantHooks] = {}
         self.pm.hook.crm_addhooks.call_historic(kwargs={"pluginmanager": self.pm})
@@ -144,6 +145,7 @@ class PluginHost:
             else:
                 self._add(None, lambda o=obj: o, getattr(obj, "__name__", repr(obj)))
         self._register_all()
+        deprecations.forward(self.pm)  # implementations of old names join the new hooks
 
     def _add(self, name: str | None, load: Any, source: str) -> None:
         try:
@@ -172,6 +174,8 @@ class PluginHost:
             except Exception as exc:
                 p.error = f"{type(exc).__name__}: {exc}"
                 p.obj = None
+                if self.pm.get_plugin(name) is not None:  # pluggy left it half-registered
+                    self.pm.unregister(name=name)
 
     def call_order(self) -> list[str]:
         """Loaded plugins with each plugin's requirements before it (then by name)."""

@@ -7,7 +7,7 @@ turn them into JSON-ready dicts with :func:`crmkit.to_dict`.
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from attrs import field, frozen
@@ -131,7 +131,8 @@ class Activity:
 
 @frozen
 class Line:
-    """One line of a document: ``quantity`` of ``product`` at ``unit_price``."""
+    """One line of a document: ``quantity`` of ``product`` at ``unit_price``; its total is
+    rounded half up to the cent."""
 
     product: str
     quantity: Decimal
@@ -139,7 +140,7 @@ class Line:
 
     @property
     def total(self) -> Decimal:
-        return (self.quantity * self.unit_price).quantize(Decimal("0.01"))
+        return (self.quantity * self.unit_price).quantize(Decimal("0.01"), ROUND_HALF_UP)
 
 
 @frozen

@@ -69,12 +69,14 @@ class _Scaled(TypeDecorator):
 class Money(_Scaled):
     """Money: ``Decimal`` with two places, stored as integer cents."""
 
+    cache_ok = True
     places = 2
 
 
 class Quantity(_Scaled):
     """Quantities: ``Decimal`` with up to three places, stored as integer thousandths."""
 
+    cache_ok = True
     places = 3
 
     def process_result_value(self, value: Any, dialect: Any) -> Decimal | None:

@@ -184,3 +184,69 @@ def cli(crm_db_url: str, today: dt.date) -> Callable[..., CliResult]:
         return CliResult(result)
 
     return run
+
+
+# --- for plugin authors: recorder, events, conformance ------------------------------
+
+
+class Recorder:
+    """A plugin that records the reminders delivered to it (a ``crm_deliver`` channel).
+
+    Register it with ``crm_factory(plugins=[recorder], enable=("recorder",))`` (query
+    hooks reach enabled plugins only); ``recorder.delivered`` lists the
+    :class:`crmkit.Reminder` objects in delivery order.
+    """
+
+    def __init__(self, name: str = "recorder"):
+        from crmkit import PluginSpec
+
+        self.PLUGIN = PluginSpec(name=name, version="0.1.0",
+                                 description="Records delivered reminders (tests).")
+        self.__name__ = f"crmkit.testing.Recorder({name!r})"
+        self.delivered: list[Any] = []
+
+    @property
+    def keys(self) -> list[str]:
+        """Keys of the delivered reminders, in delivery order."""
+        return [r.key for r in self.delivered]
+
+    def clear(self) -> None:
+        self.delivered.clear()
+
+    def crm_deliver(self, ctx: Any, reminders: list[Any]) -> None:
+        self.delivered.extend(reminders)
+
+    from crmkit.hookspecs import hookimpl as _hookimpl
+
+    crm_deliver = _hookimpl(crm_deliver)
+    del _hookimpl
+
+
+@pytest.fixture
+def reminder_recorder() -> Recorder:
+    """A fresh :class:`Recorder` named ``recorder``: pass it to ``crm_factory(plugins=[...],
+    enable=("recorder",))``."""
+    return Recorder()
+
+
+def emitted_events(crm: Any, event: str | None = None) -> list[dict[str, Any]]:
+    """The outbox rows of ``crm``'s tenant, oldest first: ``{"id", "event", "customer_id",
+    "payload"}`` (only ``event`` when given). Events of rolled-back changes are absent."""
+    from sqlalchemy import select
+
+    t = crm.table("outbox")
+    with crm.unit(write=False) as ctx:
+        q = select(t).where(t.c.tenant_id == ctx.tenant.id).order_by(t.c.id)
+        if event is not None:
+            q = q.where(t.c.event == event)
+        return [{"id": r.id, "event": r.event, "customer_id": r.customer_id,
+                 "payload": r.payload} for r in ctx.conn.execute(q)]
+
+
+def assert_conformant(plugin: Any) -> None:
+    """Fail the test with every problem :func:`crmkit.conformance.check_plugin` finds in
+    ``plugin`` (a module, an object or a plugin name)."""
+    from crmkit.conformance import check_plugin
+
+    problems = check_plugin(plugin)
+    assert not problems, "plugin does not conform:\n  " + "\n  ".join(problems)

@@ -4,4 +4,5 @@ BUILTINS = [
     ("permissions", "crmkit.builtin.permissions"),
     ("lifecycle", "crmkit.builtin.lifecycle"),
     ("terminal", "crmkit.builtin.terminal"),
+    ("tasks", "crmkit.builtin.tasks"),
 ]

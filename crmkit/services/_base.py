@@ -140,3 +140,13 @@ def flatten(results: Any) -> list[str]:
         elif r:
             out.extend(r)
     return out
+
+
+def audit_row(ctx: Context, table: str, row_id: int, after: Any,
+              customer_id: int | None) -> dict[str, Any]:
+    """An audit insert row for bulk paths (``ctx.audit`` writes one at a time)."""
+    from ..context import _jsonable
+
+    return {"tenant_id": ctx.tenant.id, "at": ctx.now(), "user": ctx.user.name,
+            "table_name": table, "row_id": row_id, "customer_id": customer_id, "op": "insert",
+            "before": None, "after": _jsonable(after)}

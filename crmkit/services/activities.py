@@ -3,21 +3,34 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable, Mapping
+from itertools import islice
 from typing import Any
 
+from attrs import evolve
 from sqlalchemy import select
 
 from ..context import Context
+from ..errors import ValidationError
 from ..records import ACTIVITY_KINDS, Activity
 from ..storage import SUBJECT_MAX, TEXT_MAX
-from ._base import Checker, Service, check_owner, get_row, parse_datetime
+from ._base import (
+    Checker,
+    Service,
+    audit_row,
+    check_owner,
+    flatten,
+    get_row,
+    parse_datetime,
+    user_names,
+)
 
 
 class ActivityService(Service):
     """``crm.activities``: the customer's timeline and the salespeople's tasks."""
 
-    def _proposed(self, ctx: Context, fields: dict[str, Any], before: Activity | None
-                  ) -> tuple[Activity, dict[str, Any], Checker]:
+    def _proposed(self, ctx: Context, fields: dict[str, Any], before: Activity | None,
+                  owners: set[str] | None = None) -> tuple[Activity, dict[str, Any], Checker]:
         c = Checker("activity")
         base: dict[str, Any] = ({k: getattr(before, k) for k in (
             "customer_id", "kind", "subject", "body", "owner", "occurred_at", "due_on",
@@ -28,7 +41,10 @@ class ActivityService(Service):
         c.text("body", new.get("body"), TEXT_MAX)
         new["due_on"] = c.date("due date", new.get("due_on"))
         if "owner" in fields or before is None:
-            check_owner(ctx, c, new.get("owner"))
+            if owners is None:
+                check_owner(ctx, c, new.get("owner"))
+            elif new.get("owner") is not None and new["owner"] not in owners:
+                c.errors.append(f"unknown owner '{new['owner']}'")
         if new.get("occurred_at") is None:
             new["occurred_at"] = ctx.now()
         else:
@@ -62,6 +78,46 @@ class ActivityService(Service):
             ctx.hooks.crm_activity_logged(ctx=ctx, activity=act)
             ctx.audit("activity", new_id, "insert", None, act, customer_id=act.customer_id)
             return act
+
+    def add_many(self, records: Iterable[Mapping[str, Any]], *,
+                 batch_size: int = 5000) -> int:
+        """Log many activities in batches (SQLAlchemy Core), firing validate and logged
+        hooks for each. All or nothing; returns the number logged."""
+        t = self.table("activities")
+        cols = ("customer_id", "kind", "subject", "body", "owner", "occurred_at", "due_on",
+                "done_at", "extra")
+        total = 0
+        with self.crm.unit() as ctx:
+            owners = user_names(ctx)
+            visible = set(ctx.conn.scalars(ctx.crm.customers.visible_ids(ctx)))
+            it = iter(records)
+            while batch := list(islice(it, batch_size)):
+                acts, errors = [], []
+                for i, rec in enumerate(batch, start=total + 1):
+                    rec = dict(rec)
+                    if rec.get("customer_id") not in visible:
+                        errors.append(f"record {i}: customer {rec.get('customer_id')} "
+                                      "not found")
+                        continue
+                    act, changes, c = self._proposed(ctx, rec, None, owners)
+                    errs = c.errors or flatten(ctx.hooks.crm_activity_validate(
+                        ctx=ctx, activity=act, changes=changes, before=None))
+                    errors.extend(f"record {i}: {e}" for e in errs)
+                    acts.append(act)
+                if errors:
+                    raise ValidationError(errors[:50])
+                res = ctx.conn.execute(
+                    t.insert().returning(t.c.id, sort_by_parameter_order=True),
+                    [{"tenant_id": ctx.tenant.id, **{k: getattr(a, k) for k in cols}}
+                     for a in acts])
+                audit = []
+                for new_id, a in zip([r[0] for r in res], acts, strict=True):
+                    a = evolve(a, id=new_id)
+                    ctx.hooks.crm_activity_logged(ctx=ctx, activity=a)
+                    audit.append(audit_row(ctx, "activity", new_id, a, a.customer_id))
+                ctx.conn.execute(self.table("audit").insert(), audit)
+                total += len(acts)
+        return total
 
     def get(self, id_: int) -> Activity:
         with self.crm.unit(write=False) as ctx:

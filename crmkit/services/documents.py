@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -151,6 +151,20 @@ class DocumentService(Service):
             ctx.hooks.crm_document_created(ctx=ctx, document=doc)
             ctx.audit("document", new_id, "insert", None, doc, customer_id=doc.customer_id)
             return doc
+
+    def add_many(self, records: Iterable[Mapping[str, Any]]) -> int:
+        """Add many documents in one transaction (each validated, hooked and audited like
+        ``add``; all or nothing). Returns the number added."""
+        n = 0
+        with self.crm.unit():
+            for i, rec in enumerate(records, start=1):
+                rec = dict(rec)
+                try:
+                    self.add(rec.pop("customer_id"), **rec)
+                except (ValidationError, KeyError) as exc:
+                    raise ValidationError(f"record {i}: {exc}") from None
+                n += 1
+        return n
 
     def get(self, id_: int) -> Document:
         with self.crm.unit(write=False) as ctx:

@@ -52,7 +52,7 @@ class ReminderService(Service):
                 stmt = _insert_ignore(ctx, d).values(
                     tenant_id=ctx.tenant.id, key=r.key, plugin=r.plugin, kind=r.kind,
                     owner=r.owner, delivered_at=now)
-                if ctx.conn.execute(stmt).rowcount == 1:
+                if _inserted(ctx, stmt, d):
                     new.append(r)
             if new:
                 ctx.hooks.crm_deliver(ctx=ctx, reminders=new)
@@ -63,6 +63,13 @@ class ReminderService(Service):
         with self.crm.unit(write=False) as ctx:
             return ctx.conn.execute(select(d.c.key).where(
                 d.c.tenant_id == ctx.tenant.id, d.c.key == key)).first() is not None
+
+
+def _inserted(ctx: Context, stmt: Any, table: Any) -> bool:
+    """Did this insert-or-ignore insert its row? (PostgreSQL reports it by RETURNING.)"""
+    if ctx.conn.dialect.name == "postgresql":
+        return ctx.conn.execute(stmt.returning(table.c.key)).first() is not None
+    return ctx.conn.execute(stmt).rowcount == 1
 
 
 def _insert_ignore(ctx: Context, table: Any) -> Any:

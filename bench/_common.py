@@ -1,0 +1,35 @@
+"""Shared bench helpers: timing (median of runs) and one line per figure.
+
+Every figure is a ratio against a raw baseline measured in the same run, because
+machines here are noisy. Print with :func:`figure` so ``bench/run.py`` collects it.
+"""
+
+from __future__ import annotations
+
+import resource
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+
+
+def timed(fn: Callable[[], Any], repeat: int = 3) -> float:
+    """Median wall time of ``fn`` over ``repeat`` runs, in seconds."""
+    runs = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        runs.append(time.perf_counter() - t0)
+    return statistics.median(runs)
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far, in MB."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def figure(name: str, value: float, unit: str = "x", target: str = "", detail: str = "") -> None:
+    """One result line: ``FIGURE <name>: <value><unit> (target ...) [detail]``."""
+    t = f" (target {target})" if target else ""
+    d = f"  [{detail}]" if detail else ""
+    print(f"FIGURE {name}: {value:.2f}{unit}{t}{d}", flush=True)

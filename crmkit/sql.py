@@ -1,0 +1,98 @@
+"""Portable SQL helpers for reports that must agree on SQLite, PostgreSQL and MariaDB.
+
+* ``days_between(later, earlier)`` - whole days from ``earlier`` to ``later`` (int).
+* ``add_days(date, n)`` - a date ``n`` days later (``n`` may be a column).
+* ``year_month(date)`` - ``'YYYY-MM'``.
+* ``money(expr)`` - read an expression over money columns back as ``Decimal``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Date, Integer, String, type_coerce
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
+
+from .storage import Money
+
+
+class days_between(FunctionElement):  # noqa: N801 - reads like a SQL function
+    type = Integer()
+    inherit_cache = True
+    name = "days_between"
+
+
+@compiles(days_between)
+def _days_default(el: Any, compiler: Any, **kw: Any) -> str:
+    a, b = list(el.clauses)
+    return f"(CAST({compiler.process(a, **kw)} AS DATE) - CAST({compiler.process(b, **kw)} AS DATE))"
+
+
+@compiles(days_between, "sqlite")
+def _days_sqlite(el: Any, compiler: Any, **kw: Any) -> str:
+    a, b = list(el.clauses)
+    return (f"CAST(julianday({compiler.process(a, **kw)}) - "
+            f"julianday({compiler.process(b, **kw)}) AS INTEGER)")
+
+
+@compiles(days_between, "mysql")
+@compiles(days_between, "mariadb")
+def _days_mysql(el: Any, compiler: Any, **kw: Any) -> str:
+    a, b = list(el.clauses)
+    return f"DATEDIFF({compiler.process(a, **kw)}, {compiler.process(b, **kw)})"
+
+
+class add_days(FunctionElement):  # noqa: N801
+    type = Date()
+    inherit_cache = True
+    name = "add_days"
+
+
+@compiles(add_days)
+def _add_default(el: Any, compiler: Any, **kw: Any) -> str:
+    d, n = list(el.clauses)
+    return f"(CAST({compiler.process(d, **kw)} AS DATE) + CAST({compiler.process(n, **kw)} AS INTEGER))"
+
+
+@compiles(add_days, "sqlite")
+def _add_sqlite(el: Any, compiler: Any, **kw: Any) -> str:
+    d, n = list(el.clauses)
+    return f"date({compiler.process(d, **kw)}, ({compiler.process(n, **kw)}) || ' days')"
+
+
+@compiles(add_days, "mysql")
+@compiles(add_days, "mariadb")
+def _add_mysql(el: Any, compiler: Any, **kw: Any) -> str:
+    d, n = list(el.clauses)
+    return f"DATE_ADD({compiler.process(d, **kw)}, INTERVAL ({compiler.process(n, **kw)}) DAY)"
+
+
+class year_month(FunctionElement):  # noqa: N801
+    type = String()
+    inherit_cache = True
+    name = "year_month"
+
+
+@compiles(year_month)
+def _ym_default(el: Any, compiler: Any, **kw: Any) -> str:
+    (d,) = list(el.clauses)
+    return f"to_char({compiler.process(d, **kw)}, 'YYYY-MM')"
+
+
+@compiles(year_month, "sqlite")
+def _ym_sqlite(el: Any, compiler: Any, **kw: Any) -> str:
+    (d,) = list(el.clauses)
+    return f"strftime('%Y-%m', {compiler.process(d, **kw)})"
+
+
+@compiles(year_month, "mysql")
+@compiles(year_month, "mariadb")
+def _ym_mysql(el: Any, compiler: Any, **kw: Any) -> str:
+    (d,) = list(el.clauses)
+    return f"DATE_FORMAT({compiler.process(d, **kw)}, '%%Y-%%m')"
+
+
+def money(expr: Any) -> Any:
+    """Read an expression over money columns (integer cents) back as ``Decimal``."""
+    return type_coerce(expr, Money)

@@ -1,0 +1,112 @@
+"""The receivables Python API: the aging report, open invoices, customers at risk.
+
+Each function opens a read-only unit on ``crm`` (or joins the open one) and returns
+JSON-ready values with ``Decimal`` amounts::
+
+    from crmkit_receivables import api
+    report = api.aging(crm, as_of=date(2026, 11, 22), by="customer")
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from crmkit import ValidationError
+
+from . import queries
+from .settings import bucket_labels
+
+BY = ("customer", "owner")
+ZERO = Decimal("0.00")
+
+
+def _settings(ctx: Any) -> Any:
+    return ctx.settings("receivables")
+
+
+def aging_report(ctx: Any, on: dt.date, by: str = "customer") -> dict[str, Any]:
+    """The aging report as of ``on`` inside an open unit (see :func:`aging`)."""
+    if by not in BY:
+        raise ValidationError(f"unknown --by value '{by}'; valid: {', '.join(BY)}")
+    s = _settings(ctx)
+    labels = bucket_labels(tuple(s.aging_ranges))
+    keys = [f"b{i}" for i in range(len(labels))]
+    rows: list[dict[str, Any]] = []
+    totals: dict[str, Any] = {"total": ZERO, **dict.fromkeys(labels, ZERO), "credit": ZERO}
+    for r in ctx.conn.execute(queries.aging_rows(ctx, on, s, by)):
+        m = r._mapping
+        head = ({"owner": m["owner"]} if by == "owner" else
+                {"customer_id": m["customer_id"], "customer": m["customer"],
+                 "owner": m["owner"]})
+        rows.append({**head, "total": m["total"],
+                     **{lab: m[k] for lab, k in zip(labels, keys, strict=True)},
+                     "credit": m["credit"]})
+        if len(rows) == 1:  # report totals ride on every row (SQL window sums)
+            totals = {"total": m["t_total"],
+                      **{lab: m[f"t_{k}"] for lab, k in zip(labels, keys, strict=True)},
+                      "credit": m["t_credit"]}
+    return {"as_of": on.isoformat(), "basis": s.aging_basis, "buckets": labels,
+            "rows": rows, "totals": totals}
+
+
+def aging(crm: Any, as_of: dt.date | None = None, by: str = "customer") -> dict[str, Any]:
+    """The aging report: ``{"as_of", "basis", "buckets", "rows", "totals"}``.
+
+    Rows (customers, or owners with ``by="owner"``) whose total is not zero, largest
+    total first; each has ``total``, one amount per bucket and ``credit`` (zero or
+    negative), with ``total`` = buckets + credit."""
+    with crm.unit(write=False) as ctx:
+        return aging_report(ctx, as_of or ctx.today, by)
+
+
+def open_items_in(ctx: Any, on: dt.date, customer_id: int | None = None) -> list[dict]:
+    """Open invoices as of ``on`` inside an open unit (see :func:`open_items`)."""
+    if customer_id is not None:
+        ctx.crm.customers.require(ctx, customer_id, "view")
+    s = _settings(ctx)
+    labels = bucket_labels(tuple(s.aging_ranges))
+    return [{"number": r.number, "customer_id": r.customer_id, "customer": r.customer,
+             "amount": r.amount, "outstanding": r.outstanding, "due_on": _date(r.due),
+             "days_overdue": max(int(r.days_due), 0), "bucket": labels[int(r.bucket)]}
+            for r in ctx.conn.execute(queries.open_invoices(ctx, on, s,
+                                                            customer_id=customer_id))]
+
+
+def open_items(crm: Any, as_of: dt.date | None = None,
+               customer_id: int | None = None) -> list[dict[str, Any]]:
+    """Invoices with an outstanding amount as of ``as_of``, oldest due date first."""
+    with crm.unit(write=False) as ctx:
+        return open_items_in(ctx, as_of or ctx.today, customer_id)
+
+
+def customers_at_risk(ctx: Any, on: dt.date) -> list[int]:
+    """Ids of visible customers with an invoice more than 90 days overdue as of ``on``."""
+    return [int(i) for i in ctx.conn.scalars(queries.at_risk(ctx, on))]
+
+
+def customer_summary(ctx: Any, customer_id: int, on: dt.date) -> dict[str, Any]:
+    """The 360° section's data for one customer (amounts as two-decimal strings)."""
+    from crmkit import fmt_money
+
+    s = _settings(ctx)
+    labels = bucket_labels(tuple(s.aging_ranges))
+    row = ctx.conn.execute(queries.customer_totals(ctx, on, s, customer_id=customer_id)
+                           .subquery("rcv_one").select()).first()
+    m = row._mapping if row is not None else {}
+    cents = [int(m.get(f"b{i}") or 0) for i in range(len(labels))]
+    credit = int(m.get("credit") or 0)
+    late = ctx.conn.execute(queries.overdue_summary(ctx, on, customer_id)).first()
+    return {
+        "outstanding": fmt_money(Decimal(sum(cents)).scaleb(-2)),
+        "overdue": fmt_money(late.overdue or ZERO),
+        "oldest_overdue_days": None if late.oldest is None else int(late.oldest),
+        "credit": fmt_money(Decimal(credit).scaleb(-2)),
+        "buckets": {lab: fmt_money(Decimal(c).scaleb(-2))
+                    for lab, c in zip(labels, cents, strict=True)},
+    }
+
+
+def _date(v: Any) -> dt.date:
+    return v if isinstance(v, dt.date) else dt.date.fromisoformat(str(v)[:10])

@@ -1,0 +1,79 @@
+"""The receivables plugin's hook implementations."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import crmkit
+
+from . import api, hookspecs, queries
+
+KINDS = ("overdue", "due_today", "due_tomorrow", "due_this_week")
+
+
+@crmkit.hookimpl
+def crm_addhooks(pluginmanager: Any) -> None:
+    """Add ``crm_customers_at_risk`` (see :mod:`crmkit_receivables.hookspecs`)."""
+    pluginmanager.add_hookspecs(hookspecs)
+
+
+@crmkit.hookimpl
+def crm_customers_at_risk(ctx: Any, on: dt.date) -> list[int]:
+    """Customers with an invoice more than 90 days overdue and still owing, as of ``on``."""
+    return api.customers_at_risk(ctx, on)
+
+
+def _reminder(r: Any, on: dt.date) -> crmkit.Reminder:
+    days = int(r.days_due)
+    due = api._date(r.due)
+    if days > 0:
+        kind, level = "overdue", int(r.level)
+        key = f"receivables:overdue:{r.number}:L{level}"
+        subject = f"Invoice {r.number} is {days} days overdue"
+    else:
+        kind = ("due_today" if days == 0 else "due_tomorrow" if days == -1
+                else "due_this_week")
+        level = None
+        key = f"receivables:{kind}:{r.number}:{due.isoformat()}"
+        subject = {"due_today": f"Invoice {r.number} is due today",
+                   "due_tomorrow": f"Invoice {r.number} is due tomorrow",
+                   "due_this_week": f"Invoice {r.number} is due on {due.isoformat()}"}[kind]
+    return crmkit.Reminder(
+        key=key, plugin="receivables", kind=kind, subject=subject, customer_id=r.customer_id,
+        customer=r.customer, owner=r.owner, due_on=due, amount=r.outstanding, level=level,
+        document=r.number, days_overdue=days if days > 0 else None)
+
+
+@crmkit.hookimpl
+def crm_reminders(ctx: Any, on: dt.date) -> list[crmkit.Reminder]:
+    """Invoices with an outstanding amount that are overdue (``level`` = overdue bucket
+    index), due today, tomorrow, or later this week (up to Sunday)."""
+    s = ctx.settings("receivables")
+    return [_reminder(r, on) for r in ctx.conn.execute(queries.reminder_rows(ctx, on, s))]
+
+
+@crmkit.hookimpl
+def crm_customer_sections(ctx: Any, customer: Any, on: dt.date) -> crmkit.Section:
+    """The customer's receivables as of ``on``: outstanding, overdue, oldest overdue
+    days, credit and the aging buckets."""
+    return crmkit.Section(plugin="receivables", title="Receivables",
+                          data=api.customer_summary(ctx, customer.id, on))
+
+
+@crmkit.hookimpl
+def crm_cli(cli: Any) -> None:
+    """Add ``crmkit receivables aging`` and ``crmkit receivables open``."""
+    from .cli import receivables
+
+    cli.add_command(receivables)
+
+
+@crmkit.hookimpl
+def crm_demo(crm: Any, customers: list[Any], rng: Any) -> None:
+    """Add an unapplied payment, so that the demo shows FIFO allocation at work."""
+    if not customers:
+        return
+    crm.documents.add(customers[0].id, kind="payment", number="PAY-ADV-0001",
+                      amount=rng.choice(["300.00", "500.00"]),
+                      issued_on=crm.today - dt.timedelta(days=3))

@@ -1,0 +1,197 @@
+"""The receivables SQL: outstanding per invoice with FIFO allocation, aging, risk.
+
+Everything here builds SQLAlchemy Core statements that the database evaluates; Python
+only formats the rows that come back. The allocation (see ``docs/plugins/receivables.md``):
+
+* an invoice counts as of D when it is not ``void`` and was issued on or before D;
+* payments and credit notes count when dated on or before D and not ``void``;
+* ``direct`` = what is applied to the invoice (``applies_to``), capped at its amount;
+* ``residual`` = amount - direct; the customer's ``pool`` = every counted payment and
+  credit note minus the direct parts (so unapplied ones plus any excess);
+* the pool pays residuals first-in-first-out, by due date (issue date when there is
+  none), then number: with ``cum`` the running sum of residuals,
+  ``outstanding = residual - clamp(pool - (cum - residual), 0, residual)``;
+* a pool larger than all residuals leaves a credit: ``min(0, invoices - payments)``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import Date, and_, case, func, literal, select, union_all
+from sqlalchemy.sql import Select
+
+from crmkit.sql import days_between, money
+
+APPLYING = ("payment", "credit_note")
+
+
+def _scope(ctx: Any) -> Any:
+    """The ``customer_id IN (visible)`` condition, or None when the user sees everyone."""
+    customers = ctx.crm.table("customers")
+    conds = [c for c in ctx.hooks.crm_customer_scope(ctx=ctx, user=ctx.user,
+                                                     customers=customers) if c is not None]
+    return ctx.crm.customers.visible_ids(ctx) if conds else None
+
+
+def _by_number(ctx: Any, col: Any) -> Any:
+    """Order document numbers by code point on every backend (PostgreSQL: ``C``)."""
+    return col.collate("C") if ctx.conn.dialect.name == "postgresql" else col
+
+
+def bucket_case(days: Any, ranges: tuple[int, ...]) -> Any:
+    """SQL: the bucket index of an age in days (0 = not_due, 1 = first range, ...)."""
+    whens = [(days <= 0, 0)] + [(days <= r, i) for i, r in enumerate(ranges, 1)]
+    return case(*whens, else_=len(ranges) + 1)
+
+
+def _parts(ctx: Any, on: dt.date, customer_id: int | None) -> tuple[Any, Any, Any]:
+    """(documents table, common conditions, payments-per-customer CTE)."""
+    d = ctx.crm.table("documents")
+    day = literal(on, Date)
+    base = [d.c.tenant_id == ctx.tenant.id, d.c.issued_on <= day, d.c.status != "void"]
+    if customer_id is not None:
+        base.append(d.c.customer_id == customer_id)
+    scope = _scope(ctx)
+    if scope is not None:
+        base.append(d.c.customer_id.in_(scope))
+    pay = (select(d.c.customer_id, func.sum(d.c.amount).label("paid"))
+           .where(*base, d.c.kind.in_(APPLYING))
+           .group_by(d.c.customer_id).cte("rcv_pay"))
+    return d, base, pay
+
+
+def balances(ctx: Any, on: dt.date, *, customer_id: int | None = None,
+             basis: str = "due_date") -> tuple[Select, Any]:
+    """Every counted invoice as of ``on`` with its outstanding amount.
+
+    Returns (statement, payments CTE). Columns: ``id``, ``customer_id``, ``number``,
+    ``amount``, ``issued_on``, ``due`` (due date, else issue date), ``outstanding``
+    (integer cents), ``days_due`` (``on`` - due) and ``age`` (days on the aging basis).
+    """
+    d, base, pay = _parts(ctx, on, customer_id)
+    app = (select(d.c.customer_id, d.c.applies_to, func.sum(d.c.amount).label("paid"))
+           .where(*base, d.c.kind.in_(APPLYING), d.c.applies_to.is_not(None))
+           .group_by(d.c.customer_id, d.c.applies_to).subquery("rcv_app"))
+    paid = func.coalesce(app.c.paid, 0)
+    direct = case((paid > d.c.amount, d.c.amount), else_=paid)
+    inv = (select(d.c.id, d.c.customer_id, d.c.number, d.c.amount, d.c.issued_on,
+                  func.coalesce(d.c.due_on, d.c.issued_on).label("due"),
+                  (d.c.amount - direct).label("residual"), direct.label("direct"))
+           .select_from(d.outerjoin(app, and_(app.c.customer_id == d.c.customer_id,
+                                              app.c.applies_to == d.c.number)))
+           .where(*base, d.c.kind == "invoice").subquery("rcv_inv"))
+    order = [inv.c.due, _by_number(ctx, inv.c.number), inv.c.id]
+    cum = func.sum(inv.c.residual).over(partition_by=inv.c.customer_id, order_by=order,
+                                        rows=(None, 0))
+    pool = func.coalesce(pay.c.paid, 0) - func.sum(inv.c.direct).over(
+        partition_by=inv.c.customer_id)
+    win = (select(inv, cum.label("cum"), pool.label("pool"))
+           .select_from(inv.outerjoin(pay, pay.c.customer_id == inv.c.customer_id))
+           .subquery("rcv_win"))
+    avail = win.c.pool - (win.c.cum - win.c.residual)
+    alloc = case((avail <= 0, 0), (avail >= win.c.residual, win.c.residual), else_=avail)
+    day = literal(on, Date)
+    days_due = days_between(day, win.c.due)
+    age = days_due if basis == "due_date" else days_between(day, win.c.issued_on)
+    stmt = select(win.c.id, win.c.customer_id, win.c.number, win.c.amount, win.c.issued_on,
+                  win.c.due, (win.c.residual - alloc).label("outstanding"),
+                  days_due.label("days_due"), age.label("age"))
+    return stmt, pay
+
+
+def customer_totals(ctx: Any, on: dt.date, settings: Any, *,
+                    customer_id: int | None = None) -> Select:
+    """Per customer: ``b0`` .. ``bN`` (outstanding per bucket), ``credit``, ``total``.
+
+    Only customers whose total is not zero; integer cents."""
+    ranges = tuple(settings.aging_ranges)
+    stmt, pay = balances(ctx, on, customer_id=customer_id, basis=settings.aging_basis)
+    b = stmt.subquery("rcv_bal")
+    rows = union_all(
+        select(b.c.customer_id, b.c.amount.label("amt"), b.c.outstanding.label("out"),
+               bucket_case(b.c.age, ranges).label("bk")),
+        select(pay.c.customer_id, (-pay.c.paid).label("amt"), literal(0).label("out"),
+               literal(-1).label("bk")),
+    ).subquery("rcv_rows")
+    net = func.sum(rows.c.amt)
+    credit = case((net < 0, net), else_=0)
+    buckets = [func.sum(case((rows.c.bk == i, rows.c.out), else_=0)).label(f"b{i}")
+               for i in range(len(ranges) + 2)]
+    total = func.sum(rows.c.out) + credit
+    return (select(rows.c.customer_id, *buckets, credit.label("credit"), total.label("total"))
+            .group_by(rows.c.customer_id).having(total != 0))
+
+
+def aging_rows(ctx: Any, on: dt.date, settings: Any, by: str) -> Select:
+    """The aging report's rows (largest total first) with the report totals on each row
+    (``t_*`` columns, window sums). Money columns come back as ``Decimal``."""
+    n = len(settings.aging_ranges) + 2
+    per = customer_totals(ctx, on, settings).subquery("rcv_cust")
+    c = ctx.crm.table("customers")
+    src = per.join(c, c.c.id == per.c.customer_id)
+    cols = [*(f"b{i}" for i in range(n)), "credit", "total"]
+    if by == "owner":
+        grouped = (select(c.c.owner, *[func.sum(per.c[k]).label(k) for k in cols])
+                   .select_from(src).group_by(c.c.owner).subquery("rcv_owner"))
+        keys = [grouped.c.owner]
+        order = [grouped.c.total.desc(), grouped.c.owner]
+        src2 = grouped
+        vals = {k: grouped.c[k] for k in cols}
+    else:
+        keys = [per.c.customer_id, c.c.name.label("customer"), c.c.owner]
+        order = [per.c.total.desc(), per.c.customer_id]
+        src2 = src
+        vals = {k: per.c[k] for k in cols}
+    return (select(*keys, *[money(v).label(k) for k, v in vals.items()],
+                   *[money(func.sum(v).over()).label(f"t_{k}") for k, v in vals.items()])
+            .select_from(src2).order_by(*order))
+
+
+def open_invoices(ctx: Any, on: dt.date, settings: Any, *,
+                  customer_id: int | None = None) -> Select:
+    """Invoices with outstanding > 0, oldest due first, with customer name and owner."""
+    stmt, _ = balances(ctx, on, customer_id=customer_id, basis=settings.aging_basis)
+    b = stmt.subquery("rcv_bal")
+    c = ctx.crm.table("customers")
+    return (select(b.c.number, b.c.customer_id, c.c.name.label("customer"),
+                   c.c.owner, money(b.c.amount).label("amount"),
+                   money(b.c.outstanding).label("outstanding"), b.c.due, b.c.days_due,
+                   bucket_case(b.c.age, tuple(settings.aging_ranges)).label("bucket"))
+            .select_from(b.join(c, c.c.id == b.c.customer_id))
+            .where(b.c.outstanding > 0)
+            .order_by(b.c.due, _by_number(ctx, b.c.number), b.c.id))
+
+
+def reminder_rows(ctx: Any, on: dt.date, settings: Any) -> Select:
+    """Open invoices due on or before the Sunday of ``on``'s week, or tomorrow."""
+    sunday = on + dt.timedelta(days=6 - on.weekday())
+    until = max(sunday, on + dt.timedelta(days=1))
+    stmt, _ = balances(ctx, on)
+    b = stmt.subquery("rcv_bal")
+    c = ctx.crm.table("customers")
+    return (select(b.c.number, b.c.customer_id, c.c.name.label("customer"), c.c.owner,
+                   money(b.c.outstanding).label("outstanding"), b.c.due, b.c.days_due,
+                   bucket_case(b.c.days_due, tuple(settings.aging_ranges)).label("level"))
+            .select_from(b.join(c, c.c.id == b.c.customer_id))
+            .where(b.c.outstanding > 0, b.c.due <= literal(until, Date))
+            .order_by(b.c.due, _by_number(ctx, b.c.number)))
+
+
+def overdue_summary(ctx: Any, on: dt.date, customer_id: int) -> Select:
+    """One row: ``overdue`` (Decimal) and ``oldest`` (days or None) of one customer."""
+    stmt, _ = balances(ctx, on, customer_id=customer_id)
+    b = stmt.subquery("rcv_bal")
+    late = and_(b.c.outstanding > 0, b.c.days_due > 0)
+    return select(money(func.coalesce(func.sum(case((late, b.c.outstanding), else_=0)), 0))
+                  .label("overdue"),
+                  func.max(case((late, b.c.days_due), else_=None)).label("oldest"))
+
+
+def at_risk(ctx: Any, on: dt.date, days: int = 90) -> Select:
+    """Ids of customers with an invoice more than ``days`` overdue and still owing."""
+    stmt, _ = balances(ctx, on)
+    b = stmt.subquery("rcv_bal")
+    return (select(b.c.customer_id).where(b.c.outstanding > 0, b.c.days_due > days)
+            .group_by(b.c.customer_id).order_by(b.c.customer_id))

@@ -1,0 +1,148 @@
+"""crmkit plugin 'webhooks': signed HTTP callbacks for every outbox event.
+
+Lifecycle changes (customers, activities, documents) are written to the core outbox in
+the transaction of the change; ``crmkit webhooks deliver`` fans the outbox out to the
+endpoints whose patterns match and POSTs each event, signed with HMAC-SHA256, retrying
+with exponential backoff. See docs/plugins/webhooks.md.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from attrs import field, frozen
+
+import crmkit
+
+from .tables import define_tables
+
+
+def _positive(name: str) -> Any:
+    def check(_inst: Any, _attr: Any, value: Any) -> None:
+        if not value > 0:
+            raise ValueError(f"setting {name} must be greater than 0, got {value}")
+    return check
+
+
+def _int_range(name: str, lo: int, hi: int) -> Any:
+    def check(_inst: Any, _attr: Any, value: Any) -> None:
+        if not lo <= value <= hi:
+            raise ValueError(f"setting {name} must be between {lo} and {hi}, got {value}")
+    return check
+
+
+@frozen
+class WebhookSettings:
+    """Settings of the webhooks plugin (``crmkit plugins set webhooks KEY VALUE``)."""
+
+    timeout_seconds: float = field(default=5.0, converter=float,
+                                   validator=_positive("timeout_seconds"))
+    base_delay_seconds: float = field(default=2.0, converter=float,
+                                      validator=_positive("base_delay_seconds"))
+    max_delay_seconds: float = field(default=3600.0, converter=float,
+                                     validator=_positive("max_delay_seconds"))
+    max_attempts: int = field(default=8, validator=_int_range("max_attempts", 1, 100))
+    lease_seconds: float = field(default=60.0, converter=float,
+                                 validator=_positive("lease_seconds"))
+    batch_size: int = field(default=200, validator=_int_range("batch_size", 1, 5000))
+
+    def __attrs_post_init__(self) -> None:
+        if self.lease_seconds <= self.timeout_seconds:
+            raise ValueError(f"setting lease_seconds ({self.lease_seconds:g}) must be greater "
+                             f"than timeout_seconds ({self.timeout_seconds:g})")
+
+
+PLUGIN = crmkit.PluginSpec(
+    name="webhooks", version="0.1.0",
+    description="Signed HTTP callbacks (webhooks) for customer, activity, document and "
+                "plugin events, with retries.",
+    settings=WebhookSettings,
+)
+
+
+def _emit(ctx: Any, event: str, record: Any, customer_id: int | None,
+          changes: dict | None = None) -> None:
+    payload = crmkit.to_dict(record)
+    if changes is not None:
+        payload["changes"] = {k: crmkit.to_dict(v) if hasattr(v, "__attrs_attrs__") else v
+                              for k, v in changes.items()}
+    ctx.emit(event, payload, customer_id=customer_id)
+
+
+@crmkit.hookimpl
+def crm_tables(metadata: Any, prefix: str) -> None:
+    """Define ``webhooks_endpoints``, ``webhooks_deliveries`` and ``webhooks_fanout``.
+
+    Called once per ``crmkit.open``; the core creates the tables when the plugin is
+    enabled. Returns nothing. Since 0.1.
+    """
+    define_tables(metadata, prefix)
+
+
+@crmkit.hookimpl
+def crm_customer_created(ctx: Any, customer: Any) -> None:
+    """Emit ``customer.created`` (payload: the customer) in the insert's transaction.
+    Returns nothing. Since 0.1."""
+    _emit(ctx, "customer.created", customer, customer.id)
+
+
+@crmkit.hookimpl
+def crm_customer_updated(ctx: Any, customer: Any, before: Any, changes: dict) -> None:
+    """Emit ``customer.updated`` (payload: the customer plus ``changes``) in the update's
+    transaction. Returns nothing. Since 0.1."""
+    _emit(ctx, "customer.updated", customer, customer.id, changes)
+
+
+@crmkit.hookimpl
+def crm_customer_archived(ctx: Any, customer: Any) -> None:
+    """Emit ``customer.archived`` (payload: the customer) in the archive's transaction.
+    Returns nothing. Since 0.1."""
+    _emit(ctx, "customer.archived", customer, customer.id)
+
+
+@crmkit.hookimpl
+def crm_activity_logged(ctx: Any, activity: Any) -> None:
+    """Emit ``activity.logged`` (payload: the activity) in the insert's transaction.
+    Returns nothing. Since 0.1."""
+    _emit(ctx, "activity.logged", activity, activity.customer_id)
+
+
+@crmkit.hookimpl
+def crm_activity_updated(ctx: Any, activity: Any, before: Any, changes: dict) -> None:
+    """Emit ``activity.updated`` (payload: the activity plus ``changes``) in the update's
+    transaction. Returns nothing. Since 0.1."""
+    _emit(ctx, "activity.updated", activity, activity.customer_id, changes)
+
+
+@crmkit.hookimpl
+def crm_document_created(ctx: Any, document: Any) -> None:
+    """Emit ``document.created`` (payload: the document with its lines) in the insert's
+    transaction. Returns nothing. Since 0.1."""
+    _emit(ctx, "document.created", document, document.customer_id)
+
+
+@crmkit.hookimpl
+def crm_document_updated(ctx: Any, document: Any, before: Any, changes: dict) -> None:
+    """Emit ``document.updated`` (payload: the document plus ``changes``) in the update's
+    transaction. Returns nothing. Since 0.1."""
+    _emit(ctx, "document.updated", document, document.customer_id, changes)
+
+
+@crmkit.hookimpl
+def crm_cli(cli: Any) -> None:
+    """Add the ``crmkit webhooks`` command group. Returns nothing. Since 0.1."""
+    from .cli import webhooks
+
+    cli.add_command(webhooks)
+
+
+def __getattr__(name: str) -> Any:
+    # the Python API without importing it (and httpx) at plugin load time
+    if name in ("Webhooks", "Deliverer", "DeliveryReport"):
+        from . import deliver, endpoints
+
+        return getattr(endpoints, name, None) or getattr(deliver, name)
+    raise AttributeError(name)
+
+
+__all__ = ["PLUGIN", "WebhookSettings"]

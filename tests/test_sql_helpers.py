@@ -1,0 +1,27 @@
+import datetime as dt
+
+from sqlalchemy import Column, Date, Integer, MetaData, Table, func, literal, select
+
+from crmkit import storage
+from crmkit.sql import add_days, days_between, money, year_month
+
+
+def test_date_helpers_agree_on_every_backend(crm_db_url):
+    engine = storage.create_engine(crm_db_url)
+    md = MetaData()
+    t = Table("h", md, Column("id", Integer, primary_key=True), Column("d", Date),
+              Column("amt", storage.Money))
+    md.create_all(engine)
+    with engine.begin() as conn:
+        conn.execute(t.insert(), [{"d": dt.date(2026, 2, 27), "amt": "10.05"},
+                                  {"d": dt.date(2025, 12, 31), "amt": "0.10"}])
+        rows = conn.execute(select(
+            days_between(literal(dt.date(2026, 3, 1)), t.c.d),
+            add_days(t.c.d, 3), year_month(t.c.d)).order_by(t.c.id)).all()
+        total = conn.execute(select(money(func.sum(t.c.amt)))).scalar_one()
+    engine.dispose()
+    assert [r[0] for r in rows] == [2, 60]
+    assert [dt.date.fromisoformat(str(r[1])) for r in rows] == [dt.date(2026, 3, 2),
+                                                              dt.date(2026, 1, 3)]
+    assert [r[2] for r in rows] == ["2026-02", "2025-12"]
+    assert str(total) == "10.15"
