@@ -86,7 +86,8 @@ def build(crm: Any, rng: random.Random | None = None) -> dict[str, Any]:
                 pay_no += 1
                 crm.documents.add(c.id, kind="payment", number=f"PAY-{pay_no:04d}",
                                   amount=amount, applies_to=number,
-                                  issued_on=min(today, issued + dt.timedelta(days=rng.randint(5, 40))))
+                                  issued_on=min(today, issued
+                                                + dt.timedelta(days=rng.randint(5, 40))))
             elif roll < 0.65 and issued + dt.timedelta(days=10) <= today:
                 pay_no += 1
                 crm.documents.add(c.id, kind="payment", number=f"PAY-{pay_no:04d}",

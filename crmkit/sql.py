@@ -26,7 +26,8 @@ class days_between(FunctionElement):  # noqa: N801 - reads like a SQL function
 @compiles(days_between)
 def _days_default(el: Any, compiler: Any, **kw: Any) -> str:
     a, b = list(el.clauses)
-    return f"(CAST({compiler.process(a, **kw)} AS DATE) - CAST({compiler.process(b, **kw)} AS DATE))"
+    x, y = compiler.process(a, **kw), compiler.process(b, **kw)
+    return f"(CAST({x} AS DATE) - CAST({y} AS DATE))"
 
 
 @compiles(days_between, "sqlite")
@@ -52,7 +53,8 @@ class add_days(FunctionElement):  # noqa: N801
 @compiles(add_days)
 def _add_default(el: Any, compiler: Any, **kw: Any) -> str:
     d, n = list(el.clauses)
-    return f"(CAST({compiler.process(d, **kw)} AS DATE) + CAST({compiler.process(n, **kw)} AS INTEGER))"
+    x, y = compiler.process(d, **kw), compiler.process(n, **kw)
+    return f"(CAST({x} AS DATE) + CAST({y} AS INTEGER))"
 
 
 @compiles(add_days, "sqlite")

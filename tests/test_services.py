@@ -14,8 +14,9 @@ from tests.test_hooks import counts
 
 def test_customer_round_trips_unicode_tags_and_extra(crm):
     crm.users.add("li")
-    c = crm.customers.add(name="  上海大众 ", owner="li", email="a@dz.cn", tags=["vip", "vip", "汽车"],
-                          extra={"erp": {"code": "Z-1"}}, kind="company")
+    c = crm.customers.add(name="  上海大众 ", owner="li", email="a@dz.cn",
+                          tags=["vip", "vip", "汽车"], extra={"erp": {"code": "Z-1"}},
+                          kind="company")
     got = crm.customers.get(c.id)
     assert (got.name, got.owner, got.tags, got.extra, got.status) == (
         "上海大众", "li", ("vip", "汽车"), {"erp": {"code": "Z-1"}}, "prospect")
