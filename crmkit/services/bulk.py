@@ -13,13 +13,14 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 
-from ..convert import _default, to_dict
+from ..convert import _default
 from ..errors import ValidationError
 from ..records import Customer
 from .customers import FIELDS, _proposed, _tags_db
 
 if TYPE_CHECKING:
     from ..context import Context
+    from ..records import Customer
     from .customers import CustomerService
 
 
@@ -84,14 +85,21 @@ def insert_batch(svc: CustomerService, ctx: Context, batch: list[Any], owners: s
 
     audit_rows = []
     user = ctx.user.name
+    iso = now.isoformat()
+    dumps = json.JSONEncoder(ensure_ascii=False, default=_default).encode
+    tid = ctx.tenant.id
     for new_id, c in zip(ids, proposed, strict=True):
-        customer = Customer(id=new_id, tenant_id=ctx.tenant.id, name=c.name, kind=c.kind,
+        customer = Customer(id=new_id, tenant_id=tid, name=c.name, kind=c.kind,
                             status=c.status, owner=c.owner, email=c.email, phone=c.phone,
                             address=c.address, tags=c.tags, external_id=c.external_id,
                             extra=c.extra, created_at=now, updated_at=now)
         created(ctx=ctx, customer=customer)
-        audit_rows.append((ctx.tenant.id, user, new_id, new_id,
-                           json.dumps(to_dict(customer), default=_default, ensure_ascii=False)))
+        # the audit image, as crmkit.to_dict(customer) would give it, built directly
+        audit_rows.append((tid, user, new_id, new_id, dumps({
+            "id": new_id, "tenant_id": tid, "name": c.name, "kind": c.kind,
+            "status": c.status, "owner": c.owner, "email": c.email, "phone": c.phone,
+            "address": c.address, "tags": list(c.tags), "external_id": c.external_id,
+            "extra": c.extra, "created_at": iso, "updated_at": iso})))
     a = svc.table("audit")
     if ctx.conn.dialect.name == "sqlite":
         ctx.conn.exec_driver_sql(
