@@ -58,10 +58,12 @@ class User:
     tenant_id: int
     name: str
     role: str = "sales"
+    email: str | None = None
 
     @classmethod
     def from_row(cls, row: Any) -> User:
-        return cls(id=row.id, tenant_id=row.tenant_id, name=row.name, role=row.role)
+        return cls(id=row.id, tenant_id=row.tenant_id, name=row.name, role=row.role,
+                   email=row.email)
 
 
 @frozen

@@ -155,6 +155,7 @@ def build_metadata(prefix: str = "crm_") -> MetaData:
         Column("tenant_id", Integer, ForeignKey(tenant_fk), nullable=False),
         Column("name", Str(100), nullable=False),
         Column("role", Str(20), nullable=False),
+        Column("email", Str(SHORT_MAX)),
         Column("created_at", UTCDateTime, nullable=False),
         UniqueConstraint("tenant_id", "name", name=f"{p}uq_users_name"),
         **_MYSQL,

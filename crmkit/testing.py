@@ -111,9 +111,33 @@ def crm_db_url(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]:
         server.dispose()
 
 
+@pytest.fixture(scope="session")
+def crm_sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A SQLite file migrated to head once per session; tests start from a copy."""
+    import crmkit
+
+    path = tmp_path_factory.mktemp("crmkit-template") / "template.db"
+    crm = crmkit.open(f"sqlite:///{path}")
+    crm.init()
+    crm.close()
+    return str(path)
+
+
+def _copy_sqlite(src: str, url: str) -> None:
+    import sqlite3
+
+    dst = url.split("sqlite:///", 1)[1]
+    if os.path.exists(dst):
+        return
+    with sqlite3.connect(src) as a, sqlite3.connect(dst) as b:
+        a.backup(b)
+
+
 @pytest.fixture
-def crm_factory(crm_db_url: str, today: dt.date) -> Iterator[Callable[..., Any]]:
-    """Open initialised Crm instances on this test's database."""
+def crm_factory(crm_db_url: str, today: dt.date,
+                crm_sqlite_template: str) -> Iterator[Callable[..., Any]]:
+    """Open initialised Crm instances on this test's database (``init=False`` for an
+    empty one)."""
     import crmkit
 
     opened: list[Any] = []
@@ -125,7 +149,11 @@ def crm_factory(crm_db_url: str, today: dt.date) -> Iterator[Callable[..., Any]]
                           plugins=plugins, **kw)
         opened.append(crm)
         if init:
-            crm.using(user="admin", tenant="default").init()
+            if crm_db_url.startswith("sqlite:///") and not os.path.exists(
+                    crm_db_url.split("sqlite:///", 1)[1]):
+                _copy_sqlite(crm_sqlite_template, crm_db_url)  # already initialised
+            else:
+                crm.using(user="admin", tenant="default").init()
         if enable:
             crm.plugins.enable(*enable)
         return crm

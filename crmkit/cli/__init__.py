@@ -23,7 +23,8 @@ CORE_COMMANDS = {
     "demo": ("crmkit.cli.demo", "demo_cmd"),
     "tenant": ("crmkit.cli.admin", "tenant"),
     "user": ("crmkit.cli.admin", "user"),
-    "plugins": ("crmkit.cli.plugins", "plugins"),
+    "plugins": ("crmkit.cli.db", "plugins"),  # db.py adds `plugins uninstall`
+    "db": ("crmkit.cli.db", "db"),
     "hooks": ("crmkit.cli.plugins", "hooks_cmd"),
     "customer": ("crmkit.cli.customers", "customer"),
     "contact": ("crmkit.cli.customers", "contact"),

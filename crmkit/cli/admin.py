@@ -53,11 +53,12 @@ def user() -> None:
 @user.command("add")
 @click.argument("name")
 @click.option("--role", default="sales", show_default=True, help="admin, manager or sales.")
+@click.option("--email", help="Where reminders reach this user (e-mail channel).")
 @json_option
 @pass_crm
-def user_add(crm: Any, name: str, role: str, as_json: bool) -> None:
+def user_add(crm: Any, name: str, role: str, email: str | None, as_json: bool) -> None:
     """Add a user to the current tenant."""
-    u = crm.users.add(name, role=role)
+    u = crm.users.add(name, role=role, email=email)
     print_json(u) if as_json else click.echo(u.id)
 
 
@@ -69,7 +70,7 @@ def user_list(crm: Any, as_json: bool) -> None:
     us = crm.users.list()
     if as_json:
         return print_json(us)
-    table([(u.id, u.name, u.role) for u in us], ["id", "name", "role"])
+    table([(u.id, u.name, u.role, u.email) for u in us], ["id", "name", "role", "email"])
 
 
 @click.command("changes")

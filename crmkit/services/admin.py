@@ -87,7 +87,7 @@ class TenantService(Service):
 class UserService(Service):
     """``crm.users``: the people of the current tenant (admin, manager, sales)."""
 
-    def add(self, name: str, *, role: str = "sales") -> User:
+    def add(self, name: str, *, role: str = "sales", email: str | None = None) -> User:
         with self.crm.unit() as ctx:
             if ctx.user.role != "admin":
                 raise PermissionDenied(f"permission denied: user '{ctx.user.name}' may not "
@@ -96,15 +96,16 @@ class UserService(Service):
             name = (name or "").strip()
             c.text("name", name, 100, required=True)
             c.choice("role", role, ROLES)
+            email = c.email(email or None)
             c.raise_if_any()
             u = self.table("users")
             if ctx.conn.execute(select(u.c.id).where(u.c.tenant_id == ctx.tenant.id,
                                                      u.c.name == name)).first():
                 raise ValidationError(f"user '{name}' already exists")
             uid = ctx.conn.execute(u.insert().values(
-                tenant_id=ctx.tenant.id, name=name, role=role, created_at=ctx.now())
-            ).inserted_primary_key[0]
-            user = User(id=uid, tenant_id=ctx.tenant.id, name=name, role=role)
+                tenant_id=ctx.tenant.id, name=name, role=role, email=email,
+                created_at=ctx.now())).inserted_primary_key[0]
+            user = User(id=uid, tenant_id=ctx.tenant.id, name=name, role=role, email=email)
             ctx.audit("user", uid, "insert", None, user)
             return user
 

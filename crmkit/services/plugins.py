@@ -89,13 +89,15 @@ class PluginService(Service):
 
     def enable(self, *names: str) -> list[str]:
         """Enable plugins and whatever they require; returns the names newly enabled."""
-        host = self.crm.host
         todo = self._closure(names)
         with self.crm.unit(write=False) as ctx:
             self._admin(ctx)
-        # DDL runs before the write transaction: creating tables is idempotent, and on
-        # SQLite it could not run on a second connection while this one holds the lock.
-        self.crm.create_tables(t for n in todo for t in host.installed[n].tables)
+        # DDL runs before the write transaction: migrating is idempotent, and on SQLite
+        # it could not run on a second connection while this one holds the lock.
+        from ..migrations import upgrade_plugin
+
+        for n in todo:
+            upgrade_plugin(self.crm, n)
         with self.crm.unit() as ctx:
             state = self._state(ctx)
             new = [n for n in todo if not (n in state and state[n].enabled)]
@@ -214,3 +216,46 @@ class PluginService(Service):
 def _mask(cls: type, values: dict[str, Any]) -> dict[str, Any]:
     secret = {f.name for f in attrs.fields(cls) if f.metadata.get("secret")}
     return {k: ("****" if k in secret and v else v) for k, v in values.items()}
+
+
+def uninstall_plan(crm: Any, name: str) -> dict[str, Any]:
+    """What removing a plugin's data would drop: its tables with row counts (all
+    tenants), and the tenants that still have it enabled."""
+    from sqlalchemy import func, inspect
+
+    p = crm.host.get(name)
+    if p.builtin:
+        raise ValidationError(f"built-in plugin '{name}' cannot be uninstalled")
+    ps = crm.table("plugin_state")
+    t = crm.table("tenants")
+    existing = set(inspect(crm.engine).get_table_names())
+    tables: dict[str, int] = {}
+    with crm.engine.connect() as conn:
+        for tname in p.tables:
+            if tname in existing:
+                tables[tname] = conn.execute(
+                    select(func.count()).select_from(crm.metadata.tables[tname])).scalar_one()
+        enabled_in = list(conn.scalars(
+            select(t.c.slug).join(ps, ps.c.tenant_id == t.c.id)
+            .where(ps.c.plugin == name, ps.c.enabled.is_(True)).order_by(t.c.slug)))
+    return {"plugin": name, "tables": tables, "enabled_in": enabled_in}
+
+
+def purge(crm: Any, name: str) -> dict[str, Any]:
+    """Drop a plugin's tables (its Alembic branch down to base) and forget its settings
+    and delivered reminders, so that enabling it again starts cleanly. Refuses while
+    any tenant has it enabled."""
+    from ..migrations import purge_plugin
+
+    plan = uninstall_plan(crm, name)
+    if plan["enabled_in"]:
+        raise ValidationError(
+            f"cannot uninstall '{name}': still enabled for tenant(s) "
+            f"{', '.join(plan['enabled_in'])}; run `crmkit --tenant SLUG plugins disable "
+            f"{name}` in each first")
+    purge_plugin(crm, name)
+    ps, d = crm.table("plugin_state"), crm.table("deliveries")
+    with crm.engine.begin() as conn:
+        conn.execute(ps.delete().where(ps.c.plugin == name))
+        conn.execute(d.delete().where(d.c.plugin == name))
+    return plan

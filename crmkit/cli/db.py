@@ -1,0 +1,86 @@
+"""db commands (schema migrations) and `plugins uninstall`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from .output import json_option, pass_crm, print_json, table
+from .plugins import plugins
+
+
+@click.group()
+def db() -> None:
+    """Schema migrations (Alembic): one branch for the core and one per plugin."""
+
+
+@db.command("upgrade")
+@click.argument("target", default="heads")
+@pass_crm
+def db_upgrade(crm: Any, target: str) -> None:
+    """Upgrade the schema to TARGET (default: every branch to its head)."""
+    from .. import migrations
+
+    migrations.upgrade(crm, target)
+    click.echo(", ".join(f"{k}: {v}" for k, v in sorted(migrations.current(crm).items())))
+
+
+@db.command("current")
+@json_option
+@pass_crm
+def db_current(crm: Any, as_json: bool) -> None:
+    """The revision each branch is at, and its head."""
+    from .. import migrations
+
+    cur, heads = migrations.current(crm), migrations.heads(crm)
+    rows = [{"branch": b, "current": cur.get(b), "head": heads.get(b)}
+            for b in sorted(set(cur) | set(heads))]
+    if as_json:
+        return print_json(rows)
+    table([(r["branch"], r["current"] or "-", r["head"],
+            "" if r["current"] == r["head"] else "upgrade available") for r in rows],
+          ["branch", "current", "head", ""])
+
+
+@db.command("history")
+@json_option
+@pass_crm
+def db_history(crm: Any, as_json: bool) -> None:
+    """Every revision of every branch, newest first."""
+    from .. import migrations
+
+    rows = migrations.history(crm)
+    if as_json:
+        return print_json(rows)
+    table([(r["revision"], r["down_revision"], ", ".join(r["branch"]), r["message"])
+           for r in rows], ["revision", "revises", "branch", "message"])
+
+
+@plugins.command("uninstall")
+@click.argument("name")
+@click.option("--dry-run", is_flag=True, help="List the tables and rows removal would drop.")
+@click.option("--purge", is_flag=True,
+              help="Drop the plugin's tables (Alembic branch to base), settings and "
+                   "delivery records.")
+@json_option
+@pass_crm
+def plugins_uninstall(crm: Any, name: str, dry_run: bool, purge: bool, as_json: bool) -> None:
+    """Remove a plugin's data from the database (disabling keeps it)."""
+    from ..errors import ValidationError
+    from ..services import plugins as svc
+
+    if dry_run == purge:
+        raise ValidationError("say --dry-run to see what would be dropped, or --purge to "
+                              "drop it")
+    plan = svc.uninstall_plan(crm, name) if dry_run else svc.purge(crm, name)
+    if as_json:
+        return print_json({**plan, "dropped": purge})
+    verb = "dropped" if purge else "would drop"
+    if dry_run and plan["enabled_in"]:
+        click.echo(f"still enabled for: {', '.join(plan['enabled_in'])} (disable it there "
+                   "before --purge)")
+    table([(t, n) for t, n in plan["tables"].items()], ["table", "rows"],
+          title=f"{name}: {verb}", empty=f"{name} has no tables")
+    if purge:
+        click.echo(f"{name} uninstalled; its settings and delivery records are gone too")

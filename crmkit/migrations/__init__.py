@@ -1,0 +1,156 @@
+"""Schema migrations with Alembic: one branch for the core, one per plugin.
+
+The core's revisions live in ``crmkit/migrations/versions`` (branch ``core``); a
+plugin's in ``<plugin package>/migrations/versions`` (branch = the plugin's name). The
+version table is ``crmkit_alembic_version`` (``<prefix>alembic_version`` for a prefix
+other than ``crm_``), so a host application's own Alembic history is untouched.
+Revision scripts read the table prefix from ``op.get_context().opts["crmkit_prefix"]``.
+
+Plugins without a ``migrations`` folder (quick third-party plugins, tests) get their
+tables created with ``create_all`` when enabled.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+
+if TYPE_CHECKING:
+    from ..app import Crm
+
+CORE_VERSIONS = Path(__file__).parent / "versions"
+
+
+def version_table(prefix: str) -> str:
+    return "crmkit_alembic_version" if prefix == "crm_" else f"{prefix}alembic_version"
+
+
+def plugin_versions_dir(obj: Any) -> Path | None:
+    """``<package>/migrations/versions`` of a plugin module, if it has one."""
+    path = getattr(obj, "__file__", None)
+    if not path:
+        return None
+    d = Path(path).parent / "migrations" / "versions"
+    return d if d.is_dir() else None
+
+
+def migrating_plugins(crm: Crm) -> dict[str, Path]:
+    """Loaded plugins that ship Alembic revisions, with their versions folder."""
+    out = {}
+    for name, p in crm.host.installed.items():
+        if p.loaded:
+            d = plugin_versions_dir(p.obj)
+            if d is not None:
+                out[name] = d
+    return out
+
+
+def config(crm: Crm, connection: Any = None) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(Path(__file__).parent))
+    cfg.set_main_option("path_separator", "os")
+    locations = [str(CORE_VERSIONS), *map(str, migrating_plugins(crm).values())]
+    cfg.set_main_option("version_locations", os.pathsep.join(locations))
+    cfg.attributes["connection"] = connection
+    cfg.attributes["prefix"] = crm.prefix
+    cfg.attributes["metadata"] = crm.metadata
+    cfg.attributes["version_table"] = version_table(crm.prefix)
+    return cfg
+
+
+def _run(crm: Crm, fn: Any, *args: Any, **kw: Any) -> Any:
+    with crm.engine.begin() as conn:
+        cfg = config(crm, conn)
+        return fn(cfg, *args, **kw)
+
+
+def upgrade(crm: Crm, target: str = "heads") -> None:
+    """``alembic upgrade`` (default: every branch to its head), then ``create_all`` for
+    the tables of enabled plugins that have no migrations."""
+    _run(crm, command.upgrade, target)
+    if target == "heads":
+        _create_unmigrated(crm)
+
+
+def downgrade(crm: Crm, target: str) -> None:
+    _run(crm, command.downgrade, target)
+
+
+def _create_unmigrated(crm: Crm) -> None:
+    from sqlalchemy import select
+
+    migrating = migrating_plugins(crm)
+    ps = crm.table("plugin_state")
+    with crm.engine.connect() as conn:
+        enabled = {r.plugin for r in conn.execute(select(ps.c.plugin).where(ps.c.enabled))}
+    crm.create_tables(t for n, p in crm.host.installed.items()
+                      if n in enabled and n not in migrating for t in p.tables)
+
+
+def heads(crm: Crm) -> dict[str, str]:
+    """Branch label -> head revision of the scripts installed."""
+    script = ScriptDirectory.from_config(config(crm))
+    out = {}
+    for rev in script.get_revisions("heads"):
+        for label in rev.branch_labels or (rev.revision,):
+            out[label] = rev.revision
+    return out
+
+
+def current(crm: Crm) -> dict[str, str | None]:
+    """Branch -> revision the database is at (None: not installed)."""
+    script = ScriptDirectory.from_config(config(crm))
+    with crm.engine.connect() as conn:
+        ctx = MigrationContext.configure(conn, opts={
+            "version_table": version_table(crm.prefix)})
+        at = set(ctx.get_current_heads())
+    out: dict[str, str | None] = {}
+    for rev in script.walk_revisions():
+        for label in rev.branch_labels:
+            out.setdefault(label, None)
+    for rev_id in at:
+        rev = script.get_revision(rev_id)
+        labels = _branch_of(script, rev)
+        for label in labels:
+            out[label] = rev_id
+    return out
+
+
+def _branch_of(script: ScriptDirectory, rev: Any) -> set[str]:
+    labels: set[str] = set()
+    for r in script.iterate_revisions(rev.revision, "base"):
+        labels |= set(r.branch_labels or ())
+    return labels
+
+
+def history(crm: Crm) -> list[dict[str, Any]]:
+    script = ScriptDirectory.from_config(config(crm))
+    rows = []
+    for rev in script.walk_revisions():
+        rows.append({"revision": rev.revision, "down_revision": rev.down_revision,
+                     "branch": sorted(_branch_of(script, rev)), "message": rev.doc})
+    return rows
+
+
+def upgrade_plugin(crm: Crm, name: str) -> None:
+    """Bring one plugin's tables to its head (or create them if it has no migrations)."""
+    if name in migrating_plugins(crm):
+        upgrade(crm, f"{name}@head")
+    else:
+        crm.create_tables(crm.host.installed[name].tables)
+
+
+def purge_plugin(crm: Crm, name: str) -> None:
+    """Drop a plugin's tables: downgrade its branch to base (or drop_all)."""
+    if name in migrating_plugins(crm):
+        if current(crm).get(name):
+            downgrade(crm, f"{name}@base")
+    else:
+        tables = [crm.metadata.tables[t] for t in crm.host.installed[name].tables]
+        crm.metadata.drop_all(crm.engine, tables=tables)
