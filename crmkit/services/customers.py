@@ -38,47 +38,50 @@ def _norm_tags(checker: Checker, tags: Any) -> tuple[str, ...]:
     return tuple(out)
 
 
+_FIELDSET = frozenset(FIELDS)
+
+
 def _proposed(ctx: Context, fields: Mapping[str, Any], before: Customer | None,
               owners: set[str] | None = None) -> tuple[Customer, dict[str, Any], Checker]:
-    """The customer as it would be after applying ``fields`` to ``before``."""
+    """The customer as it would be after applying ``fields`` to ``before``, the changed
+    fields, and the core's errors (``owners``: known user names, to avoid a query)."""
     c = Checker("customer")
-    unknown = [k for k in fields if k not in FIELDS]
-    if unknown:
-        c.errors.append(f"unknown customer field '{unknown[0]}'; valid: {', '.join(FIELDS)}")
     changes: dict[str, Any] = {}
-    base = {f: getattr(before, f) for f in FIELDS} if before else {
-        "kind": "company", "status": "prospect", "owner": ctx.user.name, "tags": (),
-        "extra": {}}
     for k, v in fields.items():
-        if k not in FIELDS:
-            continue
-        if k == "tags":
-            v = _norm_tags(c, v)
+        if k not in _FIELDSET:
+            c.errors.append(f"unknown customer field '{k}'; valid: {', '.join(FIELDS)}")
+        elif k == "tags":
+            changes[k] = _norm_tags(c, v)
         elif k == "extra":
-            v = dict(v or {})
-        elif isinstance(v, str) and k not in ("name",):
-            v = v.strip() or None
-        changes[k] = v
-    new = {**base, **changes}
-    if isinstance(new.get("name"), str):
-        new["name"] = new["name"].strip()
-        if "name" in changes:
-            changes["name"] = new["name"]
-    c.text("name", new.get("name"), NAME_MAX, required=True)
-    c.choice("kind", new.get("kind"), CUSTOMER_KINDS)
-    c.choice("status", new.get("status"), CUSTOMER_STATUSES)
-    c.email(new.get("email"))
-    c.text("phone", new.get("phone"), 64)
-    c.text("address", new.get("address"), 2000)
-    c.text("external_id", new.get("external_id"), SHORT_MAX)
-    owner = new.get("owner")
-    if "owner" in changes or before is None:
-        if owners is not None:
-            if owner is not None and owner not in owners:
-                c.errors.append(f"unknown owner '{owner}'; add the user first "
-                                f"(`crmkit user add {owner}`)")
+            changes[k] = dict(v or {})
+        elif isinstance(v, str):
+            changes[k] = v.strip() if k == "name" else (v.strip() or None)
         else:
+            changes[k] = v
+    if before is None:
+        new = {"name": None, "kind": "company", "status": "prospect",
+               "owner": ctx.user.name, "email": None, "phone": None, "address": None,
+               "tags": (), "external_id": None, "extra": {}}
+    else:
+        new = {f: getattr(before, f) for f in FIELDS}
+    new.update(changes)
+    c.text("name", new["name"], NAME_MAX, required=True)
+    if new["kind"] not in CUSTOMER_KINDS:
+        c.choice("kind", new["kind"], CUSTOMER_KINDS)
+    if new["status"] not in CUSTOMER_STATUSES:
+        c.choice("status", new["status"], CUSTOMER_STATUSES)
+    if new["email"] is not None:
+        c.email(new["email"])
+    for field, limit in (("phone", 64), ("address", 2000), ("external_id", SHORT_MAX)):
+        if new[field] is not None:
+            c.text(field, new[field], limit)
+    owner = new["owner"]
+    if owner is not None and ("owner" in changes or before is None):
+        if owners is None:
             check_owner(ctx, c, owner)
+        elif owner not in owners:
+            c.errors.append(f"unknown owner '{owner}'; add the user first "
+                            f"(`crmkit user add {owner}`)")
     if before is not None:
         changes = {k: v for k, v in changes.items() if getattr(before, k) != v}
     customer = Customer(id=before.id if before else None, tenant_id=ctx.tenant.id,
