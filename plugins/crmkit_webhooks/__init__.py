@@ -45,11 +45,12 @@ class WebhookSettings:
     lease_seconds: float = field(default=60.0, converter=float,
                                  validator=_positive("lease_seconds"))
     batch_size: int = field(default=200, validator=_int_range("batch_size", 1, 5000))
+    concurrency: int = field(default=4, validator=_int_range("concurrency", 1, 32))
 
     def __attrs_post_init__(self) -> None:
-        if self.lease_seconds <= self.timeout_seconds:
-            raise ValueError(f"setting lease_seconds ({self.lease_seconds:g}) must be greater "
-                             f"than timeout_seconds ({self.timeout_seconds:g})")
+        if self.lease_seconds <= self.timeout_seconds + 1:
+            raise ValueError(f"setting lease_seconds ({self.lease_seconds:g}) must exceed "
+                             f"timeout_seconds ({self.timeout_seconds:g}) by more than 1")
 
 
 PLUGIN = crmkit.PluginSpec(

@@ -1,0 +1,115 @@
+"""Build the e-mails from the templates and send them over SMTP."""
+
+from __future__ import annotations
+
+import os
+import smtplib
+import ssl
+from collections import defaultdict
+from decimal import Decimal
+from email.message import EmailMessage
+from email.utils import formataddr, make_msgid
+from typing import Any
+
+import crmkit
+
+
+def _env() -> Any:
+    import jinja2
+
+    env = jinja2.Environment(loader=jinja2.PackageLoader("crmkit_email", "templates"),
+                             autoescape=False, undefined=jinja2.StrictUndefined,
+                             keep_trailing_newline=True, trim_blocks=True,
+                             lstrip_blocks=True)
+    env.filters["money"] = lambda v: "" if v is None else f"{v:,.2f}"
+    return env
+
+
+def render(env: Any, name: str, language: str, **context: Any) -> tuple[str, str]:
+    """Render ``<name>.<language>.txt``: the first line is the subject, the rest (after
+    one blank line) the body."""
+    text = env.get_template(f"{name}.{language}.txt").render(**context)
+    subject, _, body = text.partition("\n")
+    return subject.strip(), body.lstrip("\n")
+
+
+def _message(settings: Any, to: list[str], subject: str, body: str) -> EmailMessage:
+    msg = EmailMessage()
+    msg["From"] = settings.sender
+    msg["To"] = ", ".join(to)
+    msg["Subject"] = subject
+    msg["Message-ID"] = make_msgid(domain=settings.sender.rsplit("@", 1)[-1])
+    msg.set_content(body)
+    return msg
+
+
+def compose(ctx: Any, reminders: list[Any], settings: Any) -> list[EmailMessage]:
+    """The messages for these reminders (nothing is sent)."""
+    env = _env()
+    lang = settings.language
+    common = {"tenant": ctx.tenant, "today": ctx.today}
+    messages: list[EmailMessage] = []
+
+    by_owner: dict[str, list[Any]] = defaultdict(list)
+    for r in reminders:
+        address = settings.owner_emails.get(r.owner or "") or settings.fallback_email
+        if address:
+            by_owner[address].append(r)
+    for address, items in sorted(by_owner.items()):
+        owners = sorted({r.owner or "" for r in items})
+        subject, body = render(env, "owner_digest", lang, reminders=items,
+                               owner=", ".join(o for o in owners if o), **common)
+        messages.append(_message(settings, [address], subject, body))
+
+    if settings.dun_customers:
+        by_customer: dict[int, list[Any]] = defaultdict(list)
+        for r in reminders:
+            if (r.plugin == settings.dun_plugin and r.kind in settings.dun_kinds
+                    and r.customer_id is not None):
+                by_customer[r.customer_id].append(r)
+        for customer_id, items in sorted(by_customer.items()):
+            customer = ctx.crm.customers.get(customer_id)
+            contacts = ctx.crm.contacts.list(customer_id=customer_id)
+            to = list(dict.fromkeys(
+                formataddr((c.name, c.email)) for c in contacts if c.email))
+            if not to and customer.email:
+                to = [formataddr((customer.name, customer.email))]
+            if not to:
+                continue
+            amounts = [r.amount for r in items if r.amount is not None]
+            total = sum(amounts, Decimal("0.00")) if amounts else None
+            subject, body = render(env, "dunning", lang, customer=customer, reminders=items,
+                                   total=total, currency=ctx.tenant.currency, **common)
+            messages.append(_message(settings, to, subject, body))
+    return messages
+
+
+def send(settings: Any, messages: list[EmailMessage]) -> None:
+    """Send over one SMTP connection (STARTTLS and login when configured)."""
+    password = None
+    if settings.username:
+        if not settings.password_env:
+            raise crmkit.ValidationError(
+                "email setting username is set but password_env is not; set it with "
+                "`crmkit plugins set email password_env NAME_OF_VARIABLE`")
+        password = os.environ.get(settings.password_env)
+        if password is None:
+            raise crmkit.ValidationError(
+                f"environment variable '{settings.password_env}' (email setting "
+                "password_env) is not set; it must hold the SMTP password")
+    with smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout_seconds) as smtp:
+        if settings.starttls:
+            smtp.starttls(context=ssl.create_default_context())
+        if settings.username:
+            smtp.login(settings.username, password or "")
+        for msg in messages:
+            smtp.send_message(msg)
+
+
+def deliver(ctx: Any, reminders: list[Any]) -> None:
+    settings = ctx.settings("email")
+    messages = compose(ctx, reminders, settings)
+    if messages:
+        send(settings, messages)
+        if ctx.echo is not None:
+            ctx.echo(f"email: {len(messages)} message(s) sent")

@@ -1,0 +1,109 @@
+"""``crmkit webhooks``: add, list, remove endpoints; deliver; status."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from crmkit.cli.output import json_option, pass_crm, print_json, table
+
+
+@click.group()
+def webhooks() -> None:
+    """Signed HTTP callbacks for customer, activity, document and plugin events."""
+
+
+@webhooks.command("add")
+@click.argument("url")
+@click.option("--event", "events", multiple=True, metavar="PATTERN",
+              help="Event pattern such as customer.* (repeatable; default *).")
+@click.option("--secret", help="Signing secret (default: generated and shown once).")
+@json_option
+@pass_crm
+def add_cmd(crm: Any, url: str, events: tuple[str, ...], secret: str | None,
+            as_json: bool) -> None:
+    """Add an endpoint; prints its id (and the generated secret, once, on stderr)."""
+    from .endpoints import Webhooks
+
+    ep = Webhooks(crm).add(url, list(events), secret)
+    generated = ep.pop("secret_generated")
+    if not generated:
+        ep["secret"] = "****"
+    if as_json:
+        print_json(ep)
+        return
+    click.echo(ep["id"])
+    if generated:
+        click.echo(f"signing secret (shown only now, store it): {ep['secret']}", err=True)
+
+
+@webhooks.command("list")
+@json_option
+@pass_crm
+def list_cmd(crm: Any, as_json: bool) -> None:
+    """List the endpoints (secrets masked)."""
+    from .endpoints import Webhooks
+
+    rows = Webhooks(crm).list()
+    if as_json:
+        print_json(rows)
+        return
+    table([(r["id"], r["url"], ", ".join(r["events"]), r["secret"],
+            "yes" if r["active"] else "no", r["created_at"].isoformat(timespec="seconds"))
+           for r in rows], ["id", "url", "events", "secret", "active", "created"],
+          title="Webhooks", empty="no webhooks; add one with `crmkit webhooks add URL`")
+
+
+@webhooks.command("remove")
+@click.argument("id_", metavar="ID", type=int)
+@pass_crm
+def remove_cmd(crm: Any, id_: int) -> None:
+    """Remove an endpoint and its undelivered events."""
+    from .endpoints import Webhooks
+
+    Webhooks(crm).remove(id_)
+    click.echo(f"removed webhook {id_}")
+
+
+@webhooks.command("deliver")
+@click.option("--once", is_flag=True,
+              help="Deliver what is due now and exit (do not wait for retries).")
+@click.option("--max-seconds", type=float, default=900.0, show_default=True,
+              help="Without --once: stop waiting for retries after this long.")
+@json_option
+@pass_crm
+def deliver_cmd(crm: Any, once: bool, max_seconds: float, as_json: bool) -> None:
+    """POST pending events to the endpoints, retrying failures with backoff."""
+    from .deliver import Deliverer
+
+    deliverer = Deliverer(crm)
+    try:
+        report = deliverer.run(once=once, max_seconds=max_seconds).as_dict()
+    finally:
+        deliverer.close()
+    if as_json:
+        print_json(report)
+        return
+    click.echo(f"{report['delivered']} delivered, {report['failed']} failed (will retry), "
+               f"{report['dead']} dead, {report['pending']} pending")
+
+
+@webhooks.command("status")
+@json_option
+@pass_crm
+def status_cmd(crm: Any, as_json: bool) -> None:
+    """Deliveries per status per endpoint, and the dead ones with their last error."""
+    from .endpoints import Webhooks
+
+    st = Webhooks(crm).status()
+    if as_json:
+        print_json(st)
+        return
+    table([(e["id"], e["url"], e["pending"], e["delivered"], e["dead"])
+           for e in st["endpoints"]], ["id", "url", "pending", "delivered", "dead"],
+          title="Webhook deliveries", empty="no webhooks")
+    if st["dead"]:
+        table([(x["endpoint_id"], x["event"], x["outbox_id"], x["attempts"], x["last_error"])
+               for x in st["dead"]], ["endpoint", "event", "outbox id", "attempts",
+                                      "last error"], title="Dead deliveries")
