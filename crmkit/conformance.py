@@ -178,6 +178,11 @@ def table_problems(obj: Any, name: str, pm: pluggy.PluginManager) -> list[str]:
         except Exception as exc:  # noqa: BLE001 - reported, not raised
             return [f"crm_tables raised {type(exc).__name__}: {exc}"]
         new = sorted(set(md.tables) - before)
+        if prefix != "crm_":  # a second prefix: only whether the prefix argument is used
+            fixed = [t for t in new if not t.startswith(prefix)]
+            if fixed and not any("should be named" in p for p in problems):
+                problems.append(f"table(s) {', '.join(fixed)} ignore the prefix argument")
+            continue
         for t in new:
             if not t.startswith(f"{prefix}{name}_"):
                 problems.append(f"table '{t}' should be named '{prefix}{name}_...' "
@@ -189,7 +194,7 @@ def table_problems(obj: Any, name: str, pm: pluggy.PluginManager) -> list[str]:
                 cols = [c.name for c in ix.columns]
                 if cols and cols[0] != "tenant_id":
                     problems.append(f"index '{ix.name}' of '{t}' does not lead with tenant_id")
-        if prefix != "crm_" or not new:
+        if not new:
             continue
         engine = create_engine("sqlite://")
         try:
@@ -202,7 +207,7 @@ def table_problems(obj: Any, name: str, pm: pluggy.PluginManager) -> list[str]:
             problems.append(f"tables cannot be created and dropped on SQLite: {exc}")
         finally:
             engine.dispose()
-    return sorted(set(problems), key=problems.index)
+    return problems
 
 
 def cli_problems(obj: Any, pm: pluggy.PluginManager) -> list[str]:

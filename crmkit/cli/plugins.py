@@ -103,3 +103,43 @@ def hooks_cmd(crm: Any, as_json: bool) -> None:
 
 
 __all__ = ["plugins", "hooks_cmd", "parse_value"]
+
+
+@plugins.command("new")
+@click.argument("name")
+@click.option("--dir", "directory", metavar="DIR",
+              help="Where to write the distribution [default: ./crmkit-NAME].")
+def plugins_new(name: str, directory: str | None) -> None:
+    """Write a new plugin as its own distribution (pyproject, package, tests, README).
+
+    Then: pip install -e DIR, and python -m pytest DIR.
+    """
+    from ..scaffold import write
+
+    root, written = write(name, directory)
+    for path in written:
+        click.echo(f"created {path}")
+    click.echo(f"\nNext: pip install -e {root} && crmkit plugins enable {name}\n"
+               f"      CRMKIT_TEST_DATABASES=sqlite python -m pytest {root} -q")
+
+
+@plugins.command("check")
+@json_option
+@click.pass_context
+def plugins_check(ctx: click.Context, as_json: bool) -> None:
+    """Check every installed plugin's hooks: unknown or deprecated hook names and
+    misspelled arguments. Exits 1 when a plugin has a problem."""
+    from ..conformance import check_installed
+    from . import _state
+
+    rows = check_installed(_state(ctx.find_root()).host)
+    if as_json:
+        print_json(rows)
+    else:
+        table([(r["plugin"], "ok" if r["ok"] else "PROBLEM", "\n".join(r["problems"]) or "-")
+               for r in rows], ["plugin", "status", "problems"])
+    bad = [r["plugin"] for r in rows if not r["ok"]]
+    if bad:
+        if not as_json:
+            click.echo(f"Error: {len(bad)} plugin(s) with problems: {', '.join(bad)}", err=True)
+        ctx.exit(1)
