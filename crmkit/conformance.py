@@ -158,8 +158,8 @@ def settings_problems(cls: type, name: str) -> list[str]:
 def table_problems(obj: Any, name: str, pm: pluggy.PluginManager) -> list[str]:
     """Tables named ``{prefix}{name}_*`` with a leading ``tenant_id``; create/drop on SQLite.
 
-    crmkit 0.1 has no migration scripts: this checks ``create_all``/``drop_all`` of the
-    plugin's tables; it becomes upgrade/downgrade when Alembic migrations land.
+    Plugins that ship Alembic revisions are also migrated up and down by
+    :func:`migration_problems`.
     """
     from sqlalchemy import create_engine, inspect
 
@@ -208,6 +208,71 @@ def table_problems(obj: Any, name: str, pm: pluggy.PluginManager) -> list[str]:
         finally:
             engine.dispose()
     return problems
+
+
+def migration_problems(obj: Any, name: str) -> list[str]:
+    """For a plugin with ``migrations/versions``: on a fresh SQLite file its branch
+    upgrades to head, builds exactly the tables ``crm_tables`` declares (alembic's
+    compare), downgrades to base leaving none of them, and upgrades again."""
+    import tempfile
+
+    from sqlalchemy import MetaData, inspect
+
+    from . import migrations
+    from .app import open as crm_open
+
+    if migrations.plugin_versions_dir(obj) is None:
+        return []
+    problems: list[str] = []
+    with tempfile.TemporaryDirectory() as d:
+        crm = crm_open(f"sqlite:///{d}/conformance.db", plugins=[obj], discover=False)
+        try:
+            if name not in crm.host.installed or not crm.host.installed[name].loaded:
+                return [f"cannot be registered for the migration check: "
+                        f"{crm.host.installed.get(name) and crm.host.installed[name].error}"]
+            tables = crm.host.installed[name].tables
+            crm.init()
+            present = set(inspect(crm.engine).get_table_names())
+            missing = sorted(set(tables) - present)
+            if missing:
+                problems.append(f"upgrade to head does not create {', '.join(missing)}")
+            else:
+                from alembic.autogenerate import compare_metadata
+                from alembic.runtime.migration import MigrationContext
+
+                md = MetaData()
+                for t in tables:
+                    crm.metadata.tables[t].to_metadata(md)
+                with crm.engine.connect() as conn:
+                    mc = MigrationContext.configure(conn, opts={"compare_type": False})
+                    diff = [x for x in compare_metadata(mc, md)
+                            if _names(x) & set(tables)
+                            and not (isinstance(x, tuple) and x[0] == "remove_table")]
+                if diff:
+                    problems.append(f"migrations differ from crm_tables: {diff[:3]}")
+            migrations.downgrade(crm, f"{name}@base")
+            left = sorted(set(tables) & set(inspect(crm.engine).get_table_names()))
+            if left:
+                problems.append(f"downgrade to base leaves {', '.join(left)}")
+            migrations.upgrade(crm, f"{name}@head")
+        except Exception as exc:  # noqa: BLE001 - reported, not raised
+            problems.append(f"migrations fail: {type(exc).__name__}: {exc}")
+        finally:
+            crm.close()
+    return problems
+
+
+def _names(diff: Any) -> set[str]:
+    """Table names an alembic compare item is about."""
+    if isinstance(diff, list | tuple):
+        return set().union(*(_names(x) for x in diff)) if diff else set()
+    if isinstance(diff, str):
+        return {diff}
+    table = getattr(diff, "table", None)
+    if table is not None:
+        return {table.name}
+    name = getattr(diff, "name", None)
+    return {name} if isinstance(name, str) else set()
 
 
 def cli_problems(obj: Any, pm: pluggy.PluginManager) -> list[str]:
@@ -264,6 +329,7 @@ def check_plugin(plugin: Any, *, host: PluginHost | None = None) -> list[str]:
     if cls is not None:
         problems += settings_problems(cls, spec.name)
     problems += table_problems(obj, spec.name, pm)
+    problems += migration_problems(obj, spec.name)
     problems += cli_problems(obj, pm)
     return [f"{spec.name}: {p}" for p in problems]
 

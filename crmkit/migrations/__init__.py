@@ -123,9 +123,15 @@ def current(crm: Crm) -> dict[str, str | None]:
 
 
 def _branch_of(script: ScriptDirectory, rev: Any) -> set[str]:
+    """Branch labels down the ``down_revision`` chain (not through ``depends_on``)."""
     labels: set[str] = set()
-    for r in script.iterate_revisions(rev.revision, "base"):
+    todo = [rev]
+    while todo:
+        r = todo.pop()
         labels |= set(r.branch_labels or ())
+        down = r.down_revision
+        for d in (down,) if isinstance(down, str) else (down or ()):
+            todo.append(script.get_revision(d))
     return labels
 
 
