@@ -243,3 +243,18 @@ def test_email_plugin_is_conformant():
     from crmkit.testing import assert_conformant
 
     assert_conformant("crmkit_email")
+
+
+def test_owner_digest_goes_to_the_users_own_address_unless_overridden(crm_factory, inbox):
+    crm = crm_factory(plugins=[load_plugin("email_reminders")])
+    crm.plugins.enable("emailtest", "email")
+    crm.users.add("li", role="sales", email="li.own@example.com")
+    crm.users.add("wang", role="sales", email="wang.own@example.com")
+    for k, v in {"host": "127.0.0.1", "port": inbox.port, "sender": "crm@example.com",
+                 "owner_emails": {"wang": "wang.override@example.com"}}.items():
+        crm.plugins.set("email", k, v)
+    sample(crm)
+    crm.reminders.send()
+    # li has no override: the user's e-mail; wang's override wins over his own address
+    assert sorted(m["to"][0] for m in inbox.messages) == ["li.own@example.com",
+                                                          "wang.override@example.com"]

@@ -32,8 +32,8 @@ class EmailSettings:
     """Settings of the email plugin (``crmkit plugins set email KEY VALUE``).
 
     The SMTP password is never stored: ``password_env`` names the environment variable
-    that holds it. ``owner_emails`` maps user names to addresses (users have no e-mail
-    field in the core).
+    that holds it. An owner's digest goes to ``owner_emails[owner]`` when set, else to the
+    user's own e-mail (``crmkit user add NAME --email``), else to ``fallback_email``.
     """
 
     host: str = "localhost"

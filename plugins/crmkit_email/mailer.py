@@ -50,9 +50,15 @@ def compose(ctx: Any, reminders: list[Any], settings: Any) -> list[EmailMessage]
     common = {"tenant": ctx.tenant, "today": ctx.today}
     messages: list[EmailMessage] = []
 
+    from sqlalchemy import select
+
+    u = ctx.crm.table("users")
+    user_emails = dict(ctx.conn.execute(select(u.c.name, u.c.email).where(
+        u.c.tenant_id == ctx.tenant.id, u.c.email.is_not(None))).all())
     by_owner: dict[str, list[Any]] = defaultdict(list)
     for r in reminders:
-        address = settings.owner_emails.get(r.owner or "") or settings.fallback_email
+        address = (settings.owner_emails.get(r.owner or "") or user_emails.get(r.owner or "")
+                   or settings.fallback_email)
         if address:
             by_owner[address].append(r)
     for address, items in sorted(by_owner.items()):
