@@ -216,7 +216,7 @@ def migration_problems(obj: Any, name: str) -> list[str]:
     compare), downgrades to base leaving none of them, and upgrades again."""
     import tempfile
 
-    from sqlalchemy import MetaData, inspect
+    from sqlalchemy import inspect
 
     from . import migrations
     from .app import open as crm_open
@@ -240,12 +240,9 @@ def migration_problems(obj: Any, name: str) -> list[str]:
                 from alembic.autogenerate import compare_metadata
                 from alembic.runtime.migration import MigrationContext
 
-                md = MetaData()
-                for t in tables:
-                    crm.metadata.tables[t].to_metadata(md)
                 with crm.engine.connect() as conn:
                     mc = MigrationContext.configure(conn, opts={"compare_type": False})
-                    diff = [x for x in compare_metadata(mc, md)
+                    diff = [x for x in compare_metadata(mc, crm.metadata)
                             if _names(x) & set(tables)
                             and not (isinstance(x, tuple) and x[0] == "remove_table")]
                 if diff:

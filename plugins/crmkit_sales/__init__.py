@@ -1,5 +1,104 @@
-"""crmkit plugin 'sales' (work in progress)."""
+"""crmkit plugin ``sales``: opportunities through configurable stages, a weighted
+forecast, prospect classes, follow-up reminders, funnel, team and product reports.
+
+See docs/plugins/sales.md. Commands hang under ``crmkit sales``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
 
 import crmkit
 
-PLUGIN = crmkit.PluginSpec(name="sales", version="0.1.0", description="(in progress)")
+from .settings import SalesSettings
+
+PLUGIN = crmkit.PluginSpec(
+    name="sales", version="0.1.0",
+    description="Sales pipeline: opportunities, forecast, prospect classes, follow-up "
+                "reminders, funnel, team and product reports.",
+    settings=SalesSettings)
+
+
+@crmkit.hookimpl
+def crm_tables(metadata: Any, prefix: str) -> None:
+    """Define ``sales_opportunities`` and ``sales_stage_changes``. Since 0.1."""
+    from .tables import define_tables
+
+    define_tables(metadata, prefix)
+
+
+@crmkit.hookimpl
+def crm_cli(cli: Any) -> None:
+    """Add the ``crmkit sales`` command group. Since 0.1."""
+    from .cli import sales
+
+    cli.add_command(sales)
+
+
+@crmkit.hookimpl
+def crm_permission(ctx: Any, user: Any, action: str, record: Any) -> bool | None:
+    """A ``sales`` user may see and change only the opportunities they own (the
+    built-in rule on the customer's owner applies as well). No opinion on anything
+    else. Since 0.1."""
+    from .service import Opportunity
+
+    if isinstance(record, Opportunity) and user.role == "sales":
+        return record.owner == user.name or False
+    return None
+
+
+@crmkit.hookimpl
+def crm_reminders(ctx: Any, on: dt.date) -> list[crmkit.Reminder]:
+    """``stale_opportunity`` and ``next_step_due`` reminders for date ``on``, to the
+    opportunity's owner. Read-only. Since 0.1."""
+    from .followup import reminders
+
+    return reminders(ctx, on)
+
+
+@crmkit.hookimpl
+def crm_customer_sections(ctx: Any, customer: Any, on: dt.date) -> crmkit.Section:
+    """The 360° view's "Opportunities" panel: open ones with weighted value, and the
+    stage history up to ``on``. Read-only. Since 0.1."""
+    from .followup import section
+
+    return section(ctx, customer, on)
+
+
+@crmkit.hookimpl
+def crm_reassign(ctx: Any, from_user: str, to_user: str) -> None:
+    """Fires in ``customer reassign``'s transaction: hands ``from_user``'s open
+    opportunities to ``to_user`` (audited). Returns nothing. Since 0.1."""
+    from .service import reassign
+
+    reassign(ctx, from_user, to_user)
+
+
+@crmkit.hookimpl
+def crm_demo(crm: Any, customers: list[Any], rng: Any) -> None:
+    """Add a small pipeline to ``crmkit demo``: opportunities in every stage, some won
+    (one with a contract) and one lost. Returns nothing. Since 0.1."""
+    from .service import add, move
+
+    today = crm.today
+    titles = ["ERP rollout", "年度维保合同", "Hardware refresh", "培训服务", "Cloud migration",
+              "Support renewal", "新门店设备", "Pilot project"]
+    stages = ["lead", "qualified", "proposal", "negotiation", "proposal", "qualified",
+              "won", "lost"]
+    for i, (title, stage) in enumerate(zip(titles, stages, strict=True)):
+        c = customers[i % len(customers)]
+        amount = f"{rng.randint(20, 300) * 100}.00"
+        close = today + dt.timedelta(days=rng.randint(5, 120))
+        opp = add(crm, c.id, title=title, amount=amount, close=close,
+                  next_step=today + dt.timedelta(days=rng.randint(-3, 10)))
+        s = crm.plugins.settings("sales")
+        path = s.open_stages[1:s.open_stages.index(stage) + 1] if stage in s.open_stages \
+            else [s.open_stages[1], stage]
+        for st in path:
+            kw: dict[str, Any] = {}
+            if st == s.won and i == 6:
+                kw["contract_number"] = f"C-SALES-{opp.id:04d}"
+            if st == s.lost:
+                kw["reason"] = "price too high / 价格过高"
+            move(crm, opp.id, st, **kw)
