@@ -22,6 +22,11 @@ BY = ("customer", "owner")
 ZERO = Decimal("0.00")
 
 
+def cents(value: Any) -> Decimal:
+    """Integer cents from SQL (int, or Decimal from PostgreSQL/MariaDB sums) as money."""
+    return ZERO if not value else Decimal(int(value)).scaleb(-2)
+
+
 def _settings(ctx: Any) -> Any:
     return ctx.settings("receivables")
 
@@ -35,18 +40,18 @@ def aging_report(ctx: Any, on: dt.date, by: str = "customer") -> dict[str, Any]:
     keys = [f"b{i}" for i in range(len(labels))]
     rows: list[dict[str, Any]] = []
     totals: dict[str, Any] = {"total": ZERO, **dict.fromkeys(labels, ZERO), "credit": ZERO}
+    cols = ["total", *labels, "credit"]
+    src = ["total", *keys, "credit"]
+    owner = by == "owner"
     for r in ctx.conn.execute(queries.aging_rows(ctx, on, s, by)):
         m = r._mapping
-        head = ({"owner": m["owner"]} if by == "owner" else
+        head = ({"owner": m["owner"]} if owner else
                 {"customer_id": m["customer_id"], "customer": m["customer"],
                  "owner": m["owner"]})
-        rows.append({**head, "total": m["total"],
-                     **{lab: m[k] for lab, k in zip(labels, keys, strict=True)},
-                     "credit": m["credit"]})
-        if len(rows) == 1:  # report totals ride on every row (SQL window sums)
-            totals = {"total": m["t_total"],
-                      **{lab: m[f"t_{k}"] for lab, k in zip(labels, keys, strict=True)},
-                      "credit": m["t_credit"]}
+        head.update(zip(cols, map(cents, (m[k] for k in src)), strict=True))
+        rows.append(head)
+        if len(rows) == 1:  # the report totals ride on every row (SQL window sums)
+            totals = dict(zip(cols, (cents(m[f"t_{k}"]) for k in src), strict=True))
     return {"as_of": on.isoformat(), "basis": s.aging_basis, "buckets": labels,
             "rows": rows, "totals": totals}
 

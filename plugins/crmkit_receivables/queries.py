@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import Date, and_, case, func, literal, select, union_all
+from sqlalchemy import BigInteger, Date, and_, case, func, literal, select, type_coerce, union_all
 from sqlalchemy.sql import Select
 
 from crmkit.sql import days_between, money
@@ -46,16 +46,23 @@ def bucket_case(days: Any, ranges: tuple[int, ...]) -> Any:
     return case(*whens, else_=len(ranges) + 1)
 
 
+def _counted(ctx: Any, d: Any, on: dt.date, customer_id: int | None) -> list[Any]:
+    """Documents of this tenant that count as of ``on`` (not void, dated on or before
+    it), of the customers the user may see (and of ``customer_id`` when given)."""
+    conds = [d.c.tenant_id == ctx.tenant.id, d.c.issued_on <= literal(on, Date),
+             d.c.status != "void"]
+    if customer_id is not None:
+        conds.append(d.c.customer_id == customer_id)
+    scope = _scope(ctx)
+    if scope is not None:
+        conds.append(d.c.customer_id.in_(scope))
+    return conds
+
+
 def _parts(ctx: Any, on: dt.date, customer_id: int | None) -> tuple[Any, Any, Any]:
     """(documents table, common conditions, payments-per-customer CTE)."""
     d = ctx.crm.table("documents")
-    day = literal(on, Date)
-    base = [d.c.tenant_id == ctx.tenant.id, d.c.issued_on <= day, d.c.status != "void"]
-    if customer_id is not None:
-        base.append(d.c.customer_id == customer_id)
-    scope = _scope(ctx)
-    if scope is not None:
-        base.append(d.c.customer_id.in_(scope))
+    base = _counted(ctx, d, on, customer_id)
     pay = (select(d.c.customer_id, func.sum(d.c.amount).label("paid"))
            .where(*base, d.c.kind.in_(APPLYING))
            .group_by(d.c.customer_id).cte("rcv_pay"))
@@ -105,8 +112,14 @@ def customer_totals(ctx: Any, on: dt.date, settings: Any, *,
                     customer_id: int | None = None) -> Select:
     """Per customer: ``b0`` .. ``bN`` (outstanding per bucket), ``credit``, ``total``.
 
-    Only customers whose total is not zero; integer cents."""
+    Only customers whose total is not zero; integer cents. On the due-date basis the
+    FIFO order (due date, then number) never goes back across a bucket boundary, so the
+    running sums are taken over the customer's buckets instead of each invoice
+    (:func:`_bucket_fifo`: the same figures, without sorting every invoice); on the
+    issue-date basis they come from the per-invoice window of :func:`balances`."""
     ranges = tuple(settings.aging_ranges)
+    if settings.aging_basis == "due_date":
+        return _bucket_fifo(ctx, on, ranges, customer_id)
     stmt, pay = balances(ctx, on, customer_id=customer_id, basis=settings.aging_basis)
     b = stmt.subquery("rcv_bal")
     rows = union_all(
@@ -124,9 +137,77 @@ def customer_totals(ctx: Any, on: dt.date, settings: Any, *,
             .group_by(rows.c.customer_id).having(total != 0))
 
 
+def due_bucket_case(due: Any, on: dt.date, ranges: tuple[int, ...]) -> Any:
+    """SQL: the due-date bucket of a due date, by comparing dates (no day arithmetic)."""
+    whens = [(due >= literal(on, Date), 0)] + [
+        (due >= literal(on - dt.timedelta(days=r), Date), i) for i, r in enumerate(ranges, 1)]
+    return case(*whens, else_=len(ranges) + 1)
+
+
+def _bucket_fifo(ctx: Any, on: dt.date, ranges: tuple[int, ...],
+                 customer_id: int | None) -> Select:
+    """:func:`customer_totals` on the due-date basis: FIFO over buckets.
+
+    One GROUP BY per customer over three streams: counted invoices (amount into their
+    bucket), invoices with applied payments or credit notes (minus the applied part,
+    capped at the amount, ``direct``) and payments (into the pool). With ``R_k`` the
+    residual of bucket k and ``pool`` = payments - direct, the oldest bucket is paid
+    first: ``out_k = R_k - clamp(pool - sum(R_j, j older than k), 0, R_k)``."""
+    d, base, _ = _parts(ctx, on, customer_id)
+    n = len(ranges) + 2
+    due = func.coalesce(d.c.due_on, d.c.issued_on)
+    bk = due_bucket_case(due, on, ranges)
+    invoices = select(d.c.customer_id, *[case((bk == k, d.c.amount), else_=0).label(f"r{k}")
+                                         for k in range(n)],
+                      literal(0).label("pool"), d.c.amount.label("net")
+                      ).where(*base, d.c.kind == "invoice")
+    # applied payments grouped per invoice number first, then each group looks its
+    # invoice up by the unique (tenant, kind, number) index
+    grouped = (select(d.c.customer_id, d.c.applies_to, func.sum(d.c.amount).label("paid"))
+               .where(*base, d.c.kind.in_(APPLYING), d.c.applies_to.is_not(None))
+               .group_by(d.c.customer_id, d.c.applies_to).subquery("rcv_grouped"))
+    i = d.alias("rcv_i")
+    applied = (select(i.c.customer_id, i.c.amount, grouped.c.paid, due_bucket_case(
+        func.coalesce(i.c.due_on, i.c.issued_on), on, ranges).label("bk"))
+        .select_from(grouped.join(i, and_(i.c.tenant_id == ctx.tenant.id,
+                                          i.c.kind == "invoice",
+                                          i.c.number == grouped.c.applies_to,
+                                          i.c.customer_id == grouped.c.customer_id)))
+        .where(i.c.issued_on <= literal(on, Date), i.c.status != "void")
+        .subquery("rcv_applied"))
+    direct = case((applied.c.paid > applied.c.amount, applied.c.amount),
+                  else_=applied.c.paid)
+    directs = select(applied.c.customer_id,
+                     *[case((applied.c.bk == k, -direct), else_=0).label(f"r{k}")
+                       for k in range(n)], (-direct).label("pool"), literal(0).label("net"))
+    payments = select(d.c.customer_id, *[literal(0).label(f"r{k}") for k in range(n)],
+                      d.c.amount.label("pool"), (-d.c.amount).label("net")
+                      ).where(*base, d.c.kind.in_(APPLYING))
+    rows = union_all(invoices, directs, payments).subquery("rcv_rows")
+    per = (select(rows.c.customer_id, *[func.sum(rows.c[f"r{k}"]).label(f"r{k}")
+                                        for k in range(n)],
+                  func.sum(rows.c.pool).label("pool"), func.sum(rows.c.net).label("net"))
+           .group_by(rows.c.customer_id).subquery("rcv_per"))
+    outs: list[Any] = []
+    avail = per.c.pool
+    for k in reversed(range(n)):  # oldest bucket first
+        r = per.c[f"r{k}"]
+        alloc = case((avail <= 0, 0), (avail >= r, r), else_=avail)
+        outs.insert(0, r - alloc)
+        avail = avail - r
+    credit = case((per.c.net < 0, per.c.net), else_=0)
+    total = credit
+    for o in outs:
+        total = total + o
+    q = select(per.c.customer_id, *[o.label(f"b{k}") for k, o in enumerate(outs)],
+               credit.label("credit"), total.label("total"))
+    sub = q.subquery("rcv_fifo")
+    return select(*sub.c).where(sub.c.total != 0)
+
+
 def aging_rows(ctx: Any, on: dt.date, settings: Any, by: str) -> Select:
     """The aging report's rows (largest total first) with the report totals on each row
-    (``t_*`` columns, window sums). Money columns come back as ``Decimal``."""
+    (``t_*`` columns, window sums). Amounts in integer cents."""
     n = len(settings.aging_ranges) + 2
     per = customer_totals(ctx, on, settings).subquery("rcv_cust")
     c = ctx.crm.table("customers")
@@ -144,8 +225,9 @@ def aging_rows(ctx: Any, on: dt.date, settings: Any, by: str) -> Select:
         order = [per.c.total.desc(), per.c.customer_id]
         src2 = src
         vals = {k: per.c[k] for k in cols}
-    return (select(*keys, *[money(v).label(k) for k, v in vals.items()],
-                   *[money(func.sum(v).over()).label(f"t_{k}") for k, v in vals.items()])
+    return (select(*keys, *[type_coerce(v, BigInteger).label(k) for k, v in vals.items()],
+                   *[type_coerce(func.sum(v).over(), BigInteger).label(f"t_{k}")
+                     for k, v in vals.items()])
             .select_from(src2).order_by(*order))
 
 
