@@ -8,7 +8,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Table, select
+from sqlalchemy import Table, and_, or_, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 
@@ -200,6 +200,13 @@ class Crm:
         with self.unit(write=False) as ctx:
             q = (select(a).where(a.c.tenant_id == ctx.tenant.id, a.c.id > since)
                  .order_by(a.c.id))
+            cust = self.table("customers")
+            if any(c is not None for c in ctx.hooks.crm_customer_scope(
+                    ctx=ctx, user=ctx.user, customers=cust)):
+                # a scoped user (sales) sees changes to the customers they may see, and
+                # their own changes that concern no customer; never anyone else's
+                q = q.where(or_(a.c.customer_id.in_(self.customers.visible_ids(ctx)),
+                                and_(a.c.customer_id.is_(None), a.c.user == ctx.user.name)))
             if limit:
                 q = q.limit(limit)
             return [

@@ -57,6 +57,10 @@ def parse_decimal(value: object, *, places: int, what: str = "amount") -> Decima
     else:
         raise ValidationError(f"invalid {what} {value!r}: not a number")
     quantum = Decimal(1).scaleb(-places)
+    try:
+        d.quantize(quantum)
+    except InvalidOperation:  # more digits than Decimal's precision holds
+        raise ValidationError(f"invalid {what} '{value}': too large") from None
     if d != d.quantize(quantum):
         raise ValidationError(
             f"invalid {what} '{value}': more than {places} decimal places would be rounded"

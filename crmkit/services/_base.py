@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from ..app import Crm
     from ..context import Context
 
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+\Z")  # \Z: "$" allows a final "\n"
 UTC = dt.UTC
 
 

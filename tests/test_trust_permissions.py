@@ -1,0 +1,212 @@
+"""Permissions: a ``sales`` user (li) against another salesperson's (wang's) customers.
+
+Every list, show, report, export and reminder under li returns nothing of wang's;
+showing one of wang's records is "permission denied"; changing one (update, archive,
+adding contacts, activities, documents, upsert, reassign) is refused and writes nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+
+from crmkit.errors import PermissionDenied, ValidationError
+from tests.plugins.trust import counts
+from tests.test_trust_isolation import Ids, _enable, _walk, customer, populate
+
+TODAY = dt.date(2026, 11, 22)
+
+
+def _denied(fn: Any, *args: Any, **kw: Any) -> None:
+    with pytest.raises(PermissionDenied, match="permission denied: user 'li'"):
+        fn(*args, **kw)
+
+
+def check_li(crm: Any, li: Any, mine: Ids, theirs: Ids) -> None:
+    """Everything li may call; nothing of wang's comes back or changes."""
+    assert {c.id for c in li.customers.list()} == mine.customers
+    assert li.customers.list(owner="wang") == []
+    for name in theirs.names:
+        assert not {c.id for c in li.customers.list(search=name)} & theirs.customers
+    for tag in ("vip", "汽车", "b"):
+        assert not {c.id for c in li.customers.list(tag=tag)} & theirs.customers
+    assert {x.id for x in li.contacts.list()} == mine.contacts
+    assert {x.id for x in li.activities.list()} == mine.activities
+    assert {x.id for x in li.documents.list()} == mine.documents
+    assert {r.customer_id for r in li.reminders.due()} <= mine.customers
+    before = counts(crm)
+    for cid in theirs.customers:
+        for fn in (li.customers.get, li.customers.view, li.customers.history,
+                   li.customers.sections, li.customers.archive):
+            _denied(fn, cid)
+        _denied(li.customers.update, cid, name="hijacked")
+        _denied(li.customers.update, cid, owner="li")
+        _denied(li.contacts.add, cid, "intruder")
+        _denied(li.activities.add, cid, kind="note", subject="intruder")
+        _denied(li.documents.add, cid, kind="quote", number="X-LI", amount="1")
+        assert li.contacts.list(customer_id=cid) == []
+        assert li.activities.list(customer_id=cid) == []
+        assert li.documents.list(customer_id=cid) == []
+        with pytest.raises(ValidationError, match="not found"):
+            li.activities.add_many([{"customer_id": cid, "kind": "note", "subject": "x"}])
+    wang_customers = [c for c in crm.customers.list() if c.id in theirs.customers]
+    for ext in [c.external_id for c in wang_customers if c.external_id]:
+        _denied(li.customers.find, external_id=ext)
+        _denied(li.customers.upsert, ext, name="taken over")
+    for aid in theirs.activities:
+        _denied(li.activities.get, aid)
+        _denied(li.activities.done, aid)
+        _denied(li.activities.update, aid, subject="x")
+    for did in theirs.documents:
+        _denied(li.documents.get, did)
+        _denied(li.documents.update, did, status="void")
+    for d in crm.documents.list():
+        if d.customer_id in theirs.customers:
+            _denied(li.documents.by_number, d.kind, d.number)
+    for x in crm.contacts.list():
+        if x.id in theirs.contacts:
+            _denied(li.contacts.update, x.id, name="x")
+    with pytest.raises((PermissionDenied, ValidationError)):
+        li.customers.add(name="for wang", owner="wang")
+    with pytest.raises((PermissionDenied, ValidationError)):
+        li.customers.add_many([{"name": "for wang", "owner": "wang"}])
+    if theirs.customers:
+        _denied(li.customers.reassign, "wang", "li")
+    assert counts(crm) == before
+    changes = li.changes()
+    assert not {ch["id"] for ch in changes if ch["table"] == "customer"} & theirs.customers
+    assert not [ch for ch in changes if (ch["after"] or {}).get("customer_id")
+                in theirs.customers]
+    delivered, _already = li.reminders.send()
+    assert {r.customer_id for r in delivered} <= mine.customers
+    assert all(r.owner == "li" or r.customer_id in mine.customers for r in delivered)
+
+
+def _owned(spec: dict, owner: str) -> dict:
+    return {**spec, "owner": owner}
+
+
+@settings(max_examples=6, deadline=None, derandomize=True,
+          phases=[Phase.explicit, Phase.generate],
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(d=st.tuples(st.lists(customer, min_size=1, max_size=2),
+                   st.lists(customer, min_size=1, max_size=2)))
+def _permissions(crm: Any, li: Any, mine: Ids, theirs: Ids, d: tuple[list, list]) -> None:
+    populate(crm, [_owned(s, "li") for s in d[0]], mine, "li")
+    populate(crm, [_owned(s, "wang") for s in d[1]], theirs, "wang")
+    check_li(crm, li, mine, theirs)
+
+
+def test_sales_user_sees_and_changes_only_own_customers(crm):
+    crm.users.add("li")
+    crm.users.add("wang")
+    li = crm.using(user="li")
+    mine, theirs = Ids(), Ids()
+    # shared external-id and number pools: use one set so that adds never collide
+    theirs.exts = mine.exts
+    theirs.numbers = mine.numbers
+    _permissions(crm, li, mine, theirs)
+    # a manager sees both
+    crm.users.add("boss", role="manager")
+    assert {c.id for c in crm.using(user="boss").customers.list()} == (
+        mine.customers | theirs.customers)
+
+
+def _marked(crm: Any) -> tuple[Ids, Ids]:
+    crm.users.add("li")
+    crm.users.add("wang")
+    mine, theirs = Ids(), Ids()
+    populate(crm, [{"name": "Acme", "external_id": "E1", "owner": "li", "tags": ["vip"],
+                    "contacts": ["Ann"], "tasks": [0, -1], "docs": [("invoice", 1, 100)]}],
+             mine, "li")
+    populate(crm, [{"name": "王的客户", "external_id": "E2", "owner": "wang",
+                    "tags": ["vip"], "contacts": ["王的联系人"], "tasks": [0, -2],
+                    "docs": [("invoice", 2, 999), ("quote", 3, 5)]}], theirs, "王的客户")
+    return mine, theirs
+
+
+def leaks(text: str, theirs: Ids) -> list[Any]:
+    # wang's only invoice is 999.00, li's 100.00
+    found: list[Any] = [m for m in ("王的", "999.00") if m in text]
+    try:
+        import json
+
+        doc = json.loads(text)
+    except ValueError:
+        return found
+    return found + [i for i in _walk(doc) if isinstance(i, tuple)
+                    and i[0] in ("customer_id", "customer") and i[1] in theirs.customers]
+
+
+def test_sales_user_cli_shows_and_changes_nothing_of_another(crm, cli):
+    mine, theirs = _marked(crm)
+    wid = min(theirs.customers)
+    for args in [("customer", "list"), ("customer", "list", "--owner", "wang"),
+                 ("customer", "show", str(min(mine.customers))), ("contact", "list"),
+                 ("activity", "list"), ("doc", "list"), ("reminders",), ("changes",),
+                 ("audit", str(min(mine.customers))), ("reminders", "--send")]:
+        r = cli(*args, "--json", user="li")
+        assert r.exit_code == 0, (args, r)
+        assert not leaks(r.stdout, theirs), (args, leaks(r.stdout, theirs))
+        if args in (("customer", "list"), ("doc", "list"), ("reminders",)):
+            assert leaks(cli(*args, "--json", user="wang").stdout, theirs), args
+    before = counts(crm)
+    for args in [("customer", "show", str(wid)), ("audit", str(wid)),
+                 ("doc", "show", str(min(theirs.documents))),
+                 ("activity", "done", str(min(theirs.activities))),
+                 ("customer", "update", str(wid), "--name", "x"),
+                 ("customer", "archive", str(wid)), ("contact", "add", str(wid), "x"),
+                 ("activity", "add", str(wid), "--kind", "note", "--subject", "x"),
+                 ("doc", "add", str(wid), "--kind", "quote", "--number", "Z", "--amount", "1"),
+                 ("customer", "reassign", "--from", "wang", "--to", "li")]:
+        r = cli(*args, "--json", user="li")
+        assert r.exit_code == 1, (args, r)
+        assert r.stderr.startswith("Error: permission denied"), (args, r)
+        assert r.stdout == ""
+    assert counts(crm) == before
+
+
+PLUGIN_COMMANDS = [("receivables", "aging"), ("receivables", "aging", "--by", "owner"),
+                   ("receivables", "open"), ("grading", "show"), ("sales", "list"),
+                   ("sales", "forecast"), ("sales", "forecast", "--by", "owner"),
+                   ("sales", "prospects")]
+
+
+def test_sales_user_plugin_reports_and_exports_show_nothing_of_another(crm, cli, tmp_path):
+    enabled = [n for n in ("receivables", "grading", "sales", "csv") if _enable(crm, n)]
+    if not enabled:
+        pytest.skip("no first-party report plugin could be enabled")
+    mine, theirs = _marked(crm)
+    if "grading" in enabled:
+        assert cli("grading", "run", "--json").exit_code == 0
+    if "sales" in enabled:
+        for user, cid in (("li", min(mine.customers)), ("wang", min(theirs.customers))):
+            r = cli("sales", "add", str(cid), "--title", f"{user} deal" if user == "li"
+                    else "王的 deal", "--amount", "1000", "--close", "2026-12-10", user=user)
+            assert r.exit_code == 0, r
+    ran = 0
+    before = counts(crm)
+    for args in PLUGIN_COMMANDS:
+        if args[0] not in enabled:
+            continue
+        r = cli(*args, "--json", user="li")
+        if r.exit_code == 2:
+            continue
+        assert r.exit_code == 0, (args, r)
+        assert not leaks(r.stdout, theirs), (args, leaks(r.stdout, theirs))
+        ran += 1
+    if "csv" in enabled:
+        for kind in ("customers", "contacts", "activities", "documents"):
+            out = tmp_path / f"{kind}.json"
+            r = cli("export", kind, str(out), user="li")
+            if r.exit_code == 2:
+                continue
+            assert r.exit_code == 0, r
+            assert not leaks(out.read_text(encoding="utf-8"), theirs), kind
+            ran += 1
+    assert ran > 0
+    assert counts(crm) == before
