@@ -1,0 +1,96 @@
+"""``crmkit import KIND FILE`` and ``crmkit export KIND FILE``."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from crmkit.cli.output import pass_crm, print_json
+
+KIND_HELP = "customers, contacts, activities or documents"
+
+
+@click.command("import")
+@click.argument("kind", metavar="KIND")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--map", "mapping", multiple=True, metavar="COLUMN=field",
+              help="Read COLUMN as field (repeat for more); beats names and aliases.")
+@click.option("--dry-run", is_flag=True, help="Validate and report; write nothing.")
+@click.option("--skip-invalid", is_flag=True,
+              help="Write the valid rows; put the others, with a reason column, in "
+                   "FILE.rejected.csv.")
+@click.option("--update-existing", is_flag=True,
+              help="Update records already in the database instead of skipping them.")
+@click.option("--encoding", default="auto", show_default=True, metavar="ENC",
+              help="auto (UTF-8 with or without BOM, else GB18030), utf-8, gb18030, ...")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON on stdout.")
+@pass_crm
+def import_cmd(crm: Any, kind: str, file: str, mapping: tuple[str, ...], dry_run: bool,
+               skip_invalid: bool, update_existing: bool, encoding: str,
+               as_json: bool) -> None:
+    """Import KIND (customers, contacts, activities or documents) from a .csv, .xlsx
+    or .json FILE.
+
+    All or nothing: if any row is invalid, nothing is written and each bad row is
+    listed on stderr (line number, column, value, reason). Duplicates (by external
+    id, then e-mail, then name plus phone) are skipped and counted, or updated with
+    --update-existing.
+    """
+    from .importer import import_file
+
+    bar: Any = None
+    progress = None
+    if sys.stderr.isatty() and not as_json:
+        bar = click.progressbar(length=1, label=f"importing {kind}", file=sys.stderr)
+        bar.__enter__()
+
+        def progress(done: int, size: int) -> None:
+            bar.length = max(size, 1)
+            bar.update(done - bar.pos)
+
+    def say(msg: str) -> None:
+        click.echo(msg, err=True)
+
+    try:
+        report = import_file(crm, kind, file, mapping=mapping, dry_run=dry_run,
+                             skip_invalid=skip_invalid, update_existing=update_existing,
+                             encoding=encoding, on_message=say, progress=progress)
+    finally:
+        if bar is not None:
+            bar.__exit__(None, None, None)
+    if as_json:
+        print_json(report.to_dict())
+    r = report
+    done = "imported" if r.written else "valid, not written"
+    parts = [f"{r.rows} rows read", f"{r.imported} {done}"]
+    if r.updated or update_existing:
+        parts.append(f"{r.updated} {'updated' if r.written else 'to update'}")
+    parts.append(f"{r.duplicates} duplicates skipped")
+    if r.invalid:
+        parts.append(f"{r.invalid} invalid" + (" skipped" if skip_invalid else ""))
+    if r.rejected_file:
+        parts.append(f"rejected rows in {r.rejected_file}")
+    if dry_run:
+        parts.append("dry run: nothing written")
+    click.echo(f"{kind}: " + ", ".join(parts), err=True)
+    if r.invalid and not skip_invalid:
+        click.echo(f"Error: {r.invalid} invalid row{'s' if r.invalid != 1 else ''} in "
+                   f"{file}; nothing imported (fix them, or use --skip-invalid)", err=True)
+        sys.exit(1)
+
+
+@click.command("export")
+@click.argument("kind", metavar="KIND")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--format", "fmt", metavar="FORMAT",
+              help="csv, xlsx or json [default: from FILE's extension].")
+@pass_crm
+def export_cmd(crm: Any, kind: str, file: str, fmt: str | None) -> None:
+    """Export KIND (customers, contacts, activities or documents) you may see to FILE,
+    in the columns `crmkit import` reads back."""
+    from .export import export_file
+
+    n = export_file(crm, kind, file, fmt)
+    click.echo(f"{n} {kind} exported to {file}", err=True)

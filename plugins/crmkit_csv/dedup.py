@@ -1,0 +1,123 @@
+"""Duplicate detection with constant memory: keys live in a temporary SQLite file.
+
+A customer's keys, in the order they are tried: its external id, its e-mail (case
+folded), its name (case folded, whitespace collapsed) plus the digits of its phone.
+A key found by e-mail or name+phone does not make a duplicate when both sides carry
+an external id and the ids differ (two records of another system are two customers).
+
+Each key is stored as a 64-bit hash with its source: a line number of the file (> 0)
+or minus the id of a customer already in the database (< 0).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from .fields import _NONDIGIT, digits
+
+_IN = 400  # keys per lookup statement
+
+
+def customer_keys(ext: str | None, email: str | None, name: str | None,
+                  phone: str | None) -> list[tuple[int, str]]:
+    """(hash, code) of each key, most specific first: code ``x`` external id, ``e``
+    e-mail, ``n`` name plus phone."""
+    keys: list[tuple[int, str]] = []
+    if ext:
+        keys.append((hash(("x", ext)), "x"))
+    if email:
+        keys.append((hash(("e", email.strip().casefold())), "e"))
+    if name:
+        keys.append((hash(("n", " ".join(name.split()).casefold(),
+                           _NONDIGIT.sub("", phone) if phone else "")), "n"))
+    return keys
+
+
+def describe(code: str, fields: dict[str, Any]) -> str:
+    """The key of a duplicate, for the report: ``e-mail 'a@b.cn'``."""
+    if code == "x":
+        return f"external id '{fields.get('external_id')}'"
+    if code == "e":
+        return f"e-mail '{fields.get('email')}'"
+    phone = fields.get("phone")
+    if digits(phone):
+        return f"name and phone '{fields.get('name')} / {phone}'"
+    return f"name (no phone) '{fields.get('name')}'"
+
+
+def ext_hash(ext: str | None) -> int | None:
+    return hash(("x", ext)) if ext else None
+
+
+class KeyStore:
+    """Key hash -> (source, external-id hash), on disk, for one import."""
+
+    def __init__(self) -> None:
+        self._dir = tempfile.TemporaryDirectory(prefix="crmkit-import-")
+        self.db = sqlite3.connect(Path(self._dir.name) / "keys.db", isolation_level=None)
+        self.db.executescript(
+            "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA cache_size=-16000;"
+            "CREATE TABLE k (h INTEGER PRIMARY KEY, src INTEGER NOT NULL, x INTEGER);")
+        self.db.execute("BEGIN")
+
+    def lookup(self, hashes: Iterable[int]) -> dict[int, tuple[int, int | None]]:
+        out: dict[int, tuple[int, int | None]] = {}
+        hs = list(set(hashes))
+        for i in range(0, len(hs), _IN):
+            part = hs[i:i + _IN]
+            q = f"SELECT h, src, x FROM k WHERE h IN ({','.join('?' * len(part))})"
+            for h, src, x in self.db.execute(q, part):
+                out[h] = (src, x)
+        return out
+
+    def add(self, rows: Iterable[tuple[int, int, int | None]]) -> None:
+        self.db.executemany("INSERT OR IGNORE INTO k (h, src, x) VALUES (?, ?, ?)", rows)
+
+    def remove(self, hashes: Iterable[int], src: int) -> None:
+        self.db.executemany("DELETE FROM k WHERE h = ? AND src = ?",
+                            [(h, src) for h in hashes])
+
+    def close(self) -> None:
+        self.db.close()
+        self._dir.cleanup()
+
+
+def load_customers(store: KeyStore, ctx: Any) -> int:
+    """Put the keys of every customer of the tenant into ``store`` (streamed by id)."""
+    t = ctx.crm.table("customers")
+    last, n = 0, 0
+    while True:
+        rows = ctx.conn.execute(
+            select(t.c.id, t.c.external_id, t.c.email, t.c.name, t.c.phone)
+            .where(t.c.tenant_id == ctx.tenant.id, t.c.id > last)
+            .order_by(t.c.id).limit(20000)).all()
+        if not rows:
+            return n
+        batch = []
+        for r in rows:
+            x = ext_hash(r.external_id)
+            batch += [(h, -r.id, x) for h, _ in customer_keys(r.external_id, r.email,
+                                                                   r.name, r.phone)]
+        store.add(batch)
+        n += len(rows)
+        last = rows[-1].id
+
+
+def find(keys: list[tuple[int, str]], x: int | None,
+         known: dict[int, tuple[int, int | None]]) -> tuple[int, str] | None:
+    """The first key of a row found in ``known``: (source, code) or None."""
+    for h, code in keys:
+        hit = known.get(h)
+        if hit is None:
+            continue
+        src, other_x = hit
+        if code != "x" and x is not None and other_x is not None and x != other_x:
+            continue
+        return src, code
+    return None

@@ -1,0 +1,478 @@
+"""The import engine: one streamed pass, one transaction, savepoints per batch.
+
+Rows are read in batches. Customers go through ``crm.customers.add_many`` (validate and
+created hooks fire for each row) inside a savepoint; when a batch is refused, its rows
+are checked one by one (``crm.customers.check``, then ``add`` in a savepoint of its
+own) so that the report names every bad row. Contacts, activities and documents go
+through the services' ``add`` per row in a savepoint (``add_many`` when the core has
+it). At the end the transaction commits only if nothing was invalid (or
+``skip_invalid``) and this is not a dry run: all or nothing, with a full report.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import re
+from collections.abc import Callable, Iterator
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from crmkit import CrmError, ValidationError
+
+from . import dedup
+from .fields import (
+    FIELDS,
+    KINDS,
+    REF,
+    cell_text,
+    converter,
+    digits,
+    is_plain,
+    map_header,
+    norm_name,
+)
+from .report import Report, RowError
+from .source import open_source, rejected_path
+
+_RECORD = re.compile(r"^record \d+: ")
+_COLUMN_OF = [  # which field an error message is about (first match wins)
+    ("external_id", r"external id"), ("email", r"e-mail|\bemail\b"),
+    ("owner", r"\bowner\b|permission denied: user '[^']*' may not create"),
+    ("phone", r"\bphone\b"), ("address", r"\baddress\b"), ("tags", r"\btag"),
+    ("status", r"\bstatus\b"), ("kind", r"\bkind\b"),
+    ("due_on", r"due date"), ("issued_on", r"issue date"),
+    ("amount", r"\bamount\b|credit note of"), ("lines", r"\bline\b|quantity|unit price"),
+    ("applies_to", r"applies to|invoice '"), ("number", r"number '"),
+    ("occurred_at", r"invalid time"), ("done_at", r"done"), ("subject", r"\bsubject\b"),
+    ("body", r"\bbody\b"), ("title", r"\btitle\b"), ("extra", r"\bextra\b"),
+    ("name", r"\bname\b"),
+]
+
+
+_REQUIRED = {"customers": ("name",), "contacts": ("name",),
+             "activities": ("kind", "subject"), "documents": ("kind", "number")}
+
+
+class _Rollback(Exception):
+    """Leave the unit of work without committing (dry run, or invalid rows)."""
+
+
+class _Row:
+    """One data row: its line, its cells, the fields read from them, its keys."""
+
+    __slots__ = ("line", "values", "fields", "keys", "x", "ref")
+
+    def __init__(self, line: int, values: list[Any], fields: dict[str, Any]):
+        self.line, self.values, self.fields = line, values, fields
+        self.keys: list[tuple[int, str]] = []
+        self.x: int | None = None
+        self.ref = ""
+
+
+def import_file(crm: Any, kind: str, path: str | Path, *, mapping: tuple[str, ...] = (),
+                dry_run: bool = False, skip_invalid: bool = False,
+                update_existing: bool = False, encoding: str = "auto",
+                on_message: Callable[[str], None] | None = None,
+                progress: Callable[[int, int], None] | None = None,
+                batch_size: int | None = None) -> Report:
+    """Import a .csv/.xlsx/.json file of ``kind`` rows; see the module docstring.
+
+    ``on_message`` receives each error and duplicate line as it is found; ``progress``
+    receives (bytes read, file size). Returns the :class:`Report`."""
+    if kind not in KINDS:
+        raise ValidationError(f"unknown kind '{kind}'; valid: {', '.join(KINDS)}")
+    return _Importer(crm, kind, Path(path), mapping, dry_run, skip_invalid, update_existing,
+                     encoding, on_message, progress, batch_size).run()
+
+
+class _Importer:
+    def __init__(self, crm: Any, kind: str, path: Path, overrides: tuple[str, ...],
+                 dry_run: bool, skip_invalid: bool, update_existing: bool, encoding: str,
+                 on_message: Callable[[str], None] | None,
+                 progress: Callable[[int, int], None] | None, batch_size: int | None):
+        self.crm, self.kind, self.path = crm, kind, path
+        self.overrides, self.encoding = overrides, encoding
+        self.dry_run, self.skip_invalid, self.update = dry_run, skip_invalid, update_existing
+        self.say = on_message or (lambda _m: None)
+        self.progress = progress
+        self.batch_size = batch_size
+        self.report = Report(kind=kind, file=str(path), dry_run=dry_run)
+        self.pending: list[_Row] = []
+        self._rej_file: Any = None
+        self._rej: Any = None
+        self._refs: dict[tuple[str, Any], int | str] = {}
+        self.ctx: Any = None
+
+    # --- driver ----------------------------------------------------------------------
+
+    def run(self) -> Report:
+        src = open_source(self.path, self.encoding)
+        try:
+            self.header = [cell_text(h) for h in src.header]
+            self.mapping, ignored = map_header(self.kind, self.header, list(self.overrides))
+            self.report.ignored_columns = ignored
+            self.convs = [(f, i, converter(self.kind, f), is_plain(self.kind, f))
+                          for f, i in self.mapping.items()]
+            if ignored:
+                self.say(f"ignoring columns not known for {self.kind}: {', '.join(ignored)} "
+                         f"(name them with --map COLUMN=field)")
+            self.store = dedup.KeyStore()
+            try:
+                with self.crm.unit() as ctx:
+                    self.ctx = ctx
+                    self.svc = getattr(ctx.crm, self.kind)
+                    size = self.batch_size or _setting(ctx, "batch_size", 5000)
+                    if self.kind == "customers":
+                        dedup.load_customers(self.store, ctx)
+                    for chunk in _chunks(src.rows(), size):
+                        self._chunk(chunk)
+                        if len(self.pending) >= size:
+                            self._flush()
+                        if self.progress:
+                            self.progress(src.position(), src.size)
+                    self._flush()
+                    if self.dry_run or (self.report.invalid and not self.skip_invalid):
+                        raise _Rollback
+                self.report.written = True
+            except _Rollback:
+                pass
+            finally:
+                self.store.close()
+        finally:
+            src.close()
+            if self._rej_file is not None:
+                self._rej_file.close()
+        return self.report
+
+    # --- rows ------------------------------------------------------------------------
+
+    def _fields(self, row: _Row) -> list[tuple[str, str]]:
+        errs: list[tuple[str, str]] = []
+        values = row.values
+        n = len(values)
+        fields = row.fields
+        for f, i, conv, plain in self.convs:
+            v = values[i] if i < n else None
+            if plain and v.__class__ is str:  # the fast path: a CSV text cell
+                v = v.strip()
+                if v:
+                    fields[f] = v
+                continue
+            try:
+                c = conv(v)
+            except ValueError as exc:
+                errs.append((f, str(exc)))
+                continue
+            if c is not None:
+                fields[f] = c
+        for f in _REQUIRED[self.kind]:
+            # an empty required cell: the core then says e.g. "customer name is required"
+            fields.setdefault(f, None)
+        return errs
+
+    def _chunk(self, chunk: list[tuple[int, list[Any]]]) -> None:
+        rows: list[_Row] = []
+        for line, values in chunk:
+            try:
+                blank = not "".join(values).strip()
+            except TypeError:  # xlsx and json cells: numbers, dates, lists
+                blank = not any(cell_text(v).strip() for v in values)
+            if blank:
+                continue
+            self.report.rows += 1
+            row = _Row(line, values, {})
+            errs = self._fields(row)
+            if errs:
+                self._reject(row, [(f, r) for f, r in errs])
+                continue
+            rows.append(row)
+        if self.kind == "customers":
+            self._customers(rows)
+        else:
+            for row in rows:
+                self._child(row)
+
+    def _customers(self, rows: list[_Row]) -> None:
+        for r in rows:
+            f = r.fields
+            r.keys = dedup.customer_keys(f.get("external_id"), f.get("email"), f.get("name"),
+                                         f.get("phone"))
+            r.x = dedup.ext_hash(f.get("external_id"))
+        known = self.store.lookup(h for r in rows for h, _ in r.keys)
+        new: list[tuple[int, int, int | None]] = []
+        for r in rows:
+            hit = dedup.find(r.keys, r.x, known)
+            if hit is not None:
+                self._duplicate(r, hit[0], dedup.describe(hit[1], r.fields))
+                continue
+            for h, _ in r.keys:
+                if h not in known:
+                    known[h] = (r.line, r.x)
+                    new.append((h, r.line, r.x))
+            self.pending.append(r)
+        self.store.add(new)
+
+    def _child(self, row: _Row) -> None:
+        f = row.fields
+        try:
+            cid = self._customer(row)
+            f.pop("customer_external_id", None)
+            f.pop("customer_name", None)
+            f["customer_id"] = cid
+            for k in ("occurred_at", "done_at"):
+                if k in f:
+                    f[k] = _datetime(f[k], k)
+            key, existing = self._natural(f)
+        except _CellError as exc:
+            self._reject(row, [(exc.field, exc.reason)])
+            return
+        h = hash(key)
+        known = self.store.lookup([h])
+        if h in known:
+            self._duplicate(row, known[h][0], "the same " + _what(self.kind))
+            return
+        if existing is not None:
+            self._duplicate(row, -existing, "the same " + _what(self.kind))
+            return
+        self.store.add([(h, row.line, None)])
+        row.keys = [(h, "k")]  # forgotten again if the row turns out invalid
+        self.pending.append(row)
+
+    # --- customers of child rows, natural keys ---------------------------------------
+
+    def _customer(self, row: _Row) -> int:
+        f = row.fields
+        for ref in REF:
+            if f.get(ref) is not None:
+                row.ref = ref
+                break
+        else:
+            raise _CellError(REF[2] if REF[2] in self.mapping else REF[1],
+                             "no customer given (customer id, external id or name)")
+        value = f[row.ref]
+        if row.ref == "customer_id":
+            return int(value)
+        got = self._refs.get((row.ref, value))
+        if got is None:
+            t = self.ctx.crm.table("customers")
+            col = t.c.external_id if row.ref == "customer_external_id" else t.c.name
+            ids = self.ctx.conn.scalars(
+                select(t.c.id).where(self.ctx.crm.customers.visible(self.ctx), col == value)
+                .order_by(t.c.id).limit(3)).all()
+            what = "external id" if row.ref == "customer_external_id" else "name"
+            if not ids:
+                got = f"no customer with {what} '{value}'"
+            elif len(ids) > 1:
+                got = (f"customer name '{value}' matches customers "
+                       f"{', '.join(map(str, ids))}; give the customer's external id")
+            else:
+                got = ids[0]
+            if len(self._refs) > 50_000:
+                self._refs.clear()
+            self._refs[(row.ref, value)] = got
+        if isinstance(got, str):
+            raise _CellError(row.ref, got)
+        return got
+
+    def _natural(self, f: dict[str, Any]) -> tuple[tuple[Any, ...], int | None]:
+        """A row's identity within the tenant and the id of a stored match."""
+        ctx, cid = self.ctx, f["customer_id"]
+        tid = ctx.tenant.id
+        if self.kind == "contacts":
+            email = (f.get("email") or "").strip().casefold()
+            key: tuple[Any, ...] = (("ce", cid, email) if email else
+                                    ("cn", cid, norm_name(f.get("name")), digits(f.get("phone"))))
+            t = ctx.crm.table("contacts")
+            for r in ctx.conn.execute(select(t.c.id, t.c.name, t.c.email, t.c.phone).where(
+                    t.c.tenant_id == tid, t.c.customer_id == cid).order_by(t.c.id)):
+                if (email and (r.email or "").casefold() == email) or (
+                        not email and norm_name(r.name) == key[2]
+                        and digits(r.phone) == key[3]):
+                    return key, r.id
+            return key, None
+        if self.kind == "activities":
+            at = f.get("occurred_at")
+            key = ("a", cid, f.get("kind"), f.get("subject"), at.isoformat() if at else "")
+            t = ctx.crm.table("activities")
+            q = select(t.c.id).where(t.c.tenant_id == tid, t.c.customer_id == cid,
+                                     t.c.kind == f.get("kind"), t.c.subject == f.get("subject"))
+            if at is not None:
+                q = q.where(t.c.occurred_at == at)
+            return key, ctx.conn.scalars(q.order_by(t.c.id).limit(1)).first()
+        key = ("d", f.get("kind"), f.get("number"))
+        t = ctx.crm.table("documents")
+        return key, ctx.conn.scalars(select(t.c.id).where(
+            t.c.tenant_id == tid, t.c.kind == f.get("kind"),
+            t.c.number == f.get("number"))).first()
+
+    # --- writing ---------------------------------------------------------------------
+
+    def _flush(self) -> None:
+        pending, self.pending = self.pending, []
+        if not pending:
+            return
+        bulk = getattr(self.svc, "add_many", None)
+        if bulk is None:
+            for r in pending:
+                self._add_one(r)
+            return
+        direct = [r for r in pending if "done_at" in r.fields]
+        batch = [r for r in pending if "done_at" not in r.fields]
+        if batch and not self._bulk(bulk, batch):
+            if self.kind == "customers":
+                batch = [r for r in batch if self._check(r)]
+                if batch and self._bulk(bulk, batch):
+                    batch = []
+            direct = sorted(batch + direct, key=lambda r: r.line)
+        for r in direct:
+            self._add_one(r)
+
+    def _bulk(self, bulk: Callable[..., int], rows: list[_Row]) -> bool:
+        try:
+            with self.ctx.conn.begin_nested():
+                bulk([self._record(r) for r in rows])
+        except CrmError:
+            return False
+        self.report.imported += len(rows)
+        return True
+
+    def _check(self, r: _Row) -> bool:
+        try:
+            errs = self.ctx.crm.customers.check(**self._record(r))
+        except CrmError as exc:
+            errs = getattr(exc, "errors", None) or [str(exc)]
+        if errs:
+            self._reject(r, self._attribute(errs))
+        return not errs
+
+    def _record(self, r: _Row) -> dict[str, Any]:
+        if self.kind == "customers":
+            return r.fields
+        allowed = FIELDS[self.kind]
+        return {k: v for k, v in r.fields.items()
+                if k in allowed and k not in ("customer_external_id", "customer_name",
+                                              "done_at")}
+
+    def _add_one(self, r: _Row) -> None:
+        try:
+            with self.ctx.conn.begin_nested():
+                rec = self._record(r)
+                if self.kind == "customers":
+                    self.svc.add(**rec)
+                else:
+                    obj = self.svc.add(rec.pop("customer_id"), **rec)
+                    if r.fields.get("done_at") is not None:
+                        self.svc.update(obj.id, done_at=r.fields["done_at"])
+        except CrmError as exc:
+            self._reject(r, self._attribute(getattr(exc, "errors", None) or [str(exc)]))
+            return
+        self.report.imported += 1
+
+    def _duplicate(self, r: _Row, src: int, why: str) -> None:
+        if src > 0:
+            self.report.duplicates += 1
+            self._note(f"line {r.line}: duplicate of line {src} ({why}); skipped")
+            return
+        target = -src
+        if not self.update:
+            self.report.duplicates += 1
+            self._note(f"line {r.line}: duplicate of {_what(self.kind)} {target} ({why}); "
+                       f"skipped (use --update-existing to update it)")
+            return
+        fields = {k: v for k, v in self._record(r).items() if k != "customer_id"}
+        if r.fields.get("done_at") is not None:
+            fields["done_at"] = r.fields["done_at"]
+        if self.kind == "documents":
+            fields.pop("lines", None)
+        try:
+            with self.ctx.conn.begin_nested():
+                self.svc.update(target, **fields)
+        except CrmError as exc:
+            self._reject(r, self._attribute(getattr(exc, "errors", None) or [str(exc)]))
+            return
+        self.report.updated += 1
+
+    # --- reporting -------------------------------------------------------------------
+
+    def _attribute(self, messages: list[str]) -> list[tuple[str, str]]:
+        out = []
+        for m in messages:
+            m = _RECORD.sub("", str(m))
+            fld = ""
+            if re.match(r"^(customer \d+ not found|permission denied: .* customer \d+)", m):
+                fld = next((f for f in REF if f in self.mapping), "")
+            else:
+                for name, pat in _COLUMN_OF:
+                    if name in self.mapping and re.search(pat, m):
+                        fld = name
+                        break
+            out.append((fld, m))
+        return out
+
+    def _reject(self, r: _Row, errs: list[tuple[str, str]]) -> None:
+        self.report.invalid += 1
+        if r.keys:
+            self.store.remove([h for h, _ in r.keys], r.line)
+        for fld, reason in errs:
+            i = self.mapping.get(fld)
+            column = self.header[i] if i is not None else ""
+            value = cell_text(r.values[i]) if i is not None and i < len(r.values) else ""
+            e = RowError(r.line, column, value, reason)
+            if len(self.report.errors) < 1000:
+                self.report.errors.append(e)
+            self.say(str(e))
+        if self.skip_invalid and not self.dry_run:
+            if self._rej is None:
+                out = rejected_path(self.path)
+                self._rej_file = open(out, "w", encoding="utf-8-sig", newline="")  # noqa: SIM115
+                self._rej = csv.writer(self._rej_file)
+                self._rej.writerow([*self.header, "reason"])
+                self.report.rejected_file = str(out)
+            cells = [cell_text(v) for v in r.values][:len(self.header)]
+            cells += [""] * (len(self.header) - len(cells))
+            self._rej.writerow([*cells, "; ".join(reason for _, reason in errs)])
+
+    def _note(self, msg: str) -> None:
+        if len(self.report.notes) < 1000:
+            self.report.notes.append(msg)
+        self.say(msg)
+
+
+class _CellError(Exception):
+    def __init__(self, field: str, reason: str):
+        self.field, self.reason = field, reason
+
+
+def _chunks(rows: Iterator[Any], size: int) -> Iterator[list[Any]]:
+    it = iter(rows)
+    while chunk := list(islice(it, size)):
+        yield chunk
+
+
+def _what(kind: str) -> str:
+    return {"customers": "customer", "contacts": "contact", "activities": "activity",
+            "documents": "document"}[kind]
+
+
+def _datetime(value: Any, fld: str) -> dt.datetime:
+    """ISO 8601; a value without offset is UTC (as everywhere in crmkit)."""
+    if isinstance(value, dt.datetime):
+        d = value
+    else:
+        try:
+            d = dt.datetime.fromisoformat(str(value).strip())
+        except ValueError:
+            raise _CellError(fld, f"invalid {fld.replace('_', ' ')} '{value}'; expected "
+                                  f"YYYY-MM-DDTHH:MM") from None
+    return d if d.tzinfo else d.replace(tzinfo=dt.UTC)
+
+
+def _setting(ctx: Any, name: str, default: Any) -> Any:
+    try:
+        return getattr(ctx.settings("csv"), name, default)
+    except CrmError:
+        return default
