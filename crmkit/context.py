@@ -53,6 +53,28 @@ class Context:
             created_at=self.now(),
         ))
 
+    def emit_many(self, events: Any) -> None:
+        """``emit`` for many events in one executemany: ``(event, payload, customer_id)``
+        tuples. For bulk work (a grading run), where one insert per event is too slow."""
+        now = self.now()
+        rows = [{"tenant_id": self.tenant.id, "event": event, "customer_id": customer_id,
+                 "payload": json.loads(json.dumps(payload, default=_default,
+                                                  ensure_ascii=False)),
+                 "created_at": now} for event, payload, customer_id in events]
+        if rows:
+            self.conn.execute(self.crm.table("outbox").insert(), rows)
+
+    def audit_many(self, entries: Any) -> None:
+        """``audit`` for many rows in one executemany: ``(table, row_id, op, before, after,
+        customer_id)`` tuples."""
+        now = self.now()
+        rows = [{"tenant_id": self.tenant.id, "at": now, "user": self.user.name,
+                 "table_name": table, "row_id": row_id, "customer_id": customer_id, "op": op,
+                 "before": _jsonable(before), "after": _jsonable(after)}
+                for table, row_id, op, before, after, customer_id in entries]
+        if rows:
+            self.conn.execute(self.crm.table("audit").insert(), rows)
+
     def settings(self, plugin: str) -> Any:
         """The plugin's settings object for this tenant (defaults merged with overrides)."""
         return self.crm.plugins.settings(plugin)

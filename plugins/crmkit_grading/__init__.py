@@ -1,5 +1,74 @@
-"""crmkit plugin 'grading' (work in progress)."""
+"""crmkit plugin ``grading``: RFM scores and segments, ABC value classes, tiers,
+repurchase-overdue and lost customers.
+
+Hooks implemented: ``crm_addhooks`` (declares ``crm_grade_changed``), ``crm_tables``,
+``crm_cli``, ``crm_reminders``, ``crm_customer_sections``. Python API:
+``crmkit_grading.run(crm, on)`` and ``crmkit_grading.grades(crm, on, segment=, tier=)``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
 
 import crmkit
 
-PLUGIN = crmkit.PluginSpec(name="grading", version="0.1.0", description="(in progress)")
+from . import hookspecs
+from .settings import GradingSettings
+
+PLUGIN = crmkit.PluginSpec(
+    name="grading", version="0.1.0",
+    description="Customer grading: RFM segments, ABC classes, tiers, repurchase-overdue "
+                "and lost customers.",
+    settings=GradingSettings,
+)
+
+
+@crmkit.hookimpl
+def crm_addhooks(pluginmanager: Any) -> None:
+    pluginmanager.add_hookspecs(hookspecs)
+
+
+@crmkit.hookimpl
+def crm_tables(metadata: Any, prefix: str) -> None:
+    from .tables import define_tables
+
+    define_tables(metadata, prefix)
+
+
+@crmkit.hookimpl
+def crm_cli(cli: Any) -> None:
+    from .cli import grading
+
+    cli.add_command(grading)
+
+
+@crmkit.hookimpl
+def crm_reminders(ctx: Any, on: dt.date) -> list[crmkit.Reminder]:
+    from .service import reminders
+
+    return reminders(ctx, on)
+
+
+@crmkit.hookimpl
+def crm_customer_sections(ctx: Any, customer: crmkit.Customer, on: dt.date) -> crmkit.Section:
+    from .service import section
+
+    return section(ctx, customer, on)
+
+
+def run(crm: crmkit.Crm, on: dt.date | None = None) -> dict[str, Any]:
+    """Grade the tenant as of ``on`` (default today) and store it; see ``service.run``."""
+    from .service import run as _run
+
+    return _run(crm, on)
+
+
+def grades(crm: crmkit.Crm, on: dt.date | None = None, **filters: Any) -> list[dict[str, Any]]:
+    """Grades as of ``on`` computed from the data; see ``service.grades``."""
+    from .service import grades as _grades
+
+    return _grades(crm, on, **filters)
+
+
+__all__ = ["PLUGIN", "GradingSettings", "grades", "run"]

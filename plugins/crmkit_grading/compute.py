@@ -5,8 +5,8 @@ PostgreSQL and MariaDB agree to the last digit:
 
 * a value document is a non-void document of a ``value_kinds`` kind dated on or before
   D; its net amount is its amount minus the non-void credit notes dated on or before D
-  that apply to it (on the invoice's own date); one with a net amount of zero or less
-  (fully credited) does not count;
+  that apply to it (on the invoice's own date); a fully credited invoice still counts
+  as a document (net 0);
 * ``score = ceil(5k/n)`` is written ``CASE WHEN 5k <= n THEN 1 WHEN 5k <= 2n ...`` with
   ``k = COUNT(*) OVER (ORDER BY x)`` (the default RANGE frame counts ties);
 * ABC: a customer is ``A`` when the running total *before* it is under 80% of the
@@ -23,8 +23,10 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     Date,
+    Integer,
     and_,
     case,
+    cast,
     func,
     literal,
     null,
@@ -45,52 +47,67 @@ def factor_fraction(factor: float) -> Fraction:
     return Fraction(repr(float(factor))).limit_denominator(10_000)
 
 
-def value_documents(ctx: Any, on: dt.date, settings: Any) -> Any:
-    """Subquery ``(customer_id, issued_on, net)`` of the tenant's value documents up to
-    ``on``; ``net`` in integer cents."""
+def _documents(ctx: Any, on: dt.date, settings: Any) -> Any:
+    """Per customer with value documents up to ``on``: last, first, count, frequency and
+    gross monetary (cents) in the window. Grouped straight off the documents table, as a
+    hand-written RFM query would be."""
     d = ctx.crm.table("documents")
-    cn = d.alias("cn")
-    tid = ctx.tenant.id
-    credits = (
-        select(cn.c.applies_to.label("number"), func.sum(_cents(cn.c.amount)).label("credit"))
-        .where(cn.c.tenant_id == tid, cn.c.kind == "credit_note", cn.c.status != "void",
-               cn.c.issued_on <= on, cn.c.applies_to.is_not(None))
-        .group_by(cn.c.applies_to)
-        .subquery("credits")
-    )
-    kinds = list(settings.value_kinds)
-    amount = _cents(d.c.amount)
-    if "invoice" in kinds:
-        net = amount - func.coalesce(credits.c.credit, 0)
-        src = d.outerjoin(credits, and_(d.c.kind == "invoice", credits.c.number == d.c.number))
-    else:  # credit notes only ever apply to invoices
-        net, src = amount, d
+    in_window = d.c.issued_on > on - dt.timedelta(days=settings.window_days)
     return (
-        select(d.c.customer_id, d.c.issued_on, net.label("net"))
-        .select_from(src)
-        .where(d.c.tenant_id == tid, d.c.kind.in_(kinds), d.c.status != "void",
-               d.c.issued_on <= on, net > 0)
-        .subquery("vd")
+        select(
+            d.c.customer_id,
+            func.max(d.c.issued_on).label("last"),
+            func.min(d.c.issued_on).label("first"),
+            func.count().label("count"),
+            cast(func.sum(case((in_window, 1), else_=0)), Integer).label("frequency"),
+            func.sum(case((in_window, _cents(d.c.amount)), else_=0)).label("gross"),
+        )
+        .where(d.c.tenant_id == ctx.tenant.id, d.c.kind.in_(list(settings.value_kinds)),
+               d.c.status != "void", d.c.issued_on <= on)
+        .group_by(d.c.customer_id)
+        .subquery("docs")
+    )
+
+
+def _credits(ctx: Any, on: dt.date, settings: Any) -> Any:
+    """Per customer: the non-void credit notes dated up to ``on`` that apply to a value
+    invoice in the window, in cents (they count on the invoice's date)."""
+    d = ctx.crm.table("documents")
+    cn, inv = d.alias("cn"), d.alias("inv")
+    tid = ctx.tenant.id
+    start = on - dt.timedelta(days=settings.window_days)
+    return (
+        select(inv.c.customer_id, func.sum(_cents(cn.c.amount)).label("credit"))
+        .select_from(cn.join(inv, and_(inv.c.tenant_id == tid, inv.c.kind == "invoice",
+                                       inv.c.number == cn.c.applies_to)))
+        .where(cn.c.tenant_id == tid, cn.c.kind == "credit_note", cn.c.status != "void",
+               cn.c.issued_on <= on, inv.c.status != "void", inv.c.issued_on <= on,
+               inv.c.issued_on > start)
+        .group_by(inv.c.customer_id)
+        .subquery("credits")
     )
 
 
 def per_customer(ctx: Any, on: dt.date, settings: Any) -> Any:
     """Subquery per customer with value documents up to ``on``: ``last``, ``first``,
-    ``count`` (all of them), ``frequency`` and ``monetary`` (cents) in the window."""
-    vd = value_documents(ctx, on, settings)
-    start = on - dt.timedelta(days=settings.window_days)  # window: start < date <= on
-    in_window = vd.c.issued_on > start
+    ``count`` (all of them), ``frequency`` and ``monetary`` (net, cents) in the window.
+
+    A value document is a non-void document of a ``value_kinds`` kind dated on or before
+    ``on``; credit notes reduce the invoice they apply to, on the invoice's date (a fully
+    credited invoice still counts as a document, worth 0)."""
+    docs = _documents(ctx, on, settings)
+    if "invoice" not in settings.value_kinds:  # credit notes only apply to invoices
+        net = docs.c.gross
+        src = docs
+    else:
+        cr = _credits(ctx, on, settings)
+        net = docs.c.gross - func.coalesce(cr.c.credit, 0)
+        src = docs.outerjoin(cr, cr.c.customer_id == docs.c.customer_id)
     return (
-        select(
-            vd.c.customer_id,
-            func.max(vd.c.issued_on).label("last"),
-            func.min(vd.c.issued_on).label("first"),
-            func.count().label("count"),
-            func.sum(case((in_window, 1), else_=0)).label("frequency"),
-            func.sum(case((in_window, vd.c.net), else_=0)).label("monetary"),
-        )
-        .group_by(vd.c.customer_id)
-        .subquery("agg")
+        select(docs.c.customer_id, docs.c.last, docs.c.first, docs.c.count,
+               docs.c.frequency, net.label("monetary"))
+        .select_from(src)
+        .cte("agg")
     )
 
 
@@ -126,44 +143,51 @@ def grades_query(ctx: Any, on: dt.date, settings: Any) -> Any:
     c = ctx.crm.table("customers")
     agg = per_customer(ctx, on, settings)
     day = literal(on, Date)
-    scored = agg.c.frequency > 0
-    sc = (
+    # One pass: every customer joined to its aggregates, the window functions
+    # partitioned by "scored" so that n, k and the running totals count scored
+    # customers only (joining the scored subset back would be a nested scan in SQLite).
+    scored = case((agg.c.frequency > 0, 1), else_=0)
+    freq = func.coalesce(agg.c.frequency, 0)
+    mon = func.coalesce(agg.c.monetary, 0)
+    ranked = (
         select(
-            agg.c.customer_id,
+            c.c.id.label("customer_id"), scored.label("scored"),
+            days_between(day, agg.c.last).label("recency_days"),
+            freq.label("frequency"), mon.label("monetary"),
             # k for r: customers whose recency_days >= this one's, i.e. last <= this last
-            func.count().over(order_by=agg.c.last).label("kr"),
-            func.count().over(order_by=agg.c.frequency).label("kf"),
-            func.count().over(order_by=agg.c.monetary).label("km"),
-            func.count().over().label("n"),
-            func.sum(agg.c.monetary).over(order_by=(agg.c.monetary.desc(), agg.c.customer_id),
-                                          rows=(None, 0)).label("running"),
-            func.sum(agg.c.monetary).over().label("total"),
+            func.count().over(partition_by=scored, order_by=agg.c.last).label("kr"),
+            func.count().over(partition_by=scored, order_by=freq).label("kf"),
+            func.count().over(partition_by=scored, order_by=mon).label("km"),
+            func.count().over(partition_by=scored).label("n"),
+            func.sum(mon).over(partition_by=scored, order_by=(mon.desc(), c.c.id),
+                               rows=(None, 0)).label("running"),
+            func.sum(mon).over(partition_by=scored).label("total"),
         )
-        .where(scored)
-        .subquery("sc")
+        .select_from(c.outerjoin(agg, agg.c.customer_id == c.c.id))
+        .where(c.c.tenant_id == ctx.tenant.id, c.c.status != "archived")
+        .subquery("ranked")
     )
-    before = sc.c.running - agg.c.monetary
+    sc = ranked.c
+    k_or_null = {k: case((sc.scored == 1, sc[k]), else_=null()) for k in ("kr", "kf", "km")}
+    before = sc.running - sc.monetary
     abc = case(
-        (sc.c.customer_id.is_(None), null()),
-        (before * 5 < sc.c.total * 4, literal("A")),
-        (before * 20 < sc.c.total * 19, literal("B")),
+        (sc.scored == 0, null()),
+        (before * 5 < sc.total * 4, literal("A")),
+        (before * 20 < sc.total * 19, literal("B")),
         else_=literal("C"),
     )
+    # names, owners and tags join back after the sorts: the windows sort narrow rows
+    cust = c.alias("cust")
     inner = (
         select(
-            c.c.id.label("customer_id"), c.c.name.label("customer"), c.c.owner,
-            c.c.status, c.c.tags,
-            days_between(day, agg.c.last).label("recency_days"),
-            func.coalesce(agg.c.frequency, 0).label("frequency"),
-            func.coalesce(agg.c.monetary, 0).label("monetary"),
-            _score(sc.c.kr, sc.c.n).label("r"),
-            _score(sc.c.kf, sc.c.n).label("f"),
-            _score(sc.c.km, sc.c.n).label("m"),
+            sc.customer_id, cust.c.name.label("customer"), cust.c.owner, cust.c.status,
+            cust.c.tags, sc.recency_days, sc.frequency, sc.monetary,
+            _score(k_or_null["kr"], sc.n).label("r"),
+            _score(k_or_null["kf"], sc.n).label("f"),
+            _score(k_or_null["km"], sc.n).label("m"),
             abc.label("abc"),
         )
-        .select_from(c.outerjoin(agg, agg.c.customer_id == c.c.id)
-                     .outerjoin(sc, sc.c.customer_id == c.c.id))
-        .where(c.c.tenant_id == ctx.tenant.id, c.c.status != "archived")
+        .select_from(ranked.join(cust, cust.c.id == sc.customer_id))
         .subquery("g")
     )
     tier = case(

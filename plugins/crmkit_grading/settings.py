@@ -36,7 +36,7 @@ def _positive(_inst: Any, attr: Any, value: int) -> None:
 
 def _factor(_inst: Any, attr: Any, value: float) -> None:
     if not value > 1 or value != value or value == float("inf"):
-        raise ValueError(f"{attr.name} must be a number greater than 1, got {value}")
+        raise ValueError(f"{attr.name} must be a number greater than 1, got {value:g}")
 
 
 @frozen

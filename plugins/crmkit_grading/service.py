@@ -1,0 +1,271 @@
+"""``grading run`` and the read-side API (``grades``, ``section``, ``reminders``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import and_, delete, exists, func, insert, literal, or_, select, update
+
+import crmkit
+from crmkit import Customer, PermissionDenied, Reminder, ValidationError
+
+from .compute import at_risk, followups_query, grades_query, monetary
+from .tables import GRADE_COLUMNS, SEGMENTS, TIERS
+
+CHUNK = 500
+PAGE = 5000
+SHOW_FIELDS = ("customer_id", "customer", "owner", "recency_days", "frequency", "monetary",
+               "r", "f", "m", "segment", "abc", "tier")
+#: What makes a grade: a change in one of these is a "grade change".
+GRADE_KEY = ("segment", "abc", "tier")
+
+
+def _settings(ctx: Any) -> Any:
+    return ctx.settings("grading")
+
+
+def _chunks(ids: list[int], size: int = CHUNK) -> Any:
+    for i in range(0, len(ids), size):
+        yield ids[i:i + size]
+
+
+def _grade(row: Any, prefix: str = "") -> dict[str, Any]:
+    g = {"as_of": getattr(row, prefix + "as_of")}
+    for col in GRADE_COLUMNS:
+        g[col] = getattr(row, prefix + col)
+    return g
+
+
+# --- read side ------------------------------------------------------------------------
+
+
+def check_choice(value: str | None, valid: tuple[str, ...], what: str) -> None:
+    if value is not None and value not in valid:
+        raise ValidationError(f"unknown {what} '{value}'; valid: {', '.join(valid)}")
+
+
+def grades(crm: Any, on: dt.date | None = None, *, segment: str | None = None,
+           tier: str | None = None, customer_id: int | None = None) -> list[dict[str, Any]]:
+    """Grades as of ``on`` computed from the data (not read from the last run), for the
+    customers this user may see; ranks are over the whole tenant. Rows have the
+    ``grading show`` fields; ``monetary`` is a Decimal. Largest monetary first."""
+    check_choice(segment, SEGMENTS, "segment")
+    check_choice(tier, TIERS, "tier")
+    with crm.unit(write=False) as ctx:
+        on = on or ctx.today
+        return _grades(ctx, on, segment=segment, tier=tier, customer_id=customer_id)
+
+
+def _grades(ctx: Any, on: dt.date, *, segment: str | None = None, tier: str | None = None,
+            customer_id: int | None = None) -> list[dict[str, Any]]:
+    g = grades_query(ctx, on, _settings(ctx))
+    q = select(g.c.customer_id, g.c.customer, g.c.owner, g.c.recency_days, g.c.frequency,
+               monetary(g.c.monetary).label("monetary"), g.c.r, g.c.f, g.c.m, g.c.segment,
+               g.c.abc, g.c.tier).where(g.c.customer_id.in_(ctx.crm.customers.visible_ids(ctx)))
+    if customer_id is not None:
+        q = q.where(g.c.customer_id == customer_id)
+    if segment is not None:
+        q = q.where(g.c.segment == segment)
+    q = q.order_by(g.c.monetary.desc(), g.c.customer_id)
+    risky = at_risk(ctx, on)
+    out = []
+    for row in ctx.conn.execute(q):
+        d = {k: getattr(row, k) for k in SHOW_FIELDS}
+        d["monetary"] = Decimal(d["monetary"] or 0).quantize(Decimal("0.01"))
+        if d["customer_id"] in risky:
+            d["tier"] = "special"
+        if tier is None or d["tier"] == tier:
+            out.append(d)
+    return out
+
+
+def history(ctx: Any, customer_id: int) -> list[dict[str, Any]]:
+    h = ctx.crm.table("grading_history")
+    rows = ctx.conn.execute(select(h).where(h.c.tenant_id == ctx.tenant.id,
+                                            h.c.customer_id == customer_id)
+                            .order_by(h.c.as_of, h.c.id))
+    return [_grade(r) for r in rows]
+
+
+def section(ctx: Any, customer: Customer, on: dt.date) -> crmkit.Section:
+    rows = _grades(ctx, on, customer_id=customer.id)
+    data: dict[str, Any] = {"as_of": on}
+    if rows:
+        data |= {k: rows[0][k] for k in GRADE_COLUMNS}
+    else:  # archived: not graded
+        data |= dict.fromkeys(GRADE_COLUMNS)
+    data["history"] = history(ctx, customer.id)
+    return crmkit.Section(plugin="grading", title="Grade", data=data)
+
+
+def reminders(ctx: Any, on: dt.date) -> list[Reminder]:
+    s = _settings(ctx)
+    fr_num = s.repurchase_factor
+    out: list[Reminder] = []
+    for r in ctx.conn.execute(followups_query(ctx, on, s)):
+        last = r.last if isinstance(r.last, dt.date) else dt.date.fromisoformat(str(r.last))
+        if r.lost:
+            out.append(Reminder(
+                key=f"grading:lost:{r.customer_id}:{last.isoformat()}", plugin="grading",
+                kind="lost_customer", customer_id=r.customer_id, customer=r.customer,
+                owner=r.owner, due_on=last + dt.timedelta(days=s.lost_after_days),
+                subject=f"Win back {r.customer}: no purchase for {r.days_since} days "
+                        f"(last {last.isoformat()})"))
+        else:
+            first = (r.first if isinstance(r.first, dt.date)
+                     else dt.date.fromisoformat(str(r.first)))
+            mean = (last - first).days / (r.count - 1)
+            out.append(Reminder(
+                key=f"grading:repurchase:{r.customer_id}:{last.isoformat()}",
+                plugin="grading", kind="repurchase_overdue", customer_id=r.customer_id,
+                customer=r.customer, owner=r.owner, due_on=on,
+                subject=f"{r.customer} usually buys every {mean:.0f} days; last purchase "
+                        f"{r.days_since} days ago ({last.isoformat()}), more than "
+                        f"{fr_num:g} x the usual"))
+    return out
+
+
+# --- run --------------------------------------------------------------------------------
+
+
+def run(crm: Any, on: dt.date | None = None) -> dict[str, Any]:
+    """Grade every customer of the tenant as of ``on`` and store the grades.
+
+    Stores the grades (``grading_grades``), adds a history row, an audit row (table
+    ``grading``), a ``grade.changed`` outbox event and a ``crm_grade_changed`` hook call
+    for each customer whose segment, ABC class or tier changed; marks newly lost
+    customers ``lost`` through the core. Admins and managers only. Returns counts.
+    """
+    with crm.unit() as ctx:
+        if ctx.user.role not in ("admin", "manager"):
+            raise PermissionDenied(f"permission denied: user '{ctx.user.name}' may not run "
+                                   "grading (role admin or manager needed)")
+        on = on or ctx.today
+        # one run at a time per tenant: lock the plugin's state row (PostgreSQL, MariaDB;
+        # SQLite write transactions are serialised already)
+        ps = ctx.crm.table("plugin_state")
+        ctx.conn.execute(select(ps.c.plugin).where(ps.c.tenant_id == ctx.tenant.id,
+                                                   ps.c.plugin == "grading").with_for_update())
+        settings = _settings(ctx)
+        token = uuid.uuid4().hex
+        tid = ctx.tenant.id
+        st = ctx.crm.table("grading_stage")
+        gt = ctx.crm.table("grading_grades")
+        ht = ctx.crm.table("grading_history")
+        cols = ("as_of", *GRADE_COLUMNS)
+
+        # 1. compute every grade in one statement, into the stage
+        g = grades_query(ctx, on, settings)
+        ctx.conn.execute(insert(st).from_select(
+            ["tenant_id", "run", "customer_id", *cols],
+            select(literal(tid), literal(token), g.c.customer_id, literal(on),
+                   *[g.c[k] for k in GRADE_COLUMNS])))
+        mine = and_(st.c.tenant_id == tid, st.c.run == token)
+        for chunk in _chunks(sorted(at_risk(ctx, on))):
+            ctx.conn.execute(update(st).where(mine, st.c.customer_id.in_(chunk))
+                             .values(tier="special"))
+
+        # 2. which grades changed (segment, abc or tier)
+        joined = st.outerjoin(gt, and_(gt.c.tenant_id == tid,
+                                       gt.c.customer_id == st.c.customer_id))
+        changed_cond = and_(mine, or_(gt.c.customer_id.is_(None),
+                                      *[st.c[k].is_distinct_from(gt.c[k]) for k in GRADE_KEY]))
+        # 3. history, audit, outbox and hook for each change, a page at a time (memory
+        # stays flat; in a steady state few grades change, so this is one short page)
+        page = (select(st.c.customer_id, *[st.c[k] for k in cols],
+                       gt.c.customer_id.label("old_id"),
+                       *[gt.c[k].label("old_" + k) for k in cols])
+                .select_from(joined).where(changed_cond)
+                .order_by(st.c.customer_id).limit(PAGE))
+        n_changed, last = 0, 0
+        while rows := ctx.conn.execute(page.where(st.c.customer_id > last)).all():
+            ctx.conn.execute(insert(ht), [
+                {"tenant_id": tid, "customer_id": r.customer_id, **{k: getattr(r, k)
+                                                                   for k in cols}}
+                for r in rows])
+            _announce(ctx, rows, cols)
+            n_changed += len(rows)
+            last = rows[-1].customer_id
+
+        # 4. replace the stored grades that differ in anything (one pass each way)
+        same = select(st.c.customer_id).where(
+            mine, st.c.customer_id == gt.c.customer_id,
+            *[st.c[k].is_not_distinct_from(gt.c[k]) for k in cols])
+        ctx.conn.execute(delete(gt).where(gt.c.tenant_id == tid, ~exists(same)))
+        g2 = gt.alias("g2")
+        ctx.conn.execute(insert(gt).from_select(
+            ["tenant_id", "customer_id", *cols],
+            select(st.c.tenant_id, st.c.customer_id, *[st.c[k] for k in cols])
+            .where(mine, ~exists(select(g2.c.customer_id).where(
+                g2.c.tenant_id == tid, g2.c.customer_id == st.c.customer_id)))))
+
+        summary = _summary(ctx, st, mine, on, n_changed)
+        # 5. lost: the last purchase is lost_after_days old or more (never bought: NULL)
+        c = ctx.crm.table("customers")
+        lost_ids = list(ctx.conn.scalars(
+            select(st.c.customer_id).select_from(st.join(c, c.c.id == st.c.customer_id))
+            .where(mine, st.c.recency_days >= settings.lost_after_days,
+                   c.c.status.not_in(("lost", "archived")))
+            .order_by(st.c.customer_id)))
+        ctx.conn.execute(delete(st).where(mine))
+        summary["lost"] = _mark_lost(ctx, lost_ids)
+        return summary
+
+
+def _summary(ctx: Any, st: Any, mine: Any, on: dt.date, changed: int) -> dict[str, Any]:
+    segs = dict.fromkeys(SEGMENTS, 0)
+    tiers = dict.fromkeys(TIERS, 0)
+    total = 0
+    for seg, tier, n in ctx.conn.execute(select(st.c.segment, st.c.tier, func.count())
+                                         .where(mine).group_by(st.c.segment, st.c.tier)):
+        segs[seg] += n
+        tiers[tier] += n
+        total += n
+    return {"as_of": on, "customers": total, "changed": changed, "lost": 0,
+            "segments": segs, "tiers": tiers}
+
+
+def _announce(ctx: Any, changed: list[Any], cols: tuple[str, ...]) -> None:
+    if not changed:
+        return
+    hook = getattr(ctx.hooks, "crm_grade_changed", None)
+    customers: dict[int, Customer] = {}
+    c = ctx.crm.table("customers")
+    ids = [r.customer_id for r in changed]
+    if hook is not None and hook.plugins:
+        for chunk in _chunks(ids):
+            for row in ctx.conn.execute(select(c).where(c.c.tenant_id == ctx.tenant.id,
+                                                        c.c.id.in_(chunk))):
+                customers[row.id] = Customer.from_row(row)
+    names = {}
+    for chunk in _chunks(ids):
+        names.update(ctx.conn.execute(select(c.c.id, c.c.name).where(
+            c.c.tenant_id == ctx.tenant.id, c.c.id.in_(chunk))).all())
+    audits, events = [], []
+    for r in changed:
+        after = {k: getattr(r, k) for k in cols}
+        before = None if r.old_id is None else {k: getattr(r, "old_" + k) for k in cols}
+        audits.append(("grading", r.customer_id, "insert" if before is None else "update",
+                       before, after, r.customer_id))
+        events.append(("grade.changed", {"customer_id": r.customer_id,
+                                         "customer": names.get(r.customer_id),
+                                         "before": before, "after": after}, r.customer_id))
+        if customers:
+            hook(ctx=ctx, customer=customers[r.customer_id], before=before, after=after)
+    ctx.audit_many(audits)
+    ctx.emit_many(events)
+
+
+def _mark_lost(ctx: Any, ids: list[int]) -> int:
+    """Set status ``lost`` through the core, one customer at a time (hooks and audit)."""
+    c = ctx.crm.table("customers")
+    n = 0
+    for chunk in _chunks(ids):
+        for row in ctx.conn.execute(select(c).where(c.c.tenant_id == ctx.tenant.id,
+                                                    c.c.id.in_(chunk)).order_by(c.c.id)):
+            ctx.crm.customers._update(ctx, Customer.from_row(row), {"status": "lost"})
+            n += 1
+    return n
