@@ -46,12 +46,11 @@ class Context:
 
     def emit(self, event: str, payload: dict[str, Any], customer_id: int | None = None) -> None:
         """Write an outbox row in this transaction: sent after commit, lost on rollback."""
-        t = self.crm.table("outbox")
-        self.conn.execute(t.insert().values(
-            tenant_id=self.tenant.id, event=event, customer_id=customer_id,
-            payload=json.loads(json.dumps(payload, default=_default, ensure_ascii=False)),
-            created_at=self.now(),
-        ))
+        # parameters, not .values(): one cached statement for every call
+        self.conn.execute(self.crm.table("outbox").insert(), {
+            "tenant_id": self.tenant.id, "event": event, "customer_id": customer_id,
+            "payload": json.loads(json.dumps(payload, default=_default, ensure_ascii=False)),
+            "created_at": self.now()})
 
     def emit_many(self, events: Any) -> None:
         """``emit`` for many events in one executemany: ``(event, payload, customer_id)``
@@ -94,11 +93,10 @@ class Context:
     def audit(self, table: str, row_id: int | None, op: str, before: Any, after: Any,
               customer_id: int | None = None) -> None:
         """Write one audit row (the change feed) in this transaction."""
-        self.conn.execute(self.crm.table("audit").insert().values(
-            tenant_id=self.tenant.id, at=self.now(), user=self.user.name, table_name=table,
-            row_id=row_id, customer_id=customer_id, op=op,
-            before=_jsonable(before), after=_jsonable(after),
-        ))
+        self.conn.execute(self.crm.table("audit").insert(), {
+            "tenant_id": self.tenant.id, "at": self.now(), "user": self.user.name,
+            "table_name": table, "row_id": row_id, "customer_id": customer_id, "op": op,
+            "before": _jsonable(before), "after": _jsonable(after)})
 
 
 def _jsonable(value: Any) -> Any:

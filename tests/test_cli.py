@@ -187,3 +187,10 @@ def test_every_command_has_help(cli):
         cmd = root.get_command(click.Context(root), name)
         for sub in getattr(cmd, "commands", {}).values():
             assert sub.help, f"{name} {sub.name} has no help"
+
+
+def test_plugins_set_takes_negative_numbers_as_values(ready):
+    r = ready("plugins", "set", "grading", "window_days", "-5")
+    assert r.exit_code == 1, r  # refused by the settings class, not a usage error
+    assert "window_days" in r.stderr and "No such option" not in r.stderr
+    assert ready("plugins", "set", "grading", "window_days", "30").exit_code == 0

@@ -72,7 +72,7 @@ def plugins_disable(crm: Any, names: tuple[str, ...]) -> None:
     click.echo(f"disabled: {', '.join(done)}" if done else "not enabled")
 
 
-@plugins.command("set")
+@plugins.command("set", context_settings={"ignore_unknown_options": True})
 @click.argument("name")
 @click.argument("key")
 @click.argument("value")
