@@ -3,6 +3,7 @@
 * ``days_between(later, earlier)`` - whole days from ``earlier`` to ``later`` (int).
 * ``add_days(date, n)`` - a date ``n`` days later (``n`` may be a column).
 * ``year_month(date)`` - ``'YYYY-MM'``.
+* ``day_of(datetime)`` - the date part of a stored UTC datetime, as a DATE.
 * ``money(expr)`` - read an expression over money columns back as ``Decimal``.
 """
 
@@ -93,6 +94,22 @@ def _ym_sqlite(el: Any, compiler: Any, **kw: Any) -> str:
 def _ym_mysql(el: Any, compiler: Any, **kw: Any) -> str:
     (d,) = list(el.clauses)
     return f"DATE_FORMAT({compiler.process(d, **kw)}, '%%Y-%%m')"
+
+
+class day_of(FunctionElement):  # noqa: N801
+    type = Date()
+    inherit_cache = True
+    name = "day_of"
+
+
+@compiles(day_of)
+def _day_default(el: Any, compiler: Any, **kw: Any) -> str:
+    return f"CAST({compiler.process(list(el.clauses)[0], **kw)} AS DATE)"
+
+
+@compiles(day_of, "sqlite")
+def _day_sqlite(el: Any, compiler: Any, **kw: Any) -> str:
+    return f"date({compiler.process(list(el.clauses)[0], **kw)})"
 
 
 def money(expr: Any) -> Any:

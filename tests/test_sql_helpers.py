@@ -3,7 +3,7 @@ import datetime as dt
 from sqlalchemy import Column, Date, Integer, MetaData, Table, func, literal, select
 
 from crmkit import storage
-from crmkit.sql import add_days, days_between, money, year_month
+from crmkit.sql import add_days, day_of, days_between, money, year_month
 
 
 def test_date_helpers_agree_on_every_backend(crm_db_url):
@@ -19,9 +19,12 @@ def test_date_helpers_agree_on_every_backend(crm_db_url):
             days_between(literal(dt.date(2026, 3, 1)), t.c.d),
             add_days(t.c.d, 3), year_month(t.c.d)).order_by(t.c.id)).all()
         total = conn.execute(select(money(func.sum(t.c.amt)))).scalar_one()
+        stamp = dt.datetime(2026, 3, 1, 23, 59, 59, tzinfo=dt.UTC)
+        day = conn.execute(select(day_of(literal(stamp, storage.UTCDateTime)))).scalar_one()
     engine.dispose()
     assert [r[0] for r in rows] == [2, 60]
     assert [dt.date.fromisoformat(str(r[1])) for r in rows] == [dt.date(2026, 3, 2),
                                                               dt.date(2026, 1, 3)]
     assert [r[2] for r in rows] == ["2026-02", "2025-12"]
     assert str(total) == "10.15"
+    assert dt.date.fromisoformat(str(day)[:10]) == dt.date(2026, 3, 1)

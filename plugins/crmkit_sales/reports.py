@@ -12,35 +12,15 @@ import datetime as dt
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, Date, and_, case, exists, func, or_, select, type_coerce
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.functions import FunctionElement
+from sqlalchemy import BigInteger, and_, case, exists, func, or_, select, type_coerce
 
 import crmkit
-from crmkit.sql import days_between, money, year_month
+from crmkit.sql import day_of, days_between, money, year_month
 
 from .service import customer_scope, opp_scope, settings
 
 CENT = Decimal("0.01")
 VALUE_KINDS = ("order", "invoice")
-
-
-class day_of(FunctionElement):  # noqa: N801 - reads like a SQL function
-    """The date part of a stored UTC datetime, as a DATE on every backend."""
-
-    type = Date()
-    inherit_cache = True
-    name = "day_of"
-
-
-@compiles(day_of)
-def _day_default(el: Any, compiler: Any, **kw: Any) -> str:
-    return f"CAST({compiler.process(list(el.clauses)[0], **kw)} AS DATE)"
-
-
-@compiles(day_of, "sqlite")
-def _day_sqlite(el: Any, compiler: Any, **kw: Any) -> str:
-    return f"date({compiler.process(list(el.clauses)[0], **kw)})"
 
 
 def raw(col: Any) -> Any:
