@@ -71,9 +71,11 @@ def build(crm: Any, rng: random.Random | None = None) -> dict[str, Any]:
         crm.documents.add(c.id, kind="order", number=f"SO-{order_no:04d}", lines=lines,
                           issued_on=today - dt.timedelta(days=190 - i * 5))
         # invoices at various ages; some paid, some partly, some overdue
-        for k in range(rng.randint(1, 4)):
+        ages = sorted(rng.sample([5, 20, 45, 75, 100, 150, 220, 300], rng.randint(1, 4)),
+                      reverse=True)
+        for age in ages:  # oldest first, weeks or months apart
             inv_no += 1
-            issued = today - dt.timedelta(days=rng.choice([5, 20, 45, 75, 100, 150, 220]) + k)
+            issued = today - dt.timedelta(days=age)
             due = issued + dt.timedelta(days=30)
             p, price = rng.choice(PRODUCTS)
             qty = rng.randint(1, 5)
