@@ -112,15 +112,23 @@ def crm_db_url(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def crm_sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """A SQLite file migrated to head once per session; tests start from a copy."""
+def crm_sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Callable[[bool], str]:
+    """SQLite files migrated to head once per session (one with the installed plugins'
+    branches, one with the core's only); tests start from a copy."""
     import crmkit
 
-    path = tmp_path_factory.mktemp("crmkit-template") / "template.db"
-    crm = crmkit.open(f"sqlite:///{path}")
-    crm.init()
-    crm.close()
-    return str(path)
+    made: dict[bool, str] = {}
+
+    def template(discover: bool) -> str:
+        if discover not in made:
+            path = tmp_path_factory.mktemp("crmkit-template") / "template.db"
+            crm = crmkit.open(f"sqlite:///{path}", discover=discover)
+            crm.init()
+            crm.close()
+            made[discover] = str(path)
+        return made[discover]
+
+    return template
 
 
 def _copy_sqlite(src: str, url: str) -> None:
@@ -135,7 +143,7 @@ def _copy_sqlite(src: str, url: str) -> None:
 
 @pytest.fixture
 def crm_factory(crm_db_url: str, today: dt.date,
-                crm_sqlite_template: str) -> Iterator[Callable[..., Any]]:
+                crm_sqlite_template: Callable[[bool], str]) -> Iterator[Callable[..., Any]]:
     """Open initialised Crm instances on this test's database (``init=False`` for an
     empty one)."""
     import crmkit
@@ -151,7 +159,8 @@ def crm_factory(crm_db_url: str, today: dt.date,
         if init:
             if crm_db_url.startswith("sqlite:///") and not os.path.exists(
                     crm_db_url.split("sqlite:///", 1)[1]):
-                _copy_sqlite(crm_sqlite_template, crm_db_url)  # already initialised
+                # a copy of a database already initialised with the same plugin discovery
+                _copy_sqlite(crm_sqlite_template(kw.get("discover", True)), crm_db_url)
             else:
                 crm.using(user="admin", tenant="default").init()
         if enable:

@@ -139,3 +139,14 @@ def test_db_commands(cli):
     assert r.exit_code == 1 and "built-in plugin 'permissions' cannot be uninstalled" in r.stderr
     r = cli("plugins", "uninstall", "receivables")
     assert r.exit_code == 1 and "--dry-run" in r.stderr
+
+
+def test_revisions_of_a_removed_plugin_package_give_a_clear_error(tmp_path):
+    url = f"sqlite:///{tmp_path / 'x.db'}"
+    crmkit.open(url).init()  # webhooks, sales and grading ship revisions
+    bare = crmkit.open(url, discover=False)  # as if their packages were gone
+    assert migrations.unknown_revisions(bare) == ["grading_0001", "sales_0001",
+                                                  "webhooks_0001"]
+    with pytest.raises(crmkit.DatabaseError, match="migrations of plugins that are not "
+                       "installed \\(grading_0001, sales_0001, webhooks_0001\\)"):
+        bare.init()

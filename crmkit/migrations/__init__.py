@@ -70,9 +70,36 @@ def _run(crm: Crm, fn: Any, *args: Any, **kw: Any) -> Any:
         return fn(cfg, *args, **kw)
 
 
+def unknown_revisions(crm: Crm) -> list[str]:
+    """Revisions recorded in the database that no installed package provides (a plugin
+    removed without ``plugins uninstall --purge``)."""
+    from alembic.util import CommandError
+
+    script = ScriptDirectory.from_config(config(crm))
+    with crm.engine.connect() as conn:
+        ctx = MigrationContext.configure(conn, opts={
+            "version_table": version_table(crm.prefix)})
+        at = ctx.get_current_heads()
+    out = []
+    for rev in at:
+        try:
+            script.get_revision(rev)
+        except CommandError:
+            out.append(rev)
+    return sorted(out)
+
+
 def upgrade(crm: Crm, target: str = "heads") -> None:
     """``alembic upgrade`` (default: every branch to its head), then ``create_all`` for
     the tables of enabled plugins that have no migrations."""
+    missing = unknown_revisions(crm)
+    if missing:
+        from ..errors import DatabaseError
+
+        raise DatabaseError(
+            f"the database has migrations of plugins that are not installed "
+            f"({', '.join(missing)}); install them again, or remove their branch with "
+            "`crmkit plugins uninstall NAME --purge` before removing the package")
     _run(crm, command.upgrade, target)
     if target == "heads":
         _create_unmigrated(crm)
