@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.plugins.installing import install_isolated
+
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 PLUGIN_PAGES = ("receivables", "grading", "sales", "csv", "webhooks", "email")
@@ -101,17 +103,9 @@ def test_tutorial_code_works(tmp_path):
     assert len(blocks) == 9
     for m in blocks:
         run_tutorial.apply_block(target, m.group(2), m.group(3))
-    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check"]
-    inst = subprocess.run([*pip, "install", "-q", "--no-deps", "--no-build-isolation", "-e",
-                           str(target)], capture_output=True, text=True, timeout=300)
-    assert inst.returncode == 0, inst.stdout + inst.stderr
-    try:
-        run = subprocess.run([sys.executable, "-m", "pytest", str(target), "-q", "-p",
-                              "no:cacheprovider"], capture_output=True, text=True,
-                             timeout=300, cwd=tmp_path,
-                             env=dict(os.environ, CRMKIT_TEST_DATABASES="sqlite"))
-        assert run.returncode == 0, run.stdout + run.stderr
-        assert "8 passed" in run.stdout, run.stdout
-    finally:
-        subprocess.run([*pip, "uninstall", "-y", "-q", "crmkit-followup"],
-                       capture_output=True, timeout=300)
+    env = install_isolated(target, tmp_path / "site")
+    run = subprocess.run([sys.executable, "-m", "pytest", str(target / "tests"), "-q", "-p",
+                          "no:cacheprovider"], capture_output=True, text=True,
+                         timeout=300, cwd=tmp_path, env=env)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "8 passed" in run.stdout, run.stdout

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 
 import pytest
 
 from crmkit import scaffold
+from tests.plugins.installing import install_isolated
 
 
 def test_scaffold_installs_and_its_tests_pass(tmp_path):
@@ -23,20 +23,12 @@ def test_scaffold_installs_and_its_tests_pass(tmp_path):
         == ["README.md", "crmkit_zz_scaffold/__init__.py", "pyproject.toml",
             "tests/test_zz_scaffold.py"]
     assert 'zz_scaffold = "crmkit_zz_scaffold"' in (target / "pyproject.toml").read_text()
-    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check"]
-    inst = subprocess.run([*pip, "install", "-q", "--no-deps", "--no-build-isolation", "-e",
-                           str(target)], capture_output=True, text=True, timeout=300)
-    assert inst.returncode == 0, inst.stdout + inst.stderr
-    try:
-        env = dict(os.environ, CRMKIT_TEST_DATABASES="sqlite")
-        run = subprocess.run([sys.executable, "-m", "pytest", str(target), "-q", "-p",
-                              "no:cacheprovider"], capture_output=True, text=True,
-                             timeout=300, env=env, cwd=tmp_path)
-        assert run.returncode == 0, run.stdout + run.stderr
-        assert "5 passed" in run.stdout, run.stdout
-    finally:
-        subprocess.run([*pip, "uninstall", "-y", "-q", "crmkit-zz-scaffold"],
-                       capture_output=True, timeout=300)
+    env = install_isolated(target, tmp_path / "site")
+    run = subprocess.run([sys.executable, "-m", "pytest", str(target / "tests"), "-q", "-p",
+                          "no:cacheprovider"], capture_output=True, text=True,
+                         timeout=300, env=env, cwd=tmp_path)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "5 passed" in run.stdout, run.stdout
 
 
 def test_refuses_bad_names_and_non_empty_dirs(tmp_path):
