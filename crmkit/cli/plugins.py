@@ -6,7 +6,6 @@ from typing import Any
 
 import click
 
-from ..services.plugins import parse_value
 from .output import json_option, pass_crm, print_json, table
 
 
@@ -79,6 +78,8 @@ def plugins_disable(crm: Any, names: tuple[str, ...]) -> None:
 @pass_crm
 def plugins_set(crm: Any, name: str, key: str, value: str) -> None:
     """Set a plugin setting; VALUE is JSON when it parses (30, [15,45], true)."""
+    from ..services.plugins import parse_value
+
     crm.plugins.set(name, key, parse_value(value))
     shown = crm.plugins.info(name)["settings"].get(key)
     click.echo(f"{name}.{key} = {shown}")
@@ -102,7 +103,7 @@ def hooks_cmd(crm: Any, as_json: bool) -> None:
     table([(r["hook"], ", ".join(r["plugins"]) or "-") for r in rows], ["hook", "plugins"])
 
 
-__all__ = ["plugins", "hooks_cmd", "parse_value"]
+__all__ = ["plugins", "hooks_cmd"]
 
 
 @plugins.command("new")
