@@ -6,9 +6,9 @@ Fixtures:
 * ``today`` - the fixed date tests run on (2026-11-22, a Sunday).
 * ``crm_db_url`` - a fresh, empty database for this test. Tests that use it (directly
   or through ``crm``/``crm_factory``/``cli``) run once per backend chosen by
-  ``CRMKIT_TEST_DATABASES`` (default ``sqlite,postgresql,mariadb``); an unreachable
-  server is skipped with one line saying why, or fails the run when
-  ``CRMKIT_TEST_REQUIRE_ALL=1`` (as in CI). PostgreSQL gets a schema per test, MariaDB
+  ``CRMKIT_TEST_DATABASES`` (default ``sqlite,postgresql,mariadb``); the tests of an
+  unreachable server are deselected, with one header line saying why, or fail the run
+  when ``CRMKIT_TEST_REQUIRE_ALL=1`` (as in CI). PostgreSQL gets a schema per test, MariaDB
   a database per test, SQLite a file in ``tmp_path``.
 * ``crm_factory(enable=(), plugins=(), user="admin", tenant="default")`` - an initialised
   Crm on that database with plugins enabled.
@@ -60,6 +60,37 @@ def _why_unreachable(backend: str) -> str | None:
         except Exception as exc:  # noqa: BLE001 - any failure means "not here"
             _reachable[backend] = f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
     return _reachable[backend]
+
+
+def _unreachable() -> dict[str, str]:
+    return {b: why for b in _backends() if b in BACKENDS and b != "sqlite"
+            for why in [_why_unreachable(b)] if why}
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    """One line per chosen backend that cannot be reached, saying why."""
+    required = os.environ.get("CRMKIT_TEST_REQUIRE_ALL") == "1"
+    return [f"crmkit: {b} not reachable at {_server_url(b)} ({why}); "
+            + ("its tests will fail (CRMKIT_TEST_REQUIRE_ALL=1)" if required
+               else "its tests are skipped")
+            for b, why in _unreachable().items()]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Deselect the tests of unreachable backends (unless all are required)."""
+    if os.environ.get("CRMKIT_TEST_REQUIRE_ALL") == "1":
+        return
+    gone = _unreachable()
+    if not gone:
+        return
+    keep, drop = [], []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        backend = callspec.params.get("crm_db_url") if callspec else None
+        (drop if backend in gone else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
