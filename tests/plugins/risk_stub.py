@@ -10,8 +10,9 @@ import crmkit
 
 
 class _RiskSpec:
+    @staticmethod
     @crmkit.hookspec
-    def crm_customers_at_risk(ctx: Any, on: dt.date) -> list[int]:  # noqa: N805
+    def crm_customers_at_risk(ctx: Any, on: dt.date) -> list[int]:
         """Ids of the customers at risk on ``on`` (the same spec receivables declares).
 
         Since 0.1.
