@@ -22,4 +22,4 @@ def crm_document_created(ctx: Any, document: Any) -> None:
     customers = ctx.crm.customers
     customer = customers._load(ctx, document.customer_id)
     if customer.status == "prospect":
-        customers._update(ctx, customer, {"status": "active"})
+        customers.change(ctx, customer, {"status": "active"})

@@ -249,6 +249,13 @@ class CustomerService(Service):
         ctx.audit("customer", before.id, "update", before, customer, customer_id=before.id)
         return customer
 
+    def change(self, ctx: Context, customer: Customer, fields: Mapping[str, Any]) -> Customer:
+        """Update ``customer`` inside the caller's open unit of work, for plugins acting
+        on the system's behalf (grading marking a customer lost, sales activating a
+        prospect): validate hooks, the update, ``crm_customer_updated`` and the audit row
+        all join ``ctx``'s transaction. The caller decides whether ``ctx.user`` may."""
+        return self._update(ctx, customer, fields)
+
     def archive(self, id_: int) -> Customer:
         """Set status ``archived`` (fires ``crm_customer_archived``)."""
         with self.crm.unit() as ctx:

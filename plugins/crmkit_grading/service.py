@@ -266,6 +266,6 @@ def _mark_lost(ctx: Any, ids: list[int]) -> int:
     for chunk in _chunks(ids):
         for row in ctx.conn.execute(select(c).where(c.c.tenant_id == ctx.tenant.id,
                                                     c.c.id.in_(chunk)).order_by(c.c.id)):
-            ctx.crm.customers._update(ctx, Customer.from_row(row), {"status": "lost"})
+            ctx.crm.customers.change(ctx, Customer.from_row(row), {"status": "lost"})
             n += 1
     return n

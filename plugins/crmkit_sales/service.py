@@ -258,7 +258,7 @@ def move(crm: crmkit.Crm, opp_id: int, stage: str, *, on: dt.date | None = None,
                                       extra={"sales": {"opportunity_id": before.id}})
             customer = ctx.crm.customers.require(ctx, before.customer_id, "update")
             if customer.status == "prospect":
-                ctx.crm.customers._update(ctx, customer, {"status": "active"})
+                ctx.crm.customers.change(ctx, customer, {"status": "active"})
         return after
 
 
