@@ -200,9 +200,7 @@ class Crm:
         with self.unit(write=False) as ctx:
             q = (select(a).where(a.c.tenant_id == ctx.tenant.id, a.c.id > since)
                  .order_by(a.c.id))
-            cust = self.table("customers")
-            if any(c is not None for c in ctx.hooks.crm_customer_scope(
-                    ctx=ctx, user=ctx.user, customers=cust)):
+            if self.customers.scoped(ctx):
                 # a scoped user (sales) sees changes to the customers they may see, and
                 # their own changes that concern no customer; never anyone else's
                 q = q.where(or_(a.c.customer_id.in_(self.customers.visible_ids(ctx)),

@@ -8,10 +8,8 @@ from ``crmkit.open(plugins=[...])``, and the built-ins in ``crmkit.builtin``.
 from __future__ import annotations
 
 import importlib
-import inspect
 from collections.abc import Iterable
 from importlib.metadata import entry_points
-from types import ModuleType
 from typing import Any
 
 import pluggy
@@ -241,6 +239,3 @@ class PluginHost:
             return []
         return sorted(h.name for h in self.pm.get_hookcallers(p.obj) or [])
 
-
-def is_plugin_module(obj: Any) -> bool:
-    return isinstance(obj, ModuleType) or inspect.isclass(obj) or hasattr(obj, "PLUGIN")

@@ -130,10 +130,6 @@ def LongText() -> Text:  # noqa: N802
     return Text().with_variant(MEDIUMTEXT(), "mysql", "mariadb")
 
 
-def tenant_id_column() -> Column:
-    return Column("tenant_id", Integer, nullable=False)
-
-
 def build_metadata(prefix: str = "crm_") -> MetaData:
     """The core tables on a fresh MetaData; plugins add theirs via ``crm_tables``."""
     md = MetaData(info={"crmkit_prefix": prefix})

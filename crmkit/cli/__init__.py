@@ -8,7 +8,6 @@ commands through ``crm_cli``; they are loaded only when the command line needs t
 from __future__ import annotations
 
 import datetime as dt
-import os
 import sys
 import types
 from typing import Any
@@ -189,4 +188,4 @@ def main() -> None:
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
 
-__all__ = ["cli", "get_crm", "main", "State", "os"]
+__all__ = ["cli", "get_crm", "main", "State"]

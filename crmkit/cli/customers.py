@@ -6,8 +6,7 @@ from typing import Any
 
 import click
 
-from ..convert import to_dict
-from .output import json_option, money, parse_date, pass_crm, print_json, table
+from .output import json_option, parse_date, pass_crm, print_json, table
 
 
 @click.group()
@@ -187,5 +186,3 @@ def contact_list(crm: Any, customer_id: int | None, as_json: bool) -> None:
     table([(c.id, c.customer_id, c.name, c.title, c.email, c.phone) for c in cs],
           ["id", "customer", "name", "title", "email", "phone"], empty="no contacts")
 
-
-__all__ = ["customer", "contact", "to_dict", "money"]

@@ -8,11 +8,11 @@ from collections.abc import Iterable, Mapping
 from itertools import islice
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, true
+from sqlalchemy import and_, func, or_, select
 
 from ..context import Context
 from ..convert import _default, to_dict
-from ..errors import NotFound, ValidationError
+from ..errors import ValidationError
 from ..records import CUSTOMER_KINDS, CUSTOMER_STATUSES, Customer, Section
 from ..storage import NAME_MAX, SHORT_MAX
 from ._base import Checker, Service, check_owner, flatten, get_row, user_names
@@ -105,15 +105,21 @@ class CustomerService(Service):
 
     # --- reads -----------------------------------------------------------------------
 
+    def _scope(self, ctx: Context) -> list[Any]:
+        t = self.table("customers")
+        return [c for c in ctx.hooks.crm_customer_scope(ctx=ctx, user=ctx.user, customers=t)
+                if c is not None]
+
+    def scoped(self, ctx: Context) -> bool:
+        """Whether this user sees only some of the tenant's customers (a ``sales`` user)."""
+        return bool(self._scope(ctx))
+
     def visible(self, ctx: Context) -> Any:
         """A SQL condition on the customers table: the rows this user may see.
 
         Plugins use it in their reports (``.where(crm.customers.visible(ctx))``)."""
         t = self.table("customers")
-        conds = [c for c in ctx.hooks.crm_customer_scope(ctx=ctx, user=ctx.user, customers=t)
-                 if c is not None]
-        return and_(t.c.tenant_id == ctx.tenant.id, *conds) if conds else (
-            t.c.tenant_id == ctx.tenant.id)
+        return and_(t.c.tenant_id == ctx.tenant.id, *self._scope(ctx))
 
     def visible_ids(self, ctx: Context) -> Any:
         """A subquery of the ids of the customers this user may see."""
@@ -139,10 +145,9 @@ class CustomerService(Service):
         with self.crm.unit(write=False) as ctx:
             q = select(t).where(self.visible(ctx))
             if status is not None:
-                Checker("customer").choice("status", status, CUSTOMER_STATUSES)
-                if status not in CUSTOMER_STATUSES:
-                    raise ValidationError(f"unknown customer status '{status}'; valid: "
-                                          f"{', '.join(CUSTOMER_STATUSES)}")
+                c = Checker("customer")
+                c.choice("status", status, CUSTOMER_STATUSES)
+                c.raise_if_any()
                 q = q.where(t.c.status == status)
             if owner:
                 q = q.where(t.c.owner == owner)
@@ -324,12 +329,8 @@ class CustomerService(Service):
         with self.crm.unit(write=False) as ctx:
             c = self._load(ctx, id_)
             ctx.check("view", c, f"customer {id_}")
-            on = on or ctx.today
-            sections: dict[str, Any] = {}
-            for result in ctx.hooks.crm_customer_sections(ctx=ctx, customer=c, on=on):
-                for s in result if isinstance(result, list | tuple) else [result]:
-                    if isinstance(s, Section):
-                        sections[s.plugin] = _jsonable(s.data)
+            sections = {sec.plugin: _jsonable(sec.data)
+                        for sec in self._sections(ctx, c, on or ctx.today)}
             return {
                 "customer": to_dict(c),
                 "contacts": [to_dict(x) for x in ctx.crm.contacts.list(customer_id=c.id)],
@@ -344,13 +345,16 @@ class CustomerService(Service):
         with self.crm.unit(write=False) as ctx:
             c = self._load(ctx, id_)
             ctx.check("view", c, f"customer {id_}")
-            out: list[Section] = []
-            for result in ctx.hooks.crm_customer_sections(ctx=ctx, customer=c,
-                                                          on=on or ctx.today):
-                for s in result if isinstance(result, list | tuple) else [result]:
-                    if isinstance(s, Section):
-                        out.append(s)
-            return out
+            return self._sections(ctx, c, on or ctx.today)
+
+    def _sections(self, ctx: Context, customer: Customer, on: dt.date) -> list[Section]:
+        """The sections plugins return (a Section, a list of them, or None each)."""
+        out: list[Section] = []
+        for result in ctx.hooks.crm_customer_sections(ctx=ctx, customer=customer, on=on):
+            for s in result if isinstance(result, list | tuple) else [result]:
+                if isinstance(s, Section):
+                    out.append(s)
+        return out
 
     def history(self, id_: int) -> list[dict[str, Any]]:
         """Every audited change to a customer and its items, oldest first."""
@@ -378,5 +382,3 @@ def _escape(s: str) -> str:
 def _jsonable(data: Any) -> Any:
     return json.loads(json.dumps(data, default=_default, ensure_ascii=False))
 
-
-__all__ = ["CustomerService", "NotFound", "true"]

@@ -70,8 +70,7 @@ class DocumentService(Service):
             ctx.crm.customers.require(ctx, row.customer_id, "view")
             return Document.from_row(row, self._lines(ctx, row.id))
 
-    def _check(self, ctx: Context, new: dict[str, Any], before: Document | None,
-               lines: tuple[Line, ...] | None) -> Checker:
+    def _check(self, ctx: Context, new: dict[str, Any], before: Document | None) -> Checker:
         c = Checker("document")
         c.choice("kind", new["kind"], DOCUMENT_KINDS)
         c.choice("status", new["status"], DOCUMENT_STATUSES)
@@ -133,7 +132,7 @@ class DocumentService(Service):
                    "due_on": c.date("due date", due_on), "applies_to": applies_to or None,
                    "attachment": attachment, "extra": extra or {}}
             c.raise_if_any()
-            c = self._check(ctx, new, None, parsed)
+            c = self._check(ctx, new, None)
             c.raise_if_any()
             doc = Document(id=None, tenant_id=ctx.tenant.id, lines=parsed, **new)
             c.raise_if_any(ctx.hooks.crm_document_validate(ctx=ctx, document=doc,
@@ -191,7 +190,7 @@ class DocumentService(Service):
             changes = {k: v for k, v in fields.items() if getattr(before, k) != v}
             if not changes:
                 return before
-            self._check(ctx, new, before, None).raise_if_any()
+            self._check(ctx, new, before).raise_if_any()
             doc = Document(id=before.id, tenant_id=ctx.tenant.id, lines=before.lines, **new)
             c.raise_if_any(ctx.hooks.crm_document_validate(ctx=ctx, document=doc,
                                                            changes=changes, before=before))

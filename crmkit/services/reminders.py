@@ -19,10 +19,7 @@ class ReminderService(Service):
         out: list[Reminder] = []
         for result in ctx.hooks.crm_reminders(ctx=ctx, on=on):
             out.extend(r for r in (result or ()) if isinstance(r, Reminder))
-        t = self.table("customers")
-        conds = [c for c in ctx.hooks.crm_customer_scope(ctx=ctx, user=ctx.user, customers=t)
-                 if c is not None]
-        if conds:
+        if ctx.crm.customers.scoped(ctx):
             visible = set(ctx.conn.scalars(ctx.crm.customers.visible_ids(ctx)))
             out = [r for r in out if (r.customer_id in visible if r.customer_id is not None
                                       else r.owner == ctx.user.name)]
