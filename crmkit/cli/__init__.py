@@ -15,7 +15,7 @@ from typing import Any
 import click
 
 from ..errors import CrmError, ValidationError
-from .output import parse_date
+from ..output import parse_date
 
 CORE_COMMANDS = {
     "init": ("crmkit.cli.admin", "init_cmd"),

@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from .output import json_option, pass_crm, print_json, table
+from ..output import json_option, pass_crm, print_json, table
 from .plugins import plugins
 
 

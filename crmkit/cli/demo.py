@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from .output import table
+from ..output import table
 
 
 @click.command("demo")

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from crmkit.cli.output import pass_crm, print_json
+from crmkit.output import pass_crm, print_json
 
 KIND_HELP = "customers, contacts, activities or documents"
 

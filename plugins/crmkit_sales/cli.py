@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from crmkit.cli.output import json_option, parse_date, pass_crm, print_json, table
+from crmkit.output import json_option, parse_date, pass_crm, print_json, table
 
 
 def _m(v: Any) -> str:
