@@ -303,3 +303,13 @@ def test_crm_tables_lead_every_index_with_tenant_id(mk):
 def test_crm_addhooks_declares_crm_campaign_revenue(mk):
     hc = mk.host.pm.hook.crm_campaign_revenue
     assert hc.spec is not None and hc.spec.opts.get("firstresult") is True
+
+
+def test_crm_demo_adds_three_campaigns(cli, crm_db_url):
+    if not crm_db_url.startswith("sqlite"):
+        pytest.skip("the demo's data does not depend on the backend; sqlite is enough")
+    assert cli("demo").exit_code == 0
+    rows = cli("campaign", "report", "--json").json
+    assert [r["channel"] for r in rows] == ["exhibition", "wechat", "phone"]
+    assert all(r["leads"] > 0 and r["revenue"] != "0.00" for r in rows[:2])
+    assert rows[2]["targets"] > 0 and rows[2]["return_rate"] is not None

@@ -3,8 +3,8 @@ customers and revenue, ROI, target lists and win-back measurement.
 
 Commands hang under ``crmkit campaign``. Hooks implemented: ``crm_addhooks``
 (declares ``crm_campaign_revenue``), ``crm_tables``, ``crm_cli``, ``crm_permission``,
-``crm_customer_sections``, ``crm_campaign_revenue`` (the default, ``trylast``) and the
-csv plugin's ``crm_import_columns`` / ``crm_import_row``. Python API: ``add``,
+``crm_customer_sections``, ``crm_campaign_revenue`` (the default, ``trylast``),
+``crm_demo`` and the csv plugin's ``crm_import_columns`` / ``crm_import_row``. Python API: ``add``,
 ``add_cost``, ``add_lead``, ``target``, ``list_campaigns``, ``show``, ``report``. See
 docs/plugins/marketing.md.
 """
@@ -106,6 +106,16 @@ def crm_import_row(ctx: Any, kind: str, record: Any, values: dict[str, str]
     from .service import import_row
 
     return import_row(ctx, kind, record, values)
+
+
+@crmkit.hookimpl
+def crm_demo(crm: Any, customers: list[Any], rng: Any) -> None:
+    """Add three campaigns to ``crmkit demo``: a trade fair and a WeChat push with costs
+    and leads from the sample customers, and a win-back campaign aimed at the lost
+    ones. Returns nothing. Since 0.2."""
+    from .demo import build
+
+    build(crm, customers, rng)
 
 
 # --- Python API --------------------------------------------------------------------------

@@ -147,8 +147,9 @@ def report_query(ctx: crmkit.Context, on: dt.date, *, costs: bool, sales: Any,
     for sub, named in parts:
         joined = joined.outerjoin(sub, sub.c.campaign_id == cp.c.id)
         cols += [c.label(n) for n, c in named]
-    q = (select(*cols).select_from(joined).where(cp.c.tenant_id == tid)
-         .order_by(cp.c.id).offset(offset))
+    q = select(*cols).select_from(joined).where(cp.c.tenant_id == tid).order_by(cp.c.id)
+    if offset:
+        q = q.offset(offset)
     return q if limit is None else q.limit(limit)
 
 

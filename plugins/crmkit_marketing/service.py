@@ -398,7 +398,9 @@ def list_campaigns(crm: crmkit.Crm, *, limit: int | None = None, offset: int = 0
         t = ctx.crm.table("marketing_campaigns")
         total = ctx.conn.execute(select(func.count()).select_from(t).where(
             t.c.tenant_id == ctx.tenant.id)).scalar_one()
-        q = select(t).where(t.c.tenant_id == ctx.tenant.id).order_by(t.c.id).offset(offset)
+        q = select(t).where(t.c.tenant_id == ctx.tenant.id).order_by(t.c.id)
+        if offset:
+            q = q.offset(offset)
         if limit is not None:
             q = q.limit(limit)
         rows = [campaign_dict(ctx, Campaign.from_row(r)) for r in ctx.conn.execute(q)]
