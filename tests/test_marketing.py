@@ -287,6 +287,16 @@ def test_crm_permission_marketing_roles(mk):
         mkt.add_cost(li, c.id, "5")
     assert mkt.show(li, c.id)["budget"] is None and mkt.show(li, c.id)["costs"] is None
     assert mkt.show(mk.using(user="boss"), c.id)["cost"] == 5
+    for user, manages in (("admin", True), ("boss", True), ("li", False)):
+        with mk.using(user=user).unit(write=False) as ctx:
+            assert ctx.allowed("marketing.manage", None) is manages
+            assert ctx.allowed("marketing.costs", None) is manages
+            assert all(ctx.allowed(a, None) for a in ("marketing.view", "marketing.lead",
+                                                      "marketing.target"))
+    # a lead's record is the customer: li may not act on wang's
+    theirs = mk.customers.add(name="Theirs", owner="wang")
+    with li.unit(write=False) as ctx:
+        assert not ctx.allowed("marketing.lead", theirs)
 
 
 def test_crm_tables_lead_every_index_with_tenant_id(mk):

@@ -24,15 +24,16 @@ PLUGIN = crmkit.PluginSpec(
                 "lists and win-back measurement.",
     settings=MarketingSettings)
 
-#: Who may take the plugin's own actions (``ctx.check("marketing.<verb>", ...)``).
-#: ``None``: no opinion here (the built-in permissions decide: everyone, and for a
-#: record that is a customer, a ``sales`` user only for their own).
-ROLES: dict[str, tuple[str, ...] | None] = {
-    "marketing.manage": ("admin", "manager"),   # add campaigns, record costs
-    "marketing.costs": ("admin", "manager"),    # see costs, budgets, cost per x, ROI
-    "marketing.view": None,                     # list, show, report (in one's scope)
-    "marketing.lead": None,                     # record a lead for a customer one sees
-    "marketing.target": None,                   # target customers one sees
+#: Who may take the plugin's own actions (``ctx.check("marketing.<verb>", ...)``), by
+#: role. An allowed role is still limited by the other plugins' answers: for a record
+#: that is a customer, the built-in permissions let a ``sales`` user act only on their
+#: own; reports and targets only ever read the customers the user may see.
+ROLES: dict[str, tuple[str, ...]] = {
+    "marketing.manage": ("admin", "manager"),            # add campaigns, record costs
+    "marketing.costs": ("admin", "manager"),             # see costs, budgets, cost per x, ROI
+    "marketing.view": ("admin", "manager", "sales"),     # list, show, report
+    "marketing.lead": ("admin", "manager", "sales"),     # record a lead for a customer
+    "marketing.target": ("admin", "manager", "sales"),   # add customers to an audience
 }
 
 
@@ -62,8 +63,9 @@ def crm_cli(cli: Any) -> None:
 
 @crmkit.hookimpl
 def crm_permission(ctx: Any, user: Any, action: str, record: Any) -> bool | None:
-    """The roles of :data:`ROLES`: only admins and managers manage campaigns and see
-    costs; no opinion on anything else. Since 0.2."""
+    """The roles of :data:`ROLES` for the ``marketing.*`` actions: only admins and
+    managers manage campaigns and see costs; everyone views, records leads and targets
+    (in their scope). No opinion on any other action. Since 0.2."""
     roles = ROLES.get(action)
     if roles is None:
         return None
