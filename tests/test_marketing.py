@@ -199,8 +199,11 @@ def bad(mk):
     other = mk.using(tenant="other")
     other.plugins.enable("marketing")
     foreign = other.customers.add(name="Elsewhere")
+    elsewhere = mkt.add(other, "Their fair", channel="exhibition")
+    mkt.add_lead(other, elsewhere.id, foreign.id)
     mkt.add_lead(mk, c.id, li.id)
-    return {"c": c.id, "li": li.id, "wang": wang.id, "foreign": foreign.id}
+    return {"c": c.id, "li": li.id, "wang": wang.id, "foreign": foreign.id,
+            "theirs": elsewhere.id}
 
 
 CHANNELS = "exhibition, online, wechat, email, referral, phone, print, other"
@@ -246,6 +249,9 @@ BAD = [
      "customer {foreign} not found"),
     (("target", "{c}", "--customer", "{wang}"), "li", "customer {wang} not found"),
     (("target", "999", "--status", "lost"), None, "campaign 999 not found"),
+    (("cost", "{theirs}", "10"), None, "campaign {theirs} not found"),
+    (("lead", "{theirs}", "{li}"), None, "campaign {theirs} not found"),
+    (("show", "{theirs}"), None, "campaign {theirs} not found"),
 ]
 
 
@@ -256,6 +262,13 @@ def test_bad_input_is_one_sentence_exit_1_and_writes_nothing(mk, bad, cli):
         r = cli("campaign", *[a.format(**bad) for a in args], user=user)
         assert (r.exit_code, r.stderr.strip()) == (1, "Error: " + message.format(**bad)), args
         assert snapshot(mk) == before, args
+
+
+def test_tenants_see_only_their_campaigns_and_leads(mk, bad, cli):
+    assert [(r["campaign_id"], r["leads"]) for r in cli("campaign", "report",
+                                                        "--json").json] == [(bad["c"], 1)]
+    r = cli("campaign", "report", "--json", tenant="other")
+    assert [(x["campaign_id"], x["leads"]) for x in r.json] == [(bad["theirs"], 1)]
 
 
 def test_another_owners_customer_reads_like_a_missing_one(mk, bad, cli):
