@@ -3,7 +3,9 @@
 them back without loss.
 
 Commands: ``crmkit import KIND FILE`` and ``crmkit export KIND FILE``. Python API:
-:func:`import_file` and :func:`export_file`. See docs/plugins/csv.md.
+:func:`import_file` and :func:`export_file`. Hooks it declares for other plugins:
+``crm_import_columns`` and ``crm_import_row`` (extra columns of an import; see
+``hookspecs.py``). See docs/plugins/csv.md.
 """
 
 from __future__ import annotations
@@ -35,6 +37,14 @@ PLUGIN = crmkit.PluginSpec(
 
 
 @crmkit.hookimpl
+def crm_addhooks(pluginmanager: Any) -> None:
+    """Declare ``crm_import_columns`` and ``crm_import_row``. Since 0.2."""
+    from . import hookspecs
+
+    pluginmanager.add_hookspecs(hookspecs)
+
+
+@crmkit.hookimpl
 def crm_cli(cli: Any) -> None:
     """Add the top-level ``crmkit import`` and ``crmkit export`` commands.
 
@@ -63,4 +73,4 @@ def export_file(crm: Any, kind: str, path: Any, fmt: str | None = None) -> int:
     return run(crm, kind, path, fmt)
 
 
-__all__ = ["PLUGIN", "CsvSettings", "crm_cli", "export_file", "import_file"]
+__all__ = ["PLUGIN", "CsvSettings", "crm_addhooks", "crm_cli", "export_file", "import_file"]

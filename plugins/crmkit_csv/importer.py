@@ -5,8 +5,11 @@ created hooks fire for each row) inside a savepoint; when a batch is refused, it
 are checked one by one (``crm.customers.check``, then ``add`` in a savepoint of its
 own) so that the report names every bad row. Contacts, activities and documents go
 through the services' ``add`` per row in a savepoint (``add_many`` when the core has
-it). At the end the transaction commits only if nothing was invalid (or
-``skip_invalid``) and this is not a dry run: all or nothing, with a full report.
+it). Columns other plugins claim (``crm_import_columns``) reach them per row through
+``crm_import_row``, after the row's record is written, in the row's savepoint (such
+rows take the one-by-one path). At the end the transaction commits only if nothing was
+invalid (or ``skip_invalid``) and this is not a dry run: all or nothing, with a full
+report.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from .fields import (
     digits,
     is_plain,
     map_header,
+    norm_header,
     norm_name,
 )
 from .report import Report, RowError
@@ -64,13 +68,14 @@ class _Rollback(Exception):
 class _Row:
     """One data row: its line, its cells, the fields read from them, its keys."""
 
-    __slots__ = ("line", "values", "fields", "keys", "x", "ref")
+    __slots__ = ("line", "values", "fields", "keys", "x", "ref", "claims")
 
     def __init__(self, line: int, values: list[Any], fields: dict[str, Any]):
         self.line, self.values, self.fields = line, values, fields
         self.keys: list[tuple[int, str]] = []
         self.x: int | None = None
         self.ref = ""
+        self.claims: dict[str, str] = {}  # cells of columns other plugins claimed
 
 
 def import_file(crm: Any, kind: str, path: str | Path, *, mapping: tuple[str, ...] = (),
@@ -106,6 +111,7 @@ class _Importer:
         self._rej: Any = None
         self._refs: dict[tuple[str, Any], int | str] = {}
         self.ctx: Any = None
+        self.claimed: dict[str, int] = {}  # plugins' fields -> column index
 
     # --- driver ----------------------------------------------------------------------
 
@@ -114,16 +120,17 @@ class _Importer:
         try:
             self.header = [cell_text(h) for h in src.header]
             self.mapping, ignored = map_header(self.kind, self.header, list(self.overrides))
-            self.report.ignored_columns = ignored
             self.convs = [(f, i, converter(self.kind, f), is_plain(self.kind, f))
                           for f, i in self.mapping.items()]
-            if ignored:
-                self.say(f"ignoring columns not known for {self.kind}: {', '.join(ignored)} "
-                         f"(name them with --map COLUMN=field)")
             self.store = dedup.KeyStore()
             try:
                 with self.crm.unit() as ctx:
                     self.ctx = ctx
+                    ignored = self._claim(ignored)
+                    self.report.ignored_columns = ignored
+                    if ignored:
+                        self.say(f"ignoring columns not known for {self.kind}: "
+                                 f"{', '.join(ignored)} (name them with --map COLUMN=field)")
                     self.svc = getattr(ctx.crm, self.kind)
                     size = self.batch_size or _setting(ctx, "batch_size", 5000)
                     if self.kind == "customers":
@@ -147,6 +154,23 @@ class _Importer:
             if self._rej_file is not None:
                 self._rej_file.close()
         return self.report
+
+    def _claim(self, ignored: list[str]) -> list[str]:
+        """Give the ignored columns other plugins claim (``crm_import_columns``) to
+        them; the columns still ignored."""
+        wanted: dict[str, str] = {}
+        for answer in self.ctx.hooks.crm_import_columns(ctx=self.ctx, kind=self.kind):
+            for header, fld in (answer or {}).items():
+                wanted.setdefault(norm_header(header), fld)
+        if not wanted:
+            return ignored
+        taken, free = set(self.mapping.values()), set(ignored)
+        for i, h in enumerate(self.header):
+            fld = wanted.get(norm_header(h))
+            if fld is not None and h in free and i not in taken and fld not in self.claimed:
+                self.claimed[fld] = i
+        mine = {self.header[i] for i in self.claimed.values()}
+        return [h for h in ignored if h not in mine]
 
     # --- rows ------------------------------------------------------------------------
 
@@ -172,6 +196,10 @@ class _Importer:
         for f in _REQUIRED[self.kind]:
             # an empty required cell: the core then says e.g. "customer name is required"
             fields.setdefault(f, None)
+        for f, i in self.claimed.items():
+            text = cell_text(values[i]).strip() if i < n else ""
+            if text:
+                row.claims[f] = text
         return errs
 
     def _chunk(self, chunk: list[tuple[int, list[Any]]]) -> None:
@@ -320,8 +348,8 @@ class _Importer:
             for r in pending:
                 self._add_one(r)
             return
-        direct = [r for r in pending if "done_at" in r.fields]
-        batch = [r for r in pending if "done_at" not in r.fields]
+        direct = [r for r in pending if "done_at" in r.fields or r.claims]
+        batch = [r for r in pending if "done_at" not in r.fields and not r.claims]
         if batch and not self._bulk(bulk, batch):
             if self.kind == "customers":
                 batch = [r for r in batch if self._check(r)]
@@ -362,11 +390,15 @@ class _Importer:
             with self.ctx.conn.begin_nested():
                 rec = self._record(r)
                 if self.kind == "customers":
-                    self.svc.add(**rec)
+                    obj = self.svc.add(**rec)
                 else:
                     obj = self.svc.add(rec.pop("customer_id"), **rec)
                     if r.fields.get("done_at") is not None:
-                        self.svc.update(obj.id, done_at=r.fields["done_at"])
+                        obj = self.svc.update(obj.id, done_at=r.fields["done_at"])
+                self._claimed_row(r, obj)
+        except _Refused as exc:
+            self._reject(r, exc.errors)
+            return
         except CrmError as exc:
             self._reject(r, self._attribute(getattr(exc, "errors", None) or [str(exc)]))
             return
@@ -390,11 +422,25 @@ class _Importer:
             fields.pop("lines", None)
         try:
             with self.ctx.conn.begin_nested():
-                self.svc.update(target, **fields)
+                self._claimed_row(r, self.svc.update(target, **fields))
+        except _Refused as exc:
+            self._reject(r, exc.errors)
+            return
         except CrmError as exc:
             self._reject(r, self._attribute(getattr(exc, "errors", None) or [str(exc)]))
             return
         self.report.updated += 1
+
+    def _claimed_row(self, r: _Row, record: Any) -> None:
+        """Hand the row's claimed cells to the plugins (``crm_import_row``); raise
+        ``_Refused`` (rolling the row's savepoint back) when one refuses it."""
+        if not r.claims:
+            return
+        errs = [(str(f), str(reason)) for answer in self.ctx.hooks.crm_import_row(
+                    ctx=self.ctx, kind=self.kind, record=record, values=dict(r.claims))
+                for f, reason in (answer or {}).items()]
+        if errs:
+            raise _Refused(errs)
 
     # --- reporting -------------------------------------------------------------------
 
@@ -418,7 +464,7 @@ class _Importer:
         if r.keys:
             self.store.remove([h for h, _ in r.keys], r.line)
         for fld, reason in errs:
-            i = self.mapping.get(fld)
+            i = self.mapping.get(fld, self.claimed.get(fld))
             column = self.header[i] if i is not None else ""
             value = cell_text(r.values[i]) if i is not None and i < len(r.values) else ""
             e = RowError(r.line, column, value, reason)
@@ -440,6 +486,13 @@ class _Importer:
         if len(self.report.notes) < 1000:
             self.report.notes.append(msg)
         self.say(msg)
+
+
+class _Refused(Exception):
+    """A plugin refused a row in ``crm_import_row``: ``errors`` are (field, reason)."""
+
+    def __init__(self, errors: list[tuple[str, str]]):
+        self.errors = errors
 
 
 class _CellError(Exception):

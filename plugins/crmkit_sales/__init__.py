@@ -101,4 +101,21 @@ def crm_demo(crm: Any, customers: list[Any], rng: Any) -> None:
                 kw["contract_number"] = f"C-SALES-{opp.id:04d}"
             if st == s.lost:
                 kw["reason"] = "price too high / 价格过高"
-            move(crm, opp.id, st, **kw)
+            move(crm, opp.id, st, **kw)  # type: ignore[arg-type]  # stored: has an id
+
+
+def opportunity_facts(ctx: crmkit.Context) -> Any:
+    """For other plugins' SQL reports (the marketing plugin's campaign report): a
+    ``select`` of the opportunities ``ctx.user`` may see, one row each, with
+    ``customer_id``, ``opened_on``, ``closed_on`` (NULL while open), ``won`` (1 in the
+    won stage, else 0) and ``amount`` (integer cents, base currency). Use it inside an
+    open unit of work (``ctx``). Since 0.2."""
+    from sqlalchemy import BigInteger, case, select, type_coerce
+
+    from .service import opp_scope, settings
+
+    o = ctx.crm.table("sales_opportunities")
+    return select(o.c.customer_id, o.c.created_on.label("opened_on"), o.c.closed_on,
+                  case((o.c.stage == settings(ctx).won, 1), else_=0).label("won"),
+                  type_coerce(o.c.amount, BigInteger).label("amount")
+                  ).where(opp_scope(ctx, o))
