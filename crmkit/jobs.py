@@ -24,10 +24,12 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from attrs import field, frozen
+from sqlalchemy.exc import DBAPIError
 
+from .context import Context
 from .errors import CrmError, PermissionDenied, ValidationError
 from .i18n import _
-from .locks import job_lock
+from .locks import job_lock, job_session
 
 if TYPE_CHECKING:
     from .app import Crm
@@ -201,14 +203,15 @@ def execute(crm: Crm, declared: DeclaredJob, *, raise_denied: bool = False) -> J
                          round(time.perf_counter() - started, 3), detail)
 
     try:
-        tenant_id, skip = _admit(crm, declared)
-        if skip is not None:
-            return row("skipped", skip)
-        with job_lock(crm, tenant_id, name) as got:
-            if not got:
-                return row("skipped", _("another runner is running this job for this "
-                                        "tenant"))
-            detail = declared.job.run(crm)
+        with job_session(crm) as conn:
+            tenant_id, skip = _admit(crm, conn, declared)
+            if skip is not None:
+                return row("skipped", skip)
+            with job_lock(crm, conn, tenant_id, name) as got:
+                if not got:
+                    return row("skipped", _("another runner is running this job for this "
+                                            "tenant"))
+                detail = declared.job.run(crm)
         return row("ok", "" if detail is None else str(detail))
     except _Refused as refused:
         if raise_denied:
@@ -216,6 +219,9 @@ def execute(crm: Crm, declared: DeclaredJob, *, raise_denied: bool = False) -> J
         return row("failed", _one_line(refused.error))
     except CrmError as exc:
         return row("failed", _one_line(exc))
+    except DBAPIError as exc:
+        return row("failed", _("database error: {reason}").format(
+            reason=_one_line(getattr(exc, "orig", None) or exc)))
     except Exception as exc:
         log.exception("job %s failed for tenant %s", name, crm.tenant_slug)
         return row("failed", f"{type(exc).__name__}: {_one_line(exc)}")
@@ -229,22 +235,24 @@ class _Refused(Exception):
         self.error = error
 
 
-def _admit(crm: Crm, declared: DeclaredJob) -> tuple[int, str | None]:
-    """The tenant's id, and why the job is skipped there (None: it runs)."""
-    with crm.unit(write=False) as ctx:
-        tenant_id = ctx.tenant.id
-        # enablement is read afresh: a long-lived worker must see today's plugins
-        crm.invalidate_plugins(tenant_id)
-        enabled = crm.enabled_plugins(ctx.conn, tenant_id)
-        ctx.hooks = crm.host.hooks(enabled)
-        try:
-            ctx.check("jobs.run", None, _("job {job}").format(job=declared.name))
-        except PermissionDenied as exc:
-            raise _Refused(exc) from None
-        if declared.plugin not in enabled:
-            return tenant_id, _("plugin '{plugin}' is not enabled for this tenant").format(
-                plugin=declared.plugin)
-        return tenant_id, None
+def _admit(crm: Crm, conn: Any, declared: DeclaredJob) -> tuple[int, str | None]:
+    """The tenant's id, and why the job is skipped there (None: it runs), asked on the
+    job's own session (one connection for the check and the lock, not two)."""
+    tenant, user = crm._resolve(conn)
+    # enablement is read afresh: a long-lived worker must see today's plugins
+    crm.invalidate_plugins(tenant.id)
+    enabled = crm.enabled_plugins(conn, tenant.id)
+    conn.commit()  # SQLite: end the read; a server session is in autocommit
+    ctx = Context(crm=crm, tenant=tenant, user=user, today=crm.today, conn=conn,
+                  hooks=crm.host.hooks(enabled))
+    try:
+        ctx.check("jobs.run", None, _("job {job}").format(job=declared.name))
+    except PermissionDenied as exc:
+        raise _Refused(exc) from None
+    if declared.plugin not in enabled:
+        return tenant.id, _("plugin '{plugin}' is not enabled for this tenant").format(
+            plugin=declared.plugin)
+    return tenant.id, None
 
 
 def _one_line(exc: BaseException) -> str:

@@ -29,6 +29,8 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import text
 
 if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
     from .app import Crm
 
 _PG_KEY = ("('x' || substr(md5(current_schema() || :scope), 1, 16))::bit(64)::bigint")
@@ -40,24 +42,39 @@ _MY_UNLOCK = text("SELECT RELEASE_LOCK(:n)")
 
 
 @contextmanager
-def job_lock(crm: Crm, tenant_id: int, job: str) -> Iterator[bool]:
-    """Hold the lock of ``job`` for tenant ``tenant_id`` for the block; yields whether
-    this runner got it."""
+def job_session(crm: Crm) -> Iterator[Connection]:
+    """The connection a job is admitted on and whose session holds its lock:
+    autocommit on a server (a session lock outlives transactions, and the session
+    never sits idle in a transaction), reads without the write lock on SQLite."""
+    conn = crm.engine.connect()
+    try:
+        if crm.engine.dialect.name == "sqlite":
+            yield conn.execution_options(crmkit_write=False)
+        else:
+            yield conn.execution_options(isolation_level="AUTOCOMMIT")
+    finally:
+        conn.close()
+
+
+@contextmanager
+def job_lock(crm: Crm, conn: Connection, tenant_id: int, job: str) -> Iterator[bool]:
+    """Hold the lock of ``job`` for tenant ``tenant_id`` for the block, on the session
+    of ``conn`` (from :func:`job_session`); yields whether this runner got it."""
     scope = f"|{crm.prefix}|{tenant_id}|{job}"
     dialect = crm.engine.dialect.name
     if dialect == "sqlite":
         lock = _sqlite_lock(crm, f"{crm.prefix}{tenant_id}.{job}")
     elif dialect == "postgresql":
-        lock = _session_lock(crm, _PG_LOCK, _PG_UNLOCK, "k", scope)
+        lock = _session_lock(conn, _PG_LOCK, _PG_UNLOCK, "k", scope)
     else:
-        lock = _session_lock(crm, _MY_LOCK, _MY_UNLOCK, "n", scope)
+        lock = _session_lock(conn, _MY_LOCK, _MY_UNLOCK, "n", scope)
     with lock as got:
         yield got
 
 
 @contextmanager
-def _session_lock(crm: Crm, lock: Any, unlock: Any, key: str, scope: str) -> Iterator[bool]:
-    conn = crm.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+def _session_lock(conn: Connection, lock: Any, unlock: Any, key: str, scope: str
+                  ) -> Iterator[bool]:
     released = False
     try:
         name, got = conn.execute(lock, {"scope": scope}).one()
@@ -74,7 +91,6 @@ def _session_lock(crm: Crm, lock: Any, unlock: Any, key: str, scope: str) -> Ite
         if not released:
             # a session whose lock state is unknown must not go back to the pool
             conn.invalidate()
-        conn.close()
 
 
 @contextmanager
