@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from attrs import frozen
 
+from .errors import ValidationError
 from .i18n import _
 from .jobs import MAX_POOL_RESTARTS, JobResult, collect, execute, today_of, worker_plugins
 
@@ -69,7 +70,12 @@ def _context() -> Any:
 def run_in_processes(crm: Crm, name: str, slugs: list[str], workers: int, user: str,
                      on_result: Callable[[JobResult], None] | None) -> list[JobResult]:
     """Run job ``name`` for ``slugs`` in ``workers`` processes; rows in ``slugs`` order."""
-    spec = WorkerSpec(crm.engine.url.render_as_string(hide_password=False), crm.prefix,
+    url = crm.engine.url
+    if url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"):
+        raise ValidationError(_("an in-memory database cannot be shared with worker "
+                                "processes; run with one worker"))
+    workers = min(workers, len(slugs))
+    spec = WorkerSpec(url.render_as_string(hide_password=False), crm.prefix,
                       worker_plugins(crm), user, today_of(crm))
     todo = list(reversed(slugs))  # popped from the end: tenant order
     suspects: list[str] = []  # in flight when a worker died: retried one at a time

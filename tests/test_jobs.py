@@ -211,6 +211,16 @@ def test_two_worker_processes_give_the_same_rows_and_a_dying_worker_fails_one_te
         for i in range(3)}
 
 
+def test_an_in_memory_database_is_not_handed_to_worker_processes(today):
+    crm = crmkit.open("sqlite://", today=today)  # each process would get its own, empty
+    crm.init()
+    crm.tenants.add("acme")
+    with pytest.raises(crmkit.ValidationError) as err:
+        crm.jobs.run_all("reminders.send", workers=2)
+    assert "in-memory database cannot be shared with worker processes" in str(err.value)
+    assert [r.status for r in crm.jobs.run_all("reminders.send")] == ["ok", "ok"]
+
+
 def test_workers_must_be_a_whole_number_from_1_to_64(crm):
     for bad in (0, 65, -1, True, "2"):
         with pytest.raises(crmkit.ValidationError) as err:
