@@ -134,11 +134,13 @@ def main(argv: list[str] | None = None) -> None:
 
         # interleaved, so that a change in the machine's load hits both sides alike
         loops, alls, w1s, w2s = [], [], [], []
-        for _ in range(args.repeat):
+        for i in range(args.repeat):
             loops.append(timed(loop, 1))
             alls.append(timed(run_all, 1))
             w1s.append(cli(1))
             w2s.append(cli(2))
+            print(f"run {i + 1}: loop {loops[-1]:.2f}s, run_all {alls[-1]:.2f}s, "
+                  f"cli -w1 {w1s[-1]:.2f}s, cli -w2 {w2s[-1]:.2f}s", flush=True)
         t_loop, t_all, t_w1, t_w2 = (statistics.median(x) for x in (loops, alls, w1s, w2s))
         crm.close()
         load = os.getloadavg()
