@@ -8,7 +8,8 @@ the same work). Figures, each the median of ``--repeat`` runs:
   ``for slug in tenants: crm.using(tenant=slug).reminders.send()`` (the baseline);
 * ``run_all``: ``crm.jobs.run_all("reminders.send")`` in the same process: the
   per-tenant overhead of a job (permission, fresh enablement, the advisory lock on its
-  own session, the row) is ``(run_all - loop) / tenants``;
+  own session, the row) is ``(run_all - loop) / tenants``, in wall time and in the
+  process's CPU time (steadier on a loaded machine; the server's share is not in it);
 * ``cli --workers 1`` and ``cli --workers 2``: the command itself, start-up included;
   the speed-up is their ratio.
 
@@ -133,15 +134,20 @@ def main(argv: list[str] | None = None) -> None:
             return seconds
 
         # interleaved, so that a change in the machine's load hits both sides alike
-        loops, alls, w1s, w2s = [], [], [], []
+        loops, alls, w1s, w2s, cpu_loops, cpu_alls = [], [], [], [], [], []
         for i in range(args.repeat):
+            c0 = time.process_time()
             loops.append(timed(loop, 1))
+            c1 = time.process_time()
             alls.append(timed(run_all, 1))
+            cpu_loops.append(c1 - c0)
+            cpu_alls.append(time.process_time() - c1)
             w1s.append(cli(1))
             w2s.append(cli(2))
             print(f"run {i + 1}: loop {loops[-1]:.2f}s, run_all {alls[-1]:.2f}s, "
                   f"cli -w1 {w1s[-1]:.2f}s, cli -w2 {w2s[-1]:.2f}s", flush=True)
-        t_loop, t_all, t_w1, t_w2 = (statistics.median(x) for x in (loops, alls, w1s, w2s))
+        t_loop, t_all, t_w1, t_w2, c_loop, c_all = (
+            statistics.median(x) for x in (loops, alls, w1s, w2s, cpu_loops, cpu_alls))
         crm.close()
         load = os.getloadavg()
         per = (t_all - t_loop) / n * 1000
@@ -150,6 +156,11 @@ def main(argv: list[str] | None = None) -> None:
                detail=f"{t_all:.2f}s vs {t_loop:.2f}s; {detail}")
         figure("jobs: per-tenant overhead of a job over the loop", per, unit=" ms",
                detail=f"{per:.2f} ms on {t_loop / n * 1000:.2f} ms of work per tenant")
+        # CPU time of this process: what crmkit itself spends, much less shaken by the
+        # machine's load than wall time (the database server's share is not in it)
+        figure("jobs: run_all vs the loop, CPU time of the process", c_all / c_loop,
+               detail=f"{(c_all - c_loop) / n * 1000:.2f} ms CPU per tenant on "
+                      f"{c_loop / n * 1000:.2f} ms")
         figure("jobs: cli --all-tenants --workers 2 speed-up over --workers 1", t_w1 / t_w2,
                detail=f"{t_w1:.2f}s vs {t_w2:.2f}s wall, start-up included; {detail}")
         figure("jobs: cli --workers 1 throughput", n / t_w1, unit=" tenants/s")
