@@ -321,3 +321,32 @@ def test_broker_restarted_a_clear_error_meanwhile_and_the_next_run_completes(
         workers.stop()
         broker.terminate()
         broker.wait(30)
+
+
+RABBITMQ = os.environ.get("CRMKIT_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//")
+
+
+def test_rabbitmq_as_the_broker_fans_a_job_out_over_every_tenant(celery_env, workers):
+    from kombu import Connection
+
+    try:
+        with Connection(RABBITMQ, connect_timeout=5) as probe:
+            probe.ensure_connection(max_retries=1)
+    except Exception as exc:  # noqa: BLE001 - any failure means "not here"
+        _unavailable("RabbitMQ", f"unreachable at {RABBITMQ}: {exc}")
+    env = {**celery_env, "CRMKIT_CELERY_BROKER": RABBITMQ}
+    crm = _database(env["CRMKIT_CELERY_DB"], ["r1", "r2"])
+    try:
+        workers.start(1, env)
+        app, tasks = make_app(env)
+        ids = tasks.schedule("reminders.send").get(timeout=120)
+        rows = ResultSet([AsyncResult(i, app=app) for i in ids], app=app).get(timeout=300)
+        assert sorted((r["tenant"], r["detail"]) for r in rows) == [
+            (slug, "3 delivered, 0 already delivered") for slug in ("default", "r1", "r2")]
+        assert set(jobs_probe.log_counts(crm).values()) == {1}
+        assert len(jobs_probe.log_counts(crm)) == 9  # 3 tenants x 3 reminders
+    finally:
+        workers.stop()
+        crm.close()
+        with Connection(RABBITMQ) as conn:  # the test's queue only
+            conn.default_channel.queue_delete(env["CRMKIT_CELERY_QUEUE"])
