@@ -242,13 +242,14 @@ def _admit(crm: Crm, conn: Any, declared: DeclaredJob) -> tuple[int, str | None]
     # enablement is read afresh: a long-lived worker must see today's plugins
     crm.invalidate_plugins(tenant.id)
     enabled = crm.enabled_plugins(conn, tenant.id)
-    conn.commit()  # SQLite: end the read; a server session is in autocommit
     ctx = Context(crm=crm, tenant=tenant, user=user, today=crm.today, conn=conn,
                   hooks=crm.host.hooks(enabled))
     try:
         ctx.check("jobs.run", None, _("job {job}").format(job=declared.name))
     except PermissionDenied as exc:
         raise _Refused(exc) from None
+    finally:
+        conn.commit()  # SQLite: end the read; a server session is in autocommit
     if declared.plugin not in enabled:
         return tenant.id, _("plugin '{plugin}' is not enabled for this tenant").format(
             plugin=declared.plugin)
