@@ -151,14 +151,17 @@ def _database(url: str, slugs: list[str]):
     crm = crmkit.open(url, plugins=[jobs_probe])
     crm.init()
     crm.plugins.enable("jobprobe")  # creates its table
-    for slug in slugs:
-        crm.tenants.add(slug)
-    # enabling through the service is one transaction per tenant; the rows it writes
-    # are all these tests need, so write them in one go
-    t, ps = crm.table("tenants"), crm.table("plugin_state")
+    # tenants.add and plugins.enable are one transaction per tenant; the rows they write
+    # (the tenant, its admin, the plugin switched on) are all these tests need, so they
+    # are written in one go
+    t, u, ps = crm.table("tenants"), crm.table("users"), crm.table("plugin_state")
     now = dt.datetime.now(dt.UTC)
     with crm.engine.begin() as conn:
+        conn.execute(insert(t), [{"slug": s, "name": s, "currency": "CNY", "created_at": now}
+                                 for s in slugs])
         ids = conn.execute(select(t.c.id).where(t.c.slug.in_(slugs))).scalars().all()
+        conn.execute(insert(u), [{"tenant_id": i, "name": "admin", "role": "admin",
+                                  "created_at": now} for i in ids])
         conn.execute(insert(ps), [{"tenant_id": i, "plugin": "jobprobe", "enabled": True,
                                    "settings": None, "updated_at": now}
                                   for i in ids])
