@@ -59,7 +59,7 @@ def _run_one(name: str, slug: str) -> JobResult:
         return JobResult(slug, name, "failed", 0.0,
                          _("job '{name}' is not declared in the worker process")
                          .format(name=name))
-    return execute(view, jobs[name])
+    return execute(view, jobs[name], fresh=False)  # a worker lives for one run
 
 
 def _context() -> Any:

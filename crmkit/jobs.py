@@ -178,9 +178,10 @@ class JobService:
             ctx.check("jobs.run_all", None, _("for every tenant"))
         slugs = [t.slug for t in self.crm.tenants.list()]
         if workers == 1 or len(slugs) <= 1:
+            self.crm.invalidate_plugins()  # read afresh once, not once per tenant
             rows = []
             for slug in slugs:
-                row = execute(self.crm.using(tenant=slug, user=user), job)
+                row = execute(self.crm.using(tenant=slug, user=user), job, fresh=False)
                 rows.append(row)
                 if on_result is not None:
                     on_result(row)
@@ -190,11 +191,13 @@ class JobService:
         return run_in_processes(self.crm, job.name, slugs, workers, user, on_result)
 
 
-def execute(crm: Crm, declared: DeclaredJob, *, raise_denied: bool = False) -> JobResult:
+def execute(crm: Crm, declared: DeclaredJob, *, raise_denied: bool = False,
+            fresh: bool = True) -> JobResult:
     """Run one job for ``crm``'s tenant as ``crm``'s user, under the tenant's lock.
 
     ``raise_denied``: a user who may not run jobs gets PermissionDenied instead of a
-    ``failed`` row."""
+    ``failed`` row. ``fresh``: read the tenant's enabled plugins from the database,
+    not the cache (a long-lived process may have missed a change)."""
     started = time.perf_counter()
     name = declared.name
 
@@ -204,7 +207,7 @@ def execute(crm: Crm, declared: DeclaredJob, *, raise_denied: bool = False) -> J
 
     try:
         with job_session(crm) as conn:
-            tenant_id, skip = _admit(crm, conn, declared)
+            tenant_id, skip = _admit(crm, conn, declared, fresh)
             if skip is not None:
                 return row("skipped", skip)
             with job_lock(crm, conn, tenant_id, name) as got:
@@ -235,12 +238,13 @@ class _Refused(Exception):
         self.error = error
 
 
-def _admit(crm: Crm, conn: Any, declared: DeclaredJob) -> tuple[int, str | None]:
+def _admit(crm: Crm, conn: Any, declared: DeclaredJob, fresh: bool
+           ) -> tuple[int, str | None]:
     """The tenant's id, and why the job is skipped there (None: it runs), asked on the
     job's own session (one connection for the check and the lock, not two)."""
     tenant, user = crm._resolve(conn)
-    # enablement is read afresh: a long-lived worker must see today's plugins
-    crm.invalidate_plugins(tenant.id)
+    if fresh:  # a long-lived worker must see today's plugins
+        crm.invalidate_plugins(tenant.id)
     enabled = crm.enabled_plugins(conn, tenant.id)
     ctx = Context(crm=crm, tenant=tenant, user=user, today=crm.today, conn=conn,
                   hooks=crm.host.hooks(enabled))

@@ -139,6 +139,16 @@ def test_webhooks_deliver_job_runs_the_deliverer_once(crm_factory):
         "ok", "0 delivered, 0 failed (will retry), 0 dead, 0 pending")
 
 
+def test_a_long_lived_process_sees_a_plugin_another_process_enabled(crm_factory,
+                                                                     crm_db_url):
+    worker = crm_factory()  # a Celery worker, say: its cache says grading is off
+    assert worker.jobs.run("grading.run").status == "skipped"
+    other = crmkit.open(crm_db_url)
+    other.plugins.enable("grading")
+    other.close()
+    assert worker.jobs.run("grading.run").status == "ok"
+
+
 def test_a_failing_job_is_a_failed_row_with_its_error(crm_factory):
     crm = _probe_crm(crm_factory, tenants=("boom1",))
     row = crm.using(tenant="boom1").jobs.run("jobprobe.work")
