@@ -15,6 +15,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from . import storage
 from .context import Context
 from .errors import DatabaseError, NotFound
+from .jobs import JobService
 from .plugins import PluginHost
 from .records import Tenant, User
 
@@ -71,6 +72,7 @@ class Crm:
         self.tenants = TenantService(self)
         self.users = UserService(self)
         self.reminders = ReminderService(self)
+        self.jobs = JobService(self)
 
     # --- views -----------------------------------------------------------------------
 

@@ -197,6 +197,26 @@ def crm_settings() -> Any:
     """
 
 
+@hookspec
+def crm_jobs() -> list[Any]:
+    """Declare the plugin's periodic jobs: a list of :class:`crmkit.jobs.Job`.
+
+    Called for every installed plugin whenever jobs are listed or run (``crmkit jobs
+    list``, ``crmkit jobs run NAME``, ``crm.jobs.run(NAME)``, the Celery tasks of
+    ``crmkit.celery``). Name a job ``"<plugin>.<verb>"`` (``grading.run``). A job runs
+    once per tenant, only for tenants that have the declaring plugin enabled, never
+    twice at once for one tenant (crmkit holds a database lock around it), as the
+    tenant's acting user: ``Job(name, run, description)`` where ``run(crm)`` does the
+    tenant's work through ``crm`` and returns a one-line summary (or None). It must be
+    idempotent: running it again delivers and changes nothing new. Raising marks the
+    tenant ``failed`` and never stops the other tenants. Must not write when called;
+    build the description with the plugin's ``_()`` inside the hook so it is
+    translated. Returns the list (empty or None when the plugin has no jobs).
+
+    Since 0.2.
+    """
+
+
 # --- per-tenant query hooks (enabled plugins only) ------------------------------------
 
 

@@ -5,4 +5,5 @@ BUILTINS = [
     ("lifecycle", "crmkit.builtin.lifecycle"),
     ("terminal", "crmkit.builtin.terminal"),
     ("tasks", "crmkit.builtin.tasks"),
+    ("jobs", "crmkit.builtin.jobs"),
 ]

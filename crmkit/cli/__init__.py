@@ -8,7 +8,6 @@ commands through ``crm_cli``; they are loaded only when the command line needs t
 from __future__ import annotations
 
 import datetime as dt
-import sys
 import types
 from typing import Any
 
@@ -32,6 +31,7 @@ CORE_COMMANDS = {
     "reminders": ("crmkit.cli.activities", "reminders"),
     "changes": ("crmkit.cli.admin", "changes"),
     "audit": ("crmkit.cli.admin", "audit"),
+    "jobs": ("crmkit.cli.jobs", "jobs"),
 }
 
 
@@ -71,7 +71,10 @@ class State:
 
 def get_crm() -> Any:
     """The ``Crm`` of the running command (for plugins' click commands)."""
-    return click.get_current_context().find_object(State).crm()
+    state = click.get_current_context().find_object(State)
+    if state is None:
+        raise RuntimeError("get_crm() works inside a crmkit command only")
+    return state.crm()
 
 
 class CrmkitGroup(click.Group):
@@ -186,6 +189,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    main()
 
 __all__ = ["cli", "get_crm", "main", "State"]

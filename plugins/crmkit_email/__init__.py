@@ -84,4 +84,14 @@ def crm_deliver(ctx: Any, reminders: list[Any]) -> None:
     deliver(ctx, reminders)
 
 
+# Jobs: once delivery runs after commit (mails queued in the transaction, sent from the
+# queue), declare ``email.deliver`` here, like webhooks.deliver:
+#
+#     @crmkit.hookimpl
+#     def crm_jobs() -> list[Any]:
+#         from crmkit.jobs import Job
+#         return [Job("email.deliver", <send what is queued, return a one-line summary>,
+#                     <description, translated>)]
+
+
 __all__ = ["PLUGIN", "EmailSettings"]

@@ -2,7 +2,8 @@
 repurchase-overdue and lost customers.
 
 Hooks implemented: ``crm_addhooks`` (declares ``crm_grade_changed``), ``crm_tables``,
-``crm_cli``, ``crm_reminders``, ``crm_customer_sections``. Python API:
+``crm_cli``, ``crm_jobs`` (``grading.run``), ``crm_reminders``, ``crm_customer_sections``.
+Python API:
 ``crmkit_grading.run(crm, on)`` and ``crmkit_grading.grades(crm, on, segment=, tier=)``.
 """
 
@@ -12,9 +13,12 @@ import datetime as dt
 from typing import Any
 
 import crmkit
+import crmkit.i18n
 
 from . import hookspecs
 from .settings import GradingSettings
+
+_ = crmkit.i18n.Domain("crmkit_grading").gettext
 
 PLUGIN = crmkit.PluginSpec(
     name="grading", version="0.1.0",
@@ -48,6 +52,24 @@ def crm_reminders(ctx: Any, on: dt.date) -> list[crmkit.Reminder]:
     from .service import reminders
 
     return reminders(ctx, on)
+
+
+@crmkit.hookimpl
+def crm_jobs() -> list[Any]:
+    """``grading.run``: grade the tenant as of today (``crmkit jobs run grading.run``).
+    Returns the job. Since 0.2."""
+    from crmkit.jobs import Job
+
+    return [Job("grading.run", _run_job, _("Grade every customer as of today: RFM "
+                                           "segments, ABC classes, tiers and lost "
+                                           "customers."))]
+
+
+def _run_job(crm: crmkit.Crm) -> str:
+    r = run(crm)
+    return _("graded {customers} customers as of {as_of}: {changed} changed, {lost} newly "
+             "lost").format(customers=r["customers"], as_of=r["as_of"].isoformat(),
+                            changed=r["changed"], lost=r["lost"])
 
 
 @crmkit.hookimpl

@@ -13,8 +13,11 @@ from typing import Any
 from attrs import field, frozen
 
 import crmkit
+import crmkit.i18n
 
 from .tables import define_tables
+
+_ = crmkit.i18n.Domain("crmkit_webhooks").gettext
 
 
 def _positive(name: str) -> Any:
@@ -135,6 +138,30 @@ def crm_cli(cli: Any) -> None:
     from .cli import webhooks
 
     cli.add_command(webhooks)
+
+
+@crmkit.hookimpl
+def crm_jobs() -> list[Any]:
+    """``webhooks.deliver``: POST what is due now, once (``crmkit jobs run
+    webhooks.deliver``); failures wait for the next run. Returns the job. Since 0.2."""
+    from crmkit.jobs import Job
+
+    return [Job("webhooks.deliver", _deliver_job,
+                _("POST the pending webhook events that are due, once; failed ones are "
+                  "retried by later runs."))]
+
+
+def _deliver_job(crm: Any) -> str:
+    from .deliver import Deliverer
+
+    deliverer = Deliverer(crm)
+    try:
+        r = deliverer.run(once=True)
+    finally:
+        deliverer.close()
+    return _("{delivered} delivered, {failed} failed (will retry), {dead} dead, {pending} "
+             "pending").format(delivered=r.delivered, failed=r.failed, dead=r.dead,
+                               pending=r.pending)
 
 
 def __getattr__(name: str) -> Any:
