@@ -8,13 +8,12 @@ commands through ``crm_cli``; they are loaded only when the command line needs t
 from __future__ import annotations
 
 import datetime as dt
-import sys
 import types
 from typing import Any
 
 import click
 
-from ..errors import CrmError, ValidationError
+from ..errors import CrmError
 from ..output import parse_date
 
 CORE_COMMANDS = {
@@ -66,12 +65,16 @@ class State:
                 raise CrmError(f"cannot reach database {self.db}: {exc}") from None
             self._crm = Crm(engine, self.host, "crm_", tenant=self.tenant, user=self.user,
                             today=self.today, url=self.db)
+            self._crm._shared["cli"] = True  # messages name commands, not Python calls
         return self._crm
 
 
 def get_crm() -> Any:
     """The ``Crm`` of the running command (for plugins' click commands)."""
-    return click.get_current_context().find_object(State).crm()
+    state = click.get_current_context().find_object(State)
+    if state is None:
+        raise RuntimeError("get_crm() works inside a crmkit command only")
+    return state.crm()
 
 
 class CrmkitGroup(click.Group):
@@ -135,11 +138,7 @@ def _guard(cmd: click.Command, plugin: str) -> None:
     def invoke(self: click.Command, ctx: click.Context) -> Any:
         crm = get_crm()
         with crm.unit(write=False) as uctx:
-            enabled = uctx.hooks.plugins or frozenset()
-        if plugin not in enabled:
-            raise ValidationError(
-                f"plugin '{plugin}' is not enabled for tenant '{crm.tenant_slug}'; "
-                f"enable it with `crmkit plugins enable {plugin}`")
+            crm.plugins.require(uctx, plugin)
         return original(ctx)
 
     cmd.invoke = types.MethodType(invoke, cmd)  # type: ignore[method-assign]
@@ -186,6 +185,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    main()
 
 __all__ = ["cli", "get_crm", "main", "State"]
