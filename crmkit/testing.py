@@ -311,10 +311,12 @@ def emitted_events(crm: Any, event: str | None = None) -> list[dict[str, Any]]:
                  "payload": r.payload} for r in ctx.conn.execute(q)]
 
 
-def assert_conformant(plugin: Any) -> None:
+def assert_conformant(plugin: Any, *, tests: Any = None) -> None:
     """Fail the test with every problem :func:`crmkit.conformance.check_plugin` finds in
-    ``plugin`` (a module, an object or a plugin name)."""
+    ``plugin`` (a module, an object or a plugin name). ``tests`` (the folder of the
+    plugin's tests, e.g. ``Path(__file__).parent``) also checks that every hook the
+    plugin implements has a test named after it."""
     from crmkit.conformance import check_plugin
 
-    problems = check_plugin(plugin)
+    problems = check_plugin(plugin, tests=tests)
     assert not problems, "plugin does not conform:\n  " + "\n  ".join(problems)

@@ -70,8 +70,9 @@ def revision_text(*, rev: str, message: str, down: str | None = None,
     """The text of a revision file. ``upgrade``/``downgrade`` are indented code that may
     use ``p``, the table prefix, and ``sa``, ``op``, ``crmkit`` (and ``mysql``,
     ``postgresql`` for dialect types); empty ones become ``pass``."""
-    imports = {"import sqlalchemy as sa", "from alembic import op"}
     code = upgrade + downgrade
+    unused = "" if code.strip() else "  # noqa: F401 - for the code you write"
+    imports = {"import sqlalchemy as sa" + unused, "from alembic import op" + unused}
     if "crmkit." in code:
         imports.add("import crmkit")
     for dialect in ("mysql", "postgresql", "sqlite"):
