@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import click
@@ -77,7 +78,9 @@ def db_revision(crm: Any, plugin: str, message: str, empty: bool) -> None:
     from ..i18n import _
 
     made = migrations.revision(crm, plugin, message, empty=empty)
-    click.echo(_("created {path}").format(path=made["path"]))
+    path = Path(made["path"])
+    shown = path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path
+    click.echo(_("created {path}").format(path=shown))
     if made["tables_exist"]:
         click.echo(_("the database has {name}'s tables already (made without "
                      "migrations): record them with `crmkit db stamp --plugin {name} "
