@@ -44,7 +44,7 @@ def _backends() -> list[str]:
 
 def _server_url(backend: str) -> str:
     env = {"postgresql": "CRMKIT_TEST_POSTGRES_URL", "mariadb": "CRMKIT_TEST_MARIADB_URL"}
-    return os.environ.get(env[backend], BACKENDS[backend])  # type: ignore[arg-type]
+    return os.environ.get(env[backend]) or BACKENDS[backend] or ""
 
 
 def _why_unreachable(backend: str) -> str | None:
@@ -83,7 +83,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     gone = _unreachable()
     if not gone:
         return
-    keep, drop = [], []
+    keep: list[pytest.Item] = []
+    drop: list[pytest.Item] = []
     for item in items:
         callspec = getattr(item, "callspec", None)
         backend = callspec.params.get("crm_db_url") if callspec else None

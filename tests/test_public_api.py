@@ -89,3 +89,50 @@ def test_unknown_tenant_on_the_command_line_names_the_command(cli, crm):
     r = cli("customer", "list", tenant="acme")
     assert r.exit_code == 1
     assert r.stderr == "Error: tenant 'acme' not found; add it with `crmkit tenant add acme`\n"
+
+
+GOOD = '''
+import crmkit
+
+PLUGIN = crmkit.PluginSpec(name="zztypo", description="Says hello to new customers.")
+
+
+@crmkit.hookimpl
+def crm_customer_created(ctx, {arg}):
+    pass
+'''
+
+
+def test_an_enabled_plugin_that_fails_to_load_is_named_on_every_command(cli, crm, tmp_path,
+                                                                        monkeypatch):
+    """A misspelled hook argument (pluggy's PluginValidationError) kept the plugin's hooks
+    from running, and `customer add` said nothing. Now every command warns, and works."""
+    import sys
+
+    pkg = tmp_path / "crmkit_zztypo"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text(GOOD.format(arg="customer"), encoding="utf-8")
+    info = tmp_path / "crmkit_zztypo-0.1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: crmkit-zztypo\n"
+                                   "Version: 0.1.0\n", encoding="utf-8")
+    (info / "entry_points.txt").write_text("[crmkit.plugins]\nzztypo = crmkit_zztypo\n",
+                                           encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert cli("plugins", "enable", "zztypo").exit_code == 0
+    assert cli("customer", "add", "Acme").stderr == ""  # a working plugin: no warning
+    # the next release of the plugin misspells the argument
+    (pkg / "__init__.py").write_text(GOOD.format(arg="custmer"), encoding="utf-8")
+    sys.modules.pop("crmkit_zztypo", None)
+    added = cli("customer", "add", "Blue")
+    assert added.exit_code == 0 and added.stdout == "2\n"
+    assert added.stderr == (
+        "Warning: plugin 'zztypo' is enabled but not loaded: PluginValidationError: "
+        "Plugin 'zztypo' for hook 'crm_customer_created'; hookimpl definition: "
+        "crm_customer_created(ctx, custmer); Argument(s) {'custmer'} are declared in the "
+        "hookimpl but can not be found in the hookspec; see `crmkit plugins list`\n")
+    listed = cli("customer", "list", "--json")
+    assert "Warning: plugin 'zztypo'" in listed.stderr and len(listed.json) == 2
+    crm.tenants.add("acme", name="Acme")  # a tenant that did not enable it hears nothing
+    assert cli("customer", "list", tenant="acme").stderr == ""
+    sys.modules.pop("crmkit_zztypo", None)

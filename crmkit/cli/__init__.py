@@ -66,6 +66,9 @@ class State:
             self._crm = Crm(engine, self.host, "crm_", tenant=self.tenant, user=self.user,
                             today=self.today, url=self.db)
             self._crm._shared["cli"] = True  # messages name commands, not Python calls
+            from .health import warn_unloaded_plugins
+
+            warn_unloaded_plugins(self._crm)
         return self._crm
 
 
