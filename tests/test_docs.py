@@ -64,7 +64,7 @@ def test_every_core_command_has_help_and_a_documented_example_of_its_help():
 def test_nav_pages_exist_and_plugin_index_links_every_first_party_page():
     nav = (ROOT / "mkdocs.yml").read_text(encoding="utf-8")
     own = ["index.md", "admin/index.md", "admin/cli.md", "plugins/index.md",
-           "author/tutorial.md", "author/testing.md", "author/evolution.md",
+           "author/tutorial.md", "author/testing.md", "author/api.md", "author/evolution.md",
            "reference/hooks.md", "embedding.md", "guarantees.md"]
     for page in own:
         assert f" {page}" in nav, page

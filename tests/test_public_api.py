@@ -136,3 +136,168 @@ def test_an_enabled_plugin_that_fails_to_load_is_named_on_every_command(cli, crm
     crm.tenants.add("acme", name="Acme")  # a tenant that did not enable it hears nothing
     assert cli("customer", "list", tenant="acme").stderr == ""
     sys.modules.pop("crmkit_zztypo", None)
+
+
+# --- the declared public API (docs/author/api.md) --------------------------------------
+
+ROOT = __import__("pathlib").Path(__file__).resolve().parent.parent
+#: The modules a plugin may import besides ``crmkit`` itself, with the names it may take
+#: from each (None: any public name).
+PUBLIC_MODULES = {"crmkit.output": None, "crmkit.sql": None, "crmkit.i18n": None,
+                  "crmkit.cli": {"get_crm"}, "crmkit.testing": None,
+                  "crmkit.conformance": None}
+
+
+def _crmkit_uses(path):
+    """(line, what) for every use of crmkit in a file that is not the public API."""
+    import ast
+
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    public = set(crmkit.__all__)
+    bad = []
+
+    def check(module, names, line):
+        if module == "crmkit":
+            bad.extend((line, f"crmkit.{n}") for n in names
+                       if n not in public and f"crmkit.{n}" not in PUBLIC_MODULES)
+        elif module.startswith("crmkit.") or module == "crmkit":
+            allowed = PUBLIC_MODULES.get(module, set())
+            if module not in PUBLIC_MODULES:
+                bad.append((line, module))
+            elif allowed is not None:
+                bad.extend((line, f"{module}.{n}") for n in names if n not in allowed)
+
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for a in node.names:
+                if a.name.startswith("crmkit.") and a.name not in PUBLIC_MODULES:
+                    bad.append((node.lineno, a.name))
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            check(node.module, [a.name for a in node.names], node.lineno)
+        elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) \
+                and node.value.id == "crmkit":
+            if node.attr not in public and f"crmkit.{node.attr}" not in PUBLIC_MODULES:
+                bad.append((node.lineno, f"crmkit.{node.attr}"))
+        elif isinstance(node, ast.Attribute) and node.attr.startswith("_") \
+                and not node.attr.startswith("__"):
+            chain = ast.unparse(node.value)
+            if chain.split(".")[0] in ("crm", "ctx") and ("crm" in chain.split(".")):
+                bad.append((node.lineno, f"{chain}.{node.attr} (private)"))
+    return bad
+
+
+def test_first_party_plugins_use_only_the_public_api():
+    found = {f"{p.relative_to(ROOT)}:{line}": what
+             for p in sorted((ROOT / "plugins").rglob("*.py"))
+             for line, what in _crmkit_uses(p)}
+    assert found == {}, "plugins use crmkit beyond its public API (docs/author/api.md)"
+
+
+def test_the_import_check_sees_private_uses(tmp_path):
+    src = tmp_path / "bad.py"
+    src.write_text("import crmkit\nimport crmkit.storage\nfrom crmkit.storage import Str\n"
+                   "from crmkit import Money, records\nfrom crmkit.cli import State, get_crm\n"
+                   "from crmkit.output import table\nx = crmkit.storage.Str(3)\n"
+                   "y = crmkit.Str(3)\n"
+                   "def f(ctx):\n    return ctx.crm.customers._load(ctx, 1)\n",
+                   encoding="utf-8")
+    assert _crmkit_uses(src) == [
+        (2, "crmkit.storage"), (3, "crmkit.storage"), (4, "crmkit.records"),
+        (5, "crmkit.cli.State"), (7, "crmkit.storage"),
+        (10, "ctx.crm.customers._load (private)")]
+
+
+API_PAGE = ROOT / "docs" / "author" / "api.md"
+
+
+def _kind(type_):
+    """A column type in the words of docs/author/api.md."""
+    import sqlalchemy as sa
+
+    from crmkit import storage
+
+    for cls, word in ((storage.Money, "money"), (storage.Quantity, "quantity"),
+                      (storage.UTCDateTime, "instant"), (sa.JSON, "json"),
+                      (sa.Text, "long text"), (sa.Boolean, "boolean"), (sa.Date, "date"),
+                      (sa.Integer, "integer")):
+        if isinstance(type_, cls):
+            return word
+    if isinstance(type_, sa.String):
+        return f"text({type_.length})"
+    return repr(type_)
+
+
+def _declared():
+    """{table: {column: (type, nullable)}} from the page's "core tables" section."""
+    import re
+
+    text = API_PAGE.read_text(encoding="utf-8").split("## The core tables", 1)[1]
+    text = text.split("\n## ", 1)[0]
+    out = {}
+    for section in re.split(r"^### ", text, flags=re.MULTILINE)[1:]:
+        table = section.split("\n", 1)[0].strip()
+        out[table] = {m.group(1): (m.group(2).strip(), m.group(3) == "yes")
+                      for m in re.finditer(r"^\| `(\w+)` \| ([^|]+) \| (yes|no) \|",
+                                           section, re.MULTILINE)}
+    return out
+
+
+def test_the_declared_core_columns_are_the_ones_crmkit_has():
+    from crmkit import storage
+
+    declared = _declared()
+    assert set(declared) == {"customers", "contacts", "activities", "documents",
+                             "document_lines", "users", "outbox"}
+    assert all(declared.values())
+    text = API_PAGE.read_text(encoding="utf-8")
+    assert f"**Schema version {crmkit.SCHEMA_VERSION}**" in text
+    for prefix in ("crm_", "erp_crm_"):
+        md = storage.build_metadata(prefix)
+        actual = {t: {c.name: (_kind(c.type), bool(c.nullable))
+                      for c in md.tables[prefix + t].c} for t in declared}
+        changed = {f"{t}.{c}": (want, actual[t].get(c))
+                   for t, cols in declared.items() for c, want in cols.items()
+                   if actual[t].get(c) != want}
+        # a listed column renamed, removed, or of another type or nullability: that is
+        # a new SCHEMA_VERSION and a release note, then this page and this test
+        assert changed == {}, f"core columns differ from docs/author/api.md: {changed}"
+
+
+def test_the_schema_check_sees_a_changed_column(monkeypatch):
+    import sqlalchemy as sa
+
+    from crmkit import storage
+
+    real = storage.build_metadata
+
+    def changed(prefix="crm_"):
+        md = real(prefix)
+        old = md.tables[prefix + "customers"]
+        md.remove(old)  # the same table, but owner is shorter
+        sa.Table(prefix + "customers", md,
+                 *[sa.Column(c.name, sa.String(50) if c.name == "owner" else c.type,
+                             nullable=c.nullable) for c in old.c])
+        return md
+
+    monkeypatch.setattr(storage, "build_metadata", changed)
+    shorter = r"'customers\.owner': \(\('text\(100\)', True\), \('text\(50\)', True\)\)"
+    with pytest.raises(AssertionError, match=shorter):
+        test_the_declared_core_columns_are_the_ones_crmkit_has()
+
+
+def test_first_party_plugins_read_only_declared_core_tables():
+    import re
+
+    from crmkit import storage
+
+    declared = set(_declared())
+    core = set(storage.CORE_TABLES)
+    found = {}
+    for path in sorted((ROOT / "plugins").rglob("*.py")):
+        own = path.relative_to(ROOT / "plugins").parts[0].removeprefix("crmkit_")
+        for name in re.findall(r"""\btable\(\s*["'](\w+)["']""", path.read_text("utf-8")):
+            if name in core and name not in declared:
+                found.setdefault(name, []).append(str(path.relative_to(ROOT)))
+            elif name not in core and not name.startswith(f"{own}_"):
+                found.setdefault(name, []).append(str(path.relative_to(ROOT)))
+    assert found == {}, "plugins read tables that are not theirs nor declared public"

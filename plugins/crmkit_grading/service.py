@@ -147,11 +147,7 @@ def run(crm: Any, on: dt.date | None = None) -> dict[str, Any]:
             raise PermissionDenied(f"permission denied: user '{ctx.user.name}' may not run "
                                    "grading (role admin or manager needed)")
         on = on or ctx.today
-        # one run at a time per tenant: lock the plugin's state row (PostgreSQL, MariaDB;
-        # SQLite write transactions are serialised already)
-        ps = ctx.crm.table("plugin_state")
-        ctx.conn.execute(select(ps.c.plugin).where(ps.c.tenant_id == ctx.tenant.id,
-                                                   ps.c.plugin == "grading").with_for_update())
+        ctx.crm.plugins.lock(ctx, "grading")  # one run at a time per tenant
         settings = _settings(ctx)
         token = uuid.uuid4().hex
         tid = ctx.tenant.id
