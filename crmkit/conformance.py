@@ -320,16 +320,18 @@ def named_tests(tests: str | Path) -> set[str]:
 def hook_test_problems(obj: Any, pm: pluggy.PluginManager, tests: str | Path) -> list[str]:
     """Hooks the plugin implements that no test in ``tests`` names (datasette's check:
     a test function whose name contains the hook's name, ``test_crm_reminders_...``)."""
+    from .i18n import _
+
     if not Path(tests).exists():
-        return [f"no tests at {tests}"]
+        return [_("no tests at {path}").format(path=tests)]
     names = named_tests(tests)
     if not names:
-        return [f"no test functions in {tests}"]
+        return [_("no test functions in {path}").format(path=tests)]
     deprecated = deprecations.active(None)
     hooks = sorted({(deprecated[h].new or h) if h in deprecated else h
                     for _, h, _, _ in _impls(obj, pm)})
-    return [f"hook '{h}' has no test named after it in {tests} (e.g. test_{h}_...)"
-            for h in hooks if not any(h in n for n in names)]
+    return [_("hook '{hook}' has no test named after it in {path} (e.g. test_{hook}_...)"
+              ).format(hook=h, path=tests) for h in hooks if not any(h in n for n in names)]
 
 
 def check_plugin(plugin: Any, *, host: PluginHost | None = None,
