@@ -16,12 +16,20 @@ from .errors import (
     NotFound,
     PermissionDenied,
     PluginError,
+    PluginNotEnabled,
     ValidationError,
 )
 from .hookspecs import hookimpl, hookspec
 from .money import fmt_money, parse_money
 from .plugins import PluginSpec
 from .records import (
+    ACTIVITY_KINDS,
+    CUSTOMER_KINDS,
+    CUSTOMER_STATUSES,
+    DOCUMENT_KINDS,
+    DOCUMENT_STATUSES,
+    ROLES,
+    VALUE_KINDS,
     Activity,
     Change,
     Contact,
@@ -33,14 +41,16 @@ from .records import (
     Tenant,
     User,
 )
-from .storage import Money, Quantity, UTCDateTime
+from .storage import SCHEMA_VERSION, LongText, Money, Quantity, Str, UTCDateTime
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "ACTIVITY_KINDS", "CUSTOMER_KINDS", "CUSTOMER_STATUSES", "DOCUMENT_KINDS",
+    "DOCUMENT_STATUSES", "ROLES", "SCHEMA_VERSION", "VALUE_KINDS",
     "Activity", "Change", "Contact", "Context", "Crm", "CrmError", "Customer",
-    "DatabaseError", "Document", "Line", "Money", "NotFound", "PermissionDenied",
-    "PluginError", "PluginSpec", "Quantity", "Reminder", "Section", "Tenant", "User",
-    "UTCDateTime", "ValidationError", "dumps", "fmt_money", "hookimpl", "hookspec", "open",
-    "parse_money", "to_dict",
+    "DatabaseError", "Document", "Line", "LongText", "Money", "NotFound",
+    "PermissionDenied", "PluginError", "PluginNotEnabled", "PluginSpec", "Quantity",
+    "Reminder", "Section", "Str", "Tenant", "User", "UTCDateTime", "ValidationError",
+    "dumps", "fmt_money", "hookimpl", "hookspec", "open", "parse_money", "to_dict",
 ]

@@ -16,6 +16,7 @@ from . import storage
 from .context import Context
 from .errors import DatabaseError, NotFound
 from .jobs import JobService
+from .i18n import _
 from .plugins import PluginHost
 from .records import Tenant, User
 
@@ -118,8 +119,11 @@ class Crm:
             t = self.table("tenants")
             row = conn.execute(select(t).where(t.c.slug == self.tenant_slug)).first()
             if row is None:
-                raise NotFound(f"tenant '{self.tenant_slug}' not found; "
-                               f"add it with `crmkit tenant add {self.tenant_slug}`")
+                slug = self.tenant_slug
+                how = (_("`crmkit tenant add {slug}`") if self._shared.get("cli")
+                       else _("crm.tenants.add({slug!r})")).format(slug=slug)
+                raise NotFound(_("tenant '{slug}' not found; add it with {how}").format(
+                    slug=slug, how=how))
             self._tenant = Tenant.from_row(row)
         if self._user is None or self._user.tenant_id != self._tenant.id:
             u = self.table("users")

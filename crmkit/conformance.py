@@ -12,9 +12,12 @@ checks that:
 * the settings class is frozen, every field has a default, and its defaults
   round-trip through cattrs and JSON (``structure_settings``/``unstructure_settings``);
 * its tables follow the prefix and ``tenant_id`` conventions, and can be created and
-  dropped on a fresh SQLite database. (crmkit 0.1 has no migration scripts yet;
-  when Alembic migrations land this check becomes "upgrade to head, downgrade to base".)
-* every CLI command it adds has help text.
+  dropped on a fresh SQLite database; a plugin with ``migrations/versions`` upgrades to
+  head building exactly those tables, and downgrades to base;
+* every CLI command it adds has help text;
+* with ``tests=PATH``: every hook it implements has a test named after it (a test
+  function whose name contains the hook's name, ``test_crm_reminders_...``), as
+  datasette checks its own hooks.
 
 ``check_installed(host)`` runs the hook checks over every installed plugin (``crmkit
 plugins check``), including plugins that failed to load.
@@ -27,8 +30,9 @@ import importlib
 import json
 import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from importlib.metadata import entry_points
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -296,11 +300,47 @@ def cli_problems(obj: Any, pm: pluggy.PluginManager) -> list[str]:
     return problems
 
 
-def check_plugin(plugin: Any, *, host: PluginHost | None = None) -> list[str]:
+def named_tests(tests: str | Path) -> set[str]:
+    """Names of the test functions (``test*``, in classes too) of a test file, or of the
+    ``test_*.py`` and ``*_test.py`` files under a folder."""
+    import ast
+
+    path = Path(tests)
+    files = ([path] if path.is_file() else
+             sorted({*path.rglob("test_*.py"), *path.rglob("*_test.py")}))
+    out: set[str] = set()
+    for f in files:
+        tree = ast.parse(f.read_text(encoding="utf-8"), filename=str(f))
+        out |= {n.name for n in ast.walk(tree)
+                if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)
+                and n.name.startswith("test")}
+    return out
+
+
+def hook_test_problems(obj: Any, pm: pluggy.PluginManager, tests: str | Path) -> list[str]:
+    """Hooks the plugin implements that no test in ``tests`` names (datasette's check:
+    a test function whose name contains the hook's name, ``test_crm_reminders_...``)."""
+    from .i18n import _
+
+    if not Path(tests).exists():
+        return [_("no tests at {path}").format(path=tests)]
+    names = named_tests(tests)
+    if not names:
+        return [_("no test functions in {path}").format(path=tests)]
+    deprecated = deprecations.active(None)
+    hooks = sorted({(deprecated[h].new or h) if h in deprecated else h
+                    for _, h, _, _ in _impls(obj, pm)})
+    return [_("hook '{hook}' has no test named after it in {path} (e.g. test_{hook}_...)"
+              ).format(hook=h, path=tests) for h in hooks if not any(h in n for n in names)]
+
+
+def check_plugin(plugin: Any, *, host: PluginHost | None = None,
+                 tests: str | Path | None = None) -> list[str]:
     """Everything wrong with a plugin (a module, an object, a module or entry point name).
 
     An empty list means it conforms. Each problem is one sentence starting with the
-    plugin's name.
+    plugin's name. ``tests`` (a folder or file of the plugin's tests) adds the check
+    that every hook it implements has a test named after it.
     """
     try:
         label, obj = resolve(plugin)
@@ -328,18 +368,28 @@ def check_plugin(plugin: Any, *, host: PluginHost | None = None) -> list[str]:
     problems += table_problems(obj, spec.name, pm)
     problems += migration_problems(obj, spec.name)
     problems += cli_problems(obj, pm)
+    if tests is not None:
+        problems += hook_test_problems(obj, pm, tests)
     return [f"{spec.name}: {p}" for p in problems]
 
 
-def check_installed(host: PluginHost | None = None) -> list[dict[str, Any]]:
-    """Hook checks of every installed plugin: ``[{"plugin", "source", "ok", "problems"}]``.
+def check_installed(host: PluginHost | None = None, *, names: Sequence[str] = (),
+                    tests: str | Path | None = None) -> list[dict[str, Any]]:
+    """Hook checks of every installed plugin (or of ``names``): ``[{"plugin", "source",
+    "ok", "problems"}]``.
 
     A plugin that failed to load is re-imported from its source to say exactly what is
-    wrong (an unknown hook, a misspelled argument), else its load error is shown.
+    wrong (an unknown hook, a misspelled argument), else its load error is shown. With
+    ``tests``, every hook of the plugins checked (built-ins only when named) must have
+    a test named after it there.
     """
     host = host or PluginHost()
+    for n in names:
+        host.get(n)  # an unknown name: ValidationError listing the installed ones
     out = []
     for name, p in sorted(host.installed.items(), key=lambda kv: (not kv[1].builtin, kv[0])):
+        if names and name not in names:
+            continue
         problems: list[str] = []
         obj = p.obj
         if obj is None and p.source:
@@ -349,6 +399,8 @@ def check_installed(host: PluginHost | None = None) -> list[dict[str, Any]]:
                 obj = None
         if obj is not None:
             problems = hook_problems(obj, host.pm)
+            if tests is not None and (names or not p.builtin):
+                problems += hook_test_problems(obj, host.pm, tests)
         if p.error and not problems:
             problems = [p.error.splitlines()[0]]
         out.append({"plugin": name, "source": p.source, "loaded": p.loaded,
@@ -356,5 +408,6 @@ def check_installed(host: PluginHost | None = None) -> list[dict[str, Any]]:
     return out
 
 
-__all__ = ["check_installed", "check_plugin", "cli_problems", "hook_problems", "resolve",
-           "settings_problems", "table_problems"]
+__all__ = ["check_installed", "check_plugin", "cli_problems", "hook_problems",
+           "hook_test_problems", "migration_problems", "resolve", "settings_problems",
+           "table_problems", "named_tests"]

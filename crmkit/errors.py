@@ -38,5 +38,19 @@ class PluginError(CrmError):
         )
 
 
+class PluginNotEnabled(CrmError):
+    """A plugin's API was used for a tenant that has not enabled the plugin.
+
+    ``plugin`` and ``tenant`` name them; the message says how to enable it. Plugins
+    raise it through ``crm.plugins.require(ctx, name)`` at the top of their public
+    API functions. Since 0.2.
+    """
+
+    def __init__(self, plugin: str, tenant: str, message: str):
+        self.plugin = plugin
+        self.tenant = tenant
+        super().__init__(message)
+
+
 class DatabaseError(CrmError):
     """The database cannot be reached or is not initialised."""

@@ -19,6 +19,9 @@ CUSTOMER_STATUSES = ("prospect", "active", "lost", "archived")
 ROLES = ("admin", "manager", "sales")
 ACTIVITY_KINDS = ("call", "visit", "email", "meeting", "note", "task")
 DOCUMENT_KINDS = ("quote", "contract", "order", "invoice", "payment", "credit_note", "expense")
+#: Document kinds that are a sale to the customer ("value documents": what makes a
+#: prospect active, what a purchase is in reports).
+VALUE_KINDS = ("contract", "order", "invoice")
 DOCUMENT_STATUSES = ("draft", "open", "sent", "accepted", "rejected", "paid", "closed", "void")
 
 
@@ -33,6 +36,10 @@ def _tags(value: Any) -> tuple[str, ...]:
         return ()
     if isinstance(value, str):
         return tuple(t for t in value.split(",") if t)
+    return tuple(value)
+
+
+def _lines(value: Any) -> tuple[Line, ...]:
     return tuple(value)
 
 
@@ -158,7 +165,7 @@ class Document:
     issued_on: dt.date | None = None
     due_on: dt.date | None = None
     applies_to: str | None = None
-    lines: tuple[Line, ...] = field(default=(), converter=tuple)
+    lines: tuple[Line, ...] = field(default=(), converter=_lines)
     attachment: str | None = None
     extra: dict[str, Any] = field(factory=dict, converter=_dict, hash=False)
 

@@ -119,8 +119,8 @@ def Str(n: int) -> String:  # noqa: N802 - reads like a type
     return String(n).with_variant(String(n, collation="utf8mb4_bin"), "mysql", "mariadb")
 
 
-_MYSQL = {"mysql_charset": "utf8mb4", "mysql_engine": "InnoDB", "mariadb_charset": "utf8mb4",
-          "mariadb_engine": "InnoDB"}
+_MYSQL: dict[str, Any] = {"mysql_charset": "utf8mb4", "mysql_engine": "InnoDB",
+                          "mariadb_charset": "utf8mb4", "mariadb_engine": "InnoDB"}
 
 
 def LongText() -> Text:  # noqa: N802
@@ -292,6 +292,10 @@ def build_metadata(prefix: str = "crm_") -> MetaData:
     )
     return md
 
+
+#: The version of the core tables and columns plugins may read (docs/author/api.md).
+#: It goes up when a listed column changes or goes away; adding columns keeps it.
+SCHEMA_VERSION = 1
 
 CORE_TABLES = ("tenants", "users", "customers", "contacts", "activities", "documents",
                "document_lines", "plugin_state", "audit", "outbox", "deliveries")

@@ -44,7 +44,7 @@ def _backends() -> list[str]:
 
 def _server_url(backend: str) -> str:
     env = {"postgresql": "CRMKIT_TEST_POSTGRES_URL", "mariadb": "CRMKIT_TEST_MARIADB_URL"}
-    return os.environ.get(env[backend], BACKENDS[backend])  # type: ignore[arg-type]
+    return os.environ.get(env[backend]) or BACKENDS[backend] or ""
 
 
 def _why_unreachable(backend: str) -> str | None:
@@ -83,7 +83,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     gone = _unreachable()
     if not gone:
         return
-    keep, drop = [], []
+    keep: list[pytest.Item] = []
+    drop: list[pytest.Item] = []
     for item in items:
         callspec = getattr(item, "callspec", None)
         backend = callspec.params.get("crm_db_url") if callspec else None
@@ -311,10 +312,12 @@ def emitted_events(crm: Any, event: str | None = None) -> list[dict[str, Any]]:
                  "payload": r.payload} for r in ctx.conn.execute(q)]
 
 
-def assert_conformant(plugin: Any) -> None:
+def assert_conformant(plugin: Any, *, tests: Any = None) -> None:
     """Fail the test with every problem :func:`crmkit.conformance.check_plugin` finds in
-    ``plugin`` (a module, an object or a plugin name)."""
+    ``plugin`` (a module, an object or a plugin name). ``tests`` (the folder of the
+    plugin's tests, e.g. ``Path(__file__).parent``) also checks that every hook the
+    plugin implements has a test named after it."""
     from crmkit.conformance import check_plugin
 
-    problems = check_plugin(plugin)
+    problems = check_plugin(plugin, tests=tests)
     assert not problems, "plugin does not conform:\n  " + "\n  ".join(problems)

@@ -285,3 +285,71 @@ def test_plugins_check_command_on_the_installed_plugins():
     assert res.exit_code == 0
     names = {r["plugin"] for r in rows}
     assert {"permissions", "terminal", *FIRST_PARTY} <= names
+
+
+TWO_HOOKS = '''
+    import crmkit
+
+    PLUGIN = crmkit.PluginSpec(name="twohooks", description="Two hooks.")
+
+    @crmkit.hookimpl
+    def crm_cli(cli):
+        pass
+
+    @crmkit.hookimpl(specname="crm_reminders")
+    def quiet(ctx, on):
+        return []
+'''
+
+
+def test_every_hook_needs_a_test_named_after_it(tmp_path, monkeypatch):
+    mod = _module(tmp_path, monkeypatch, "crmkit_twohooks_t", TWO_HOOKS)
+    tests = tmp_path / "tests"
+    tests.mkdir()
+    (tests / "test_two.py").write_text(textwrap.dedent('''
+        def test_crm_reminders_are_quiet():
+            pass
+
+
+        class TestMore:
+            def test_cli_mentions_crm_nothing(self):
+                pass
+    '''), encoding="utf-8")
+    # specname counts: quiet() implements crm_reminders, which a test names
+    assert check_plugin(mod, tests=tests) == [
+        f"twohooks: hook 'crm_cli' has no test named after it in {tests} "
+        "(e.g. test_crm_cli_...)"]
+    assert check_plugin(mod) == []  # without tests=, no such check
+    (tests / "test_cli.py").write_text("def test_crm_cli_adds_nothing():\n    pass\n",
+                                       encoding="utf-8")
+    assert check_plugin(mod, tests=tests) == []
+    assert check_plugin(mod, tests=tmp_path / "nowhere") == [
+        f"twohooks: no tests at {tmp_path / 'nowhere'}"]
+    with pytest.raises(AssertionError, match="'crm_cli' has no test"):
+        assert_conformant(mod, tests=tests / "test_two.py")
+
+
+def test_plugins_check_with_tests_on_the_example_plugin():
+    """`plugins check NAME --tests DIR` runs datasette's check on one plugin: every hook
+    of examples/crmkit-birthday has a test named after it, none of a folder without."""
+    from pathlib import Path
+
+    from click.testing import CliRunner
+
+    from crmkit.cli import cli
+
+    example = Path(__file__).resolve().parent.parent / "examples" / "crmkit-birthday"
+    if "birthday" not in {ep.name for ep in entry_points(group="crmkit.plugins")}:
+        pytest.skip("examples/crmkit-birthday is not installed (pip install -e it)")
+    ok = CliRunner().invoke(cli, ["plugins", "check", "birthday", "--tests",
+                                  str(example / "tests"), "--json"])
+    assert ok.exit_code == 0, ok.output
+    assert json.loads(ok.stdout) == [{"plugin": "birthday", "source": "crmkit_birthday",
+                                      "loaded": True, "ok": True, "problems": []}]
+    bare = CliRunner().invoke(cli, ["plugins", "check", "birthday", "--tests",
+                                    str(example / "crmkit_birthday" / "service.py")])
+    assert bare.exit_code == 1
+    assert "no test functions in" in bare.stdout
+    assert bare.stderr == "Error: 1 plugin(s) with problems: birthday\n"
+    unknown = CliRunner().invoke(cli, ["plugins", "check", "nope"])
+    assert unknown.exit_code == 1 and "unknown plugin 'nope'" in unknown.stderr

@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from ..errors import CrmError, ValidationError
+from ..errors import CrmError
 from ..output import parse_date
 
 CORE_COMMANDS = {
@@ -66,6 +66,10 @@ class State:
                 raise CrmError(f"cannot reach database {self.db}: {exc}") from None
             self._crm = Crm(engine, self.host, "crm_", tenant=self.tenant, user=self.user,
                             today=self.today, url=self.db)
+            self._crm._shared["cli"] = True  # messages name commands, not Python calls
+            from .health import warn_unloaded_plugins
+
+            warn_unloaded_plugins(self._crm)
         return self._crm
 
 
@@ -138,11 +142,7 @@ def _guard(cmd: click.Command, plugin: str) -> None:
     def invoke(self: click.Command, ctx: click.Context) -> Any:
         crm = get_crm()
         with crm.unit(write=False) as uctx:
-            enabled = uctx.hooks.plugins or frozenset()
-        if plugin not in enabled:
-            raise ValidationError(
-                f"plugin '{plugin}' is not enabled for tenant '{crm.tenant_slug}'; "
-                f"enable it with `crmkit plugins enable {plugin}`")
+            crm.plugins.require(uctx, plugin)
         return original(ctx)
 
     cmd.invoke = types.MethodType(invoke, cmd)  # type: ignore[method-assign]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import click
@@ -55,6 +56,56 @@ def db_history(crm: Any, as_json: bool) -> None:
         return print_json(rows)
     table([(r["revision"], r["down_revision"], ", ".join(r["branch"]), r["message"])
            for r in rows], ["revision", "revises", "branch", "message"])
+
+
+@db.command("revision")
+@click.option("--plugin", "plugin", required=True, metavar="NAME",
+              help="The installed plugin whose branch gets the revision.")
+@click.option("-m", "--message", required=True,
+              help="What the revision changes (also names its file).")
+@click.option("--empty", is_flag=True,
+              help="Write empty upgrade() and downgrade() to fill in by hand (data "
+                   "migrations).")
+@pass_crm
+def db_revision(crm: Any, plugin: str, message: str, empty: bool) -> None:
+    """Write the plugin's next Alembic revision into its own migrations/versions folder.
+
+    The first revision of a branch creates the tables the plugin defines; a later one
+    holds what the plugin's tables (crm_tables) have that the database has not
+    (autogenerate: the database must be at the branch's head). Then `crmkit db upgrade`.
+    """
+    from .. import migrations
+    from ..i18n import _
+
+    made = migrations.revision(crm, plugin, message, empty=empty)
+    path = Path(made["path"])
+    shown = path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path
+    click.echo(_("created {path}").format(path=shown))
+    if made["tables_exist"]:
+        click.echo(_("the database has {name}'s tables already (made without "
+                     "migrations): record them with `crmkit db stamp --plugin {name} "
+                     "heads` instead of upgrading").format(name=plugin), err=True)
+    else:
+        click.echo(_("apply it with `crmkit db upgrade`"), err=True)
+
+
+@db.command("stamp")
+@click.argument("revision")
+@click.option("--plugin", "plugin", metavar="NAME",
+              help="Stamp this plugin's branch: REVISION is one of its revisions, "
+                   "heads or base.")
+@pass_crm
+def db_stamp(crm: Any, revision: str, plugin: str | None) -> None:
+    """Record REVISION as applied without running it.
+
+    For a database whose tables were created without migrations: `crmkit db stamp
+    --plugin NAME heads` when they match the plugin's latest revision. Without --plugin,
+    REVISION is any Alembic target (core@core_0002, heads).
+    """
+    from .. import migrations
+
+    after = migrations.stamp(crm, revision, plugin=plugin)
+    click.echo(", ".join(f"{k}: {v or '-'}" for k, v in sorted(after.items())))
 
 
 @plugins.command("uninstall")

@@ -111,29 +111,41 @@ __all__ = ["plugins", "hooks_cmd"]
 @click.option("--dir", "directory", metavar="DIR",
               help="Where to write the distribution [default: ./crmkit-NAME].")
 def plugins_new(name: str, directory: str | None) -> None:
-    """Write a new plugin as its own distribution (pyproject, package, tests, README).
+    """Write a new plugin as its own distribution (pyproject, package, first migration,
+    tests, README). NAME like acme-loyalty gives the distribution crmkit-acme-loyalty,
+    the package crmkit_acme_loyalty and the plugin acme_loyalty.
 
     Then: pip install -e DIR, and python -m pytest DIR.
     """
-    from ..scaffold import write
+    from ..i18n import _
+    from ..scaffold import names, write
 
+    n = names(name)
     root, written = write(name, directory)
     for path in written:
-        click.echo(f"created {path}")
-    click.echo(f"\nNext: pip install -e {root} && crmkit plugins enable {name}\n"
-               f"      CRMKIT_TEST_DATABASES=sqlite python -m pytest {root} -q")
+        click.echo(_("created {path}").format(path=path))
+    click.echo("\n" + _("Next: pip install -e {root} && crmkit plugins enable {plugin}\n"
+                        "      CRMKIT_TEST_DATABASES=sqlite python -m pytest {root} -q"
+                        ).format(root=root, plugin=n.plugin))
 
 
 @plugins.command("check")
+@click.argument("names", nargs=-1, metavar="[NAME]...")
+@click.option("--tests", "tests", metavar="PATH", type=click.Path(exists=True),
+              help="Also check that every hook of the plugins checked has a test named "
+                   "after it (test_crm_reminders_...) in this folder or file.")
 @json_option
 @click.pass_context
-def plugins_check(ctx: click.Context, as_json: bool) -> None:
-    """Check every installed plugin's hooks: unknown or deprecated hook names and
-    misspelled arguments. Exits 1 when a plugin has a problem."""
+def plugins_check(ctx: click.Context, names: tuple[str, ...], tests: str | None,
+                  as_json: bool) -> None:
+    """Check installed plugins' hooks (all, or NAME...): unknown or deprecated hook
+    names, misspelled arguments, and with --tests hooks without a test. Exits 1 when a
+    plugin has a problem."""
     from ..conformance import check_installed
+    from ..i18n import _
     from . import _state
 
-    rows = check_installed(_state(ctx.find_root()).host)
+    rows = check_installed(_state(ctx.find_root()).host, names=names, tests=tests)
     if as_json:
         print_json(rows)
     else:
@@ -142,5 +154,6 @@ def plugins_check(ctx: click.Context, as_json: bool) -> None:
     bad = [r["plugin"] for r in rows if not r["ok"]]
     if bad:
         if not as_json:
-            click.echo(f"Error: {len(bad)} plugin(s) with problems: {', '.join(bad)}", err=True)
+            click.echo(_("Error: {n} plugin(s) with problems: {names}").format(
+                n=len(bad), names=", ".join(bad)), err=True)
         ctx.exit(1)

@@ -7,7 +7,9 @@ other than ``crm_``), so a host application's own Alembic history is untouched.
 Revision scripts read the table prefix from ``op.get_context().opts["crmkit_prefix"]``.
 
 Plugins without a ``migrations`` folder (quick third-party plugins, tests) get their
-tables created with ``create_all`` when enabled.
+tables created with ``create_all`` when enabled. ``crmkit db revision --plugin NAME``
+writes a plugin's revisions (its first one creates the tables it has), and ``crmkit db
+stamp`` records tables made without migrations (see :mod:`.authoring`).
 """
 
 from __future__ import annotations
@@ -100,9 +102,54 @@ def upgrade(crm: Crm, target: str = "heads") -> None:
             f"the database has migrations of plugins that are not installed "
             f"({', '.join(missing)}); install them again, or remove their branch with "
             "`crmkit plugins uninstall NAME --purge` before removing the package")
+    _refuse_unrecorded(crm, target)
     _run(crm, command.upgrade, target)
     if target == "heads":
         _create_unmigrated(crm)
+
+
+def unrecorded_tables(crm: Crm) -> dict[str, list[str]]:
+    """Plugin branch -> its tables that exist in the database although none of its
+    revisions is recorded: tables made without migrations (``create_all``), which an
+    upgrade would try to create again."""
+    from sqlalchemy import inspect
+
+    at = current(crm)
+    todo = [n for n in migrating_plugins(crm) if at.get(n) is None]
+    if not todo:
+        return {}
+    present = set(inspect(crm.engine).get_table_names())
+    out = {n: sorted(set(crm.host.installed[n].tables) & present) for n in todo}
+    return {n: t for n, t in out.items() if t}
+
+
+def _refuse_unrecorded(crm: Crm, target: str) -> None:
+    from ..errors import DatabaseError
+    from ..i18n import _
+
+    for name, tables in sorted(unrecorded_tables(crm).items()):
+        if target == "heads" or target.startswith(f"{name}@"):
+            raise DatabaseError(_(
+                "plugin '{name}' has tables in the database ({tables}) but none of its "
+                "migrations is recorded: they were created without Alembic; if they "
+                "match its latest revision, record it with `crmkit db stamp --plugin "
+                "{name} heads` (from Python: crmkit.migrations.stamp(crm, 'heads', "
+                "plugin='{name}')), then upgrade again").format(
+                name=name, tables=", ".join(tables)))
+
+
+def stamp(crm: Crm, target: str, *, plugin: str | None = None) -> dict[str, str | None]:
+    """Record ``target`` as applied without running it (see :mod:`.authoring`)."""
+    from .authoring import stamp as _stamp
+
+    return _stamp(crm, target, plugin=plugin)
+
+
+def revision(crm: Crm, branch: str, message: str, *, empty: bool = False) -> dict[str, Any]:
+    """Write the next revision of ``branch`` (see :mod:`.authoring`)."""
+    from .authoring import revision as _revision
+
+    return _revision(crm, branch, message, empty=empty)
 
 
 def downgrade(crm: Crm, target: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import json
 from typing import Any
 
@@ -10,7 +11,8 @@ from sqlalchemy import select
 
 from ..context import Context
 from ..convert import structure_settings, unstructure_settings
-from ..errors import PermissionDenied, ValidationError
+from ..errors import PermissionDenied, PluginNotEnabled, ValidationError
+from ..i18n import _
 from ._base import Service
 
 
@@ -30,7 +32,7 @@ class PluginService(Service):
         rows = ctx.conn.execute(select(ps).where(ps.c.tenant_id == ctx.tenant.id))
         return {r.plugin: r for r in rows}
 
-    def list(self) -> list[dict[str, Any]]:
+    def list(self) -> builtins.list[dict[str, Any]]:
         """Every installed plugin (built-ins and broken ones too) with its status here."""
         with self.crm.unit(write=False) as ctx:
             state = self._state(ctx)
@@ -54,19 +56,46 @@ class PluginService(Service):
                                 "error": "not installed"})
             return out
 
-    def enabled(self) -> list[str]:
+    def enabled(self) -> builtins.list[str]:
         with self.crm.unit(write=False) as ctx:
             return sorted(ctx.hooks.plugins or ())
+
+    def require(self, ctx: Context, name: str) -> None:
+        """Refuse, with :class:`crmkit.PluginNotEnabled`, unless plugin ``name`` is
+        enabled for ``ctx.tenant``. Plugins call it at the top of their public API
+        functions (``crm.plugins.require(ctx, "receivables")``), so that their API
+        answers only for the tenants that switched them on, as their hooks and
+        commands do. Since 0.2."""
+        if name in (ctx.hooks.plugins or ()):
+            return
+        slug = ctx.tenant.slug
+        if self.crm._shared.get("cli"):
+            how = _("`crmkit plugins enable {name}`").format(name=name)
+        else:
+            how = _("crm.plugins.enable({name!r}) or `crmkit plugins enable {name}`").format(
+                name=name)
+        raise PluginNotEnabled(name, slug, _(
+            "plugin '{plugin}' is not enabled for tenant '{tenant}'; enable it with {how}"
+        ).format(plugin=name, tenant=slug, how=how))
+
+    def lock(self, ctx: Context, name: str) -> None:
+        """Hold plugin ``name``'s state row of this tenant until ``ctx``'s transaction
+        ends, so that two runs of the plugin's work for one tenant queue instead of
+        overlapping (``SELECT ... FOR UPDATE`` on PostgreSQL and MariaDB; SQLite write
+        transactions are serialised already). Since 0.2."""
+        ps = self.table("plugin_state")
+        ctx.conn.execute(select(ps.c.plugin).where(ps.c.tenant_id == ctx.tenant.id,
+                                                   ps.c.plugin == name).with_for_update())
 
     def _admin(self, ctx: Context) -> None:
         if ctx.user.role != "admin":
             raise PermissionDenied(f"permission denied: user '{ctx.user.name}' may not "
                                    "change plugins (role admin needed)")
 
-    def _closure(self, names: tuple[str, ...]) -> list[str]:
+    def _closure(self, names: tuple[str, ...]) -> builtins.list[str]:
         """The plugins to enable for ``names``: requirements first."""
         host = self.crm.host
-        todo: list[str] = []
+        todo: builtins.list[str] = []
 
         def visit(n: str, by: str | None) -> None:
             if n in todo:
@@ -87,7 +116,7 @@ class PluginService(Service):
             visit(n, None)
         return [n for n in todo if not host.installed[n].builtin]
 
-    def enable(self, *names: str) -> list[str]:
+    def enable(self, *names: str) -> builtins.list[str]:
         """Enable plugins and whatever they require; returns the names newly enabled."""
         todo = self._closure(names)
         with self.crm.unit(write=False) as ctx:
@@ -108,7 +137,7 @@ class PluginService(Service):
             self.crm.invalidate_plugins(ctx.tenant.id)
             return new
 
-    def disable(self, *names: str) -> list[str]:
+    def disable(self, *names: str) -> builtins.list[str]:
         """Disable plugins (their data stays); refuses while an enabled plugin needs one."""
         host = self.crm.host
         with self.crm.unit() as ctx:

@@ -46,6 +46,7 @@ def export_file(crm: Any, kind: str, path: str | Path, fmt: str | None = None) -
     cols = COLUMNS[kind]
     n = 0
     with crm.unit(write=False) as ctx:
+        ctx.crm.plugins.require(ctx, "csv")
         records = _records(ctx, kind)
         if fmt == "csv":
             with open(p, "w", encoding="utf-8-sig", newline="") as f:

@@ -88,6 +88,8 @@ def import_file(crm: Any, kind: str, path: str | Path, *, mapping: tuple[str, ..
 
     ``on_message`` receives each error and duplicate line as it is found; ``progress``
     receives (bytes read, file size). Returns the :class:`Report`."""
+    with crm.unit(write=False) as ctx:
+        ctx.crm.plugins.require(ctx, "csv")
     if kind not in KINDS:
         raise ValidationError(f"unknown kind '{kind}'; valid: {', '.join(KINDS)}")
     return _Importer(crm, kind, Path(path), mapping, dry_run, skip_invalid, update_existing,

@@ -55,6 +55,7 @@ def grades(crm: Any, on: dt.date | None = None, *, segment: str | None = None,
     check_choice(segment, SEGMENTS, "segment")
     check_choice(tier, TIERS, "tier")
     with crm.unit(write=False) as ctx:
+        ctx.crm.plugins.require(ctx, "grading")
         on = on or ctx.today
         return _grades(ctx, on, segment=segment, tier=tier, customer_id=customer_id)
 
@@ -83,6 +84,7 @@ def _grades(ctx: Any, on: dt.date, *, segment: str | None = None, tier: str | No
 
 
 def history(ctx: Any, customer_id: int) -> list[dict[str, Any]]:
+    ctx.crm.plugins.require(ctx, "grading")
     h = ctx.crm.table("grading_history")
     rows = ctx.conn.execute(select(h).where(h.c.tenant_id == ctx.tenant.id,
                                             h.c.customer_id == customer_id)
@@ -140,15 +142,12 @@ def run(crm: Any, on: dt.date | None = None) -> dict[str, Any]:
     customers ``lost`` through the core. Admins and managers only. Returns counts.
     """
     with crm.unit() as ctx:
+        ctx.crm.plugins.require(ctx, "grading")
         if ctx.user.role not in ("admin", "manager"):
             raise PermissionDenied(f"permission denied: user '{ctx.user.name}' may not run "
                                    "grading (role admin or manager needed)")
         on = on or ctx.today
-        # one run at a time per tenant: lock the plugin's state row (PostgreSQL, MariaDB;
-        # SQLite write transactions are serialised already)
-        ps = ctx.crm.table("plugin_state")
-        ctx.conn.execute(select(ps.c.plugin).where(ps.c.tenant_id == ctx.tenant.id,
-                                                   ps.c.plugin == "grading").with_for_update())
+        ctx.crm.plugins.lock(ctx, "grading")  # one run at a time per tenant
         settings = _settings(ctx)
         token = uuid.uuid4().hex
         tid = ctx.tenant.id

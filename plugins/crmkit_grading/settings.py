@@ -6,8 +6,7 @@ from typing import Any
 
 from attrs import field, frozen
 
-#: The core's document kinds (``crmkit.records.DOCUMENT_KINDS``).
-DOCUMENT_KINDS = ("quote", "contract", "order", "invoice", "payment", "credit_note", "expense")
+from crmkit import DOCUMENT_KINDS
 
 
 def _kinds(value: Any) -> tuple[str, ...]:

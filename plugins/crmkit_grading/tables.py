@@ -6,8 +6,7 @@ from typing import Any
 
 from sqlalchemy import Column, Date, Index, Integer, Table
 
-from crmkit import Money
-from crmkit.storage import Str
+from crmkit import Money, Str
 
 SEGMENTS = ("champions", "loyal", "potential", "at_risk", "hibernating", "needs_attention",
             "no_purchases")

@@ -33,6 +33,7 @@ def _settings(ctx: Any) -> Any:
 
 def aging_report(ctx: Any, on: dt.date, by: str = "customer") -> dict[str, Any]:
     """The aging report as of ``on`` inside an open unit (see :func:`aging`)."""
+    ctx.crm.plugins.require(ctx, "receivables")
     if by not in BY:
         raise ValidationError(f"unknown --by value '{by}'; valid: {', '.join(BY)}")
     s = _settings(ctx)
@@ -68,6 +69,7 @@ def aging(crm: Any, as_of: dt.date | None = None, by: str = "customer") -> dict[
 
 def open_items_in(ctx: Any, on: dt.date, customer_id: int | None = None) -> list[dict]:
     """Open invoices as of ``on`` inside an open unit (see :func:`open_items`)."""
+    ctx.crm.plugins.require(ctx, "receivables")
     if customer_id is not None:
         ctx.crm.customers.require(ctx, customer_id, "view")
     s = _settings(ctx)
@@ -88,6 +90,7 @@ def open_items(crm: Any, as_of: dt.date | None = None,
 
 def customers_at_risk(ctx: Any, on: dt.date) -> list[int]:
     """Ids of visible customers with an invoice more than 90 days overdue as of ``on``."""
+    ctx.crm.plugins.require(ctx, "receivables")
     return [int(i) for i in ctx.conn.scalars(queries.at_risk(ctx, on))]
 
 
@@ -95,6 +98,7 @@ def customer_summary(ctx: Any, customer_id: int, on: dt.date) -> dict[str, Any]:
     """The 360° section's data for one customer (amounts as two-decimal strings)."""
     from crmkit import fmt_money
 
+    ctx.crm.plugins.require(ctx, "receivables")
     s = _settings(ctx)
     labels = bucket_labels(tuple(s.aging_ranges))
     row = ctx.conn.execute(queries.customer_totals(ctx, on, s, customer_id=customer_id)

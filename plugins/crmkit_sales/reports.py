@@ -67,6 +67,7 @@ def forecast(crm: crmkit.Crm, by: str = "month") -> list[dict[str, Any]]:
     if by not in ("month", "owner"):
         raise crmkit.ValidationError(f"unknown --by '{by}'; valid: month, owner")
     with crm.unit(write=False) as ctx:
+        ctx.crm.plugins.require(ctx, "sales")
         s = settings(ctx)
         o = ctx.crm.table("sales_opportunities")
         is_open = o.c.closed_on.is_(None)
@@ -96,6 +97,7 @@ def forecast(crm: crmkit.Crm, by: str = "month") -> list[dict[str, Any]]:
 def prospects(crm: crmkit.Crm) -> list[dict[str, Any]]:
     """One row per customer: A (closes soon), B (open opportunity), C (prospect without)."""
     with crm.unit(write=False) as ctx:
+        ctx.crm.plugins.require(ctx, "sales")
         s = settings(ctx)
         o = ctx.crm.table("sales_opportunities")
         c = ctx.crm.table("customers")
@@ -139,6 +141,7 @@ def funnel(crm: crmkit.Crm, frm: dt.date | None = None, to: dt.date | None = Non
            ) -> dict[str, Any]:
     """Count and amount per stage now; conversion of the stages entered in the period."""
     with crm.unit(write=False) as ctx:
+        ctx.crm.plugins.require(ctx, "sales")
         s = settings(ctx)
         frm, to = period(ctx, frm, to)
         o = ctx.crm.table("sales_opportunities")
@@ -191,6 +194,7 @@ def team(crm: crmkit.Crm, frm: dt.date | None = None, to: dt.date | None = None
          ) -> list[dict[str, Any]]:
     """Per owner over the period: activities, new customers, won/lost, expenses."""
     with crm.unit(write=False) as ctx:
+        ctx.crm.plugins.require(ctx, "sales")
         s = settings(ctx)
         frm, to = period(ctx, frm, to)
         t0, t1 = _midnight(frm), _midnight(to + dt.timedelta(days=1))
@@ -278,6 +282,7 @@ def products(crm: crmkit.Crm, frm: dt.date | None = None, to: dt.date | None = N
     the period: quantity, revenue, customers, average (revenue / quantity), min and max
     unit price. Largest revenue first."""
     with crm.unit(write=False) as ctx:
+        ctx.crm.plugins.require(ctx, "sales")
         frm, to = period(ctx, frm, to)
         ln = ctx.crm.table("document_lines")
         d = ctx.crm.table("documents")

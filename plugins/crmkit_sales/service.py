@@ -123,6 +123,7 @@ def _record_change(ctx: crmkit.Context, opp_id: int, from_stage: str | None, to_
 def get(crm: crmkit.Crm, opp_id: int) -> Opportunity:
     """One opportunity the user may see."""
     with crm.unit(write=False) as ctx:
+        ctx.crm.plugins.require(ctx, "sales")
         opp = _load(ctx, opp_id)
         ctx.check("view", opp, f"opportunity {opp_id}")
         return opp
@@ -133,6 +134,7 @@ def add(crm: crmkit.Crm, customer_id: int, *, title: str, amount: Any, close: An
         next_step: Any = None) -> Opportunity:
     """Open an opportunity (first open stage and the customer's owner by default)."""
     with crm.unit() as ctx:
+        ctx.crm.plugins.require(ctx, "sales")
         s = settings(ctx)
         customer = ctx.crm.customers.require(ctx, customer_id, "update")
         errors: list[str] = []
@@ -201,6 +203,7 @@ def move(crm: crmkit.Crm, opp_id: int, stage: str, *, on: dt.date | None = None,
     Moving to the won or lost stage closes it. Winning can add a ``contract`` document
     (``contract_number``) and makes a ``prospect`` customer ``active``."""
     with crm.unit() as ctx:
+        ctx.crm.plugins.require(ctx, "sales")
         s = settings(ctx)
         before = _load(ctx, opp_id)
         ctx.check("update", before, f"opportunity {opp_id}")
@@ -268,6 +271,7 @@ def list_opportunities(crm: crmkit.Crm, *, owner: str | None = None,
     """Opportunities the user may see, by expected close then id, as JSON-ready dicts
     with the stage's ``probability`` and the ``weighted`` amount."""
     with crm.unit(write=False) as ctx:
+        ctx.crm.plugins.require(ctx, "sales")
         s = settings(ctx)
         if stage is not None and stage not in s.names:
             raise _unknown_stage(stage, s)

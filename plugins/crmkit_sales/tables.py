@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import Column, Date, ForeignKey, Index, Integer, Table
 
-from crmkit.storage import Money, Str, UTCDateTime
+from crmkit import Money, Str, UTCDateTime
 
 from .settings import STAGE_NAME_MAX
 

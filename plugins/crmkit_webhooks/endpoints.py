@@ -21,10 +21,7 @@ def mask(secret: str | None) -> str:
 
 
 def require_enabled(ctx: Any) -> None:
-    if "webhooks" not in (ctx.hooks.plugins or ()):
-        raise crmkit.ValidationError(
-            f"plugin 'webhooks' is not enabled for tenant '{ctx.tenant.slug}'; "
-            "enable it with `crmkit plugins enable webhooks`")
+    ctx.crm.plugins.require(ctx, "webhooks")
 
 
 def _require_role(ctx: Any, roles: tuple[str, ...], what: str) -> None:

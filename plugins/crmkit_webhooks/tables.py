@@ -15,7 +15,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-from crmkit.storage import Str, UTCDateTime
+from crmkit import Str, UTCDateTime
 
 _MYSQL = {"mysql_charset": "utf8mb4", "mysql_engine": "InnoDB"}
 

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import mysql
 
-import crmkit.storage
+import crmkit
 
 revision = "grading_0001"
 down_revision = None
@@ -23,7 +23,7 @@ def upgrade() -> None:
     sa.Column('as_of', sa.Date(), nullable=False),
     sa.Column('recency_days', sa.Integer(), nullable=True),
     sa.Column('frequency', sa.Integer(), nullable=False),
-    sa.Column('monetary', crmkit.storage.Money(), nullable=False),
+    sa.Column('monetary', crmkit.Money(), nullable=False),
     sa.Column('r', sa.Integer(), nullable=True),
     sa.Column('f', sa.Integer(), nullable=True),
     sa.Column('m', sa.Integer(), nullable=True),
@@ -44,7 +44,7 @@ def upgrade() -> None:
     sa.Column('as_of', sa.Date(), nullable=False),
     sa.Column('recency_days', sa.Integer(), nullable=True),
     sa.Column('frequency', sa.Integer(), nullable=False),
-    sa.Column('monetary', crmkit.storage.Money(), nullable=False),
+    sa.Column('monetary', crmkit.Money(), nullable=False),
     sa.Column('r', sa.Integer(), nullable=True),
     sa.Column('f', sa.Integer(), nullable=True),
     sa.Column('m', sa.Integer(), nullable=True),
@@ -65,7 +65,7 @@ def upgrade() -> None:
     sa.Column('as_of', sa.Date(), nullable=False),
     sa.Column('recency_days', sa.Integer(), nullable=True),
     sa.Column('frequency', sa.Integer(), nullable=False),
-    sa.Column('monetary', crmkit.storage.Money(), nullable=False),
+    sa.Column('monetary', crmkit.Money(), nullable=False),
     sa.Column('r', sa.Integer(), nullable=True),
     sa.Column('f', sa.Integer(), nullable=True),
     sa.Column('m', sa.Integer(), nullable=True),

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import mysql
 
-import crmkit.storage
+import crmkit
 
 revision = "sales_0001"
 down_revision = None
@@ -22,7 +22,7 @@ def upgrade() -> None:
     sa.Column('tenant_id', sa.Integer(), nullable=False),
     sa.Column('customer_id', sa.Integer(), nullable=False),
     sa.Column('title', sa.String(length=500).with_variant(sa.String(length=500, collation='utf8mb4_bin'), 'mariadb').with_variant(sa.String(length=500, collation='utf8mb4_bin'), 'mysql'), nullable=False),
-    sa.Column('amount', crmkit.storage.Money(), nullable=False),
+    sa.Column('amount', crmkit.Money(), nullable=False),
     sa.Column('stage', sa.String(length=64).with_variant(sa.String(length=64, collation='utf8mb4_bin'), 'mariadb').with_variant(sa.String(length=64, collation='utf8mb4_bin'), 'mysql'), nullable=False),
     sa.Column('expected_close', sa.Date(), nullable=False),
     sa.Column('owner', sa.String(length=100).with_variant(sa.String(length=100, collation='utf8mb4_bin'), 'mariadb').with_variant(sa.String(length=100, collation='utf8mb4_bin'), 'mysql'), nullable=True),
@@ -30,8 +30,8 @@ def upgrade() -> None:
     sa.Column('created_on', sa.Date(), nullable=False),
     sa.Column('closed_on', sa.Date(), nullable=True),
     sa.Column('lost_reason', sa.String(length=500).with_variant(sa.String(length=500, collation='utf8mb4_bin'), 'mariadb').with_variant(sa.String(length=500, collation='utf8mb4_bin'), 'mysql'), nullable=True),
-    sa.Column('created_at', crmkit.storage.UTCDateTime(), nullable=False),
-    sa.Column('updated_at', crmkit.storage.UTCDateTime(), nullable=False),
+    sa.Column('created_at', crmkit.UTCDateTime(), nullable=False),
+    sa.Column('updated_at', crmkit.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['customer_id'], [p + 'customers.id'], ),
     sa.PrimaryKeyConstraint('id'),
     mariadb_charset='utf8mb4',

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import mysql
 
-import crmkit.storage
+import crmkit
 
 revision = "webhooks_0001"
 down_revision = None
@@ -27,12 +27,12 @@ def upgrade() -> None:
     sa.Column('uid', sa.String(length=36).with_variant(sa.String(length=36, collation='utf8mb4_bin'), 'mariadb').with_variant(sa.String(length=36, collation='utf8mb4_bin'), 'mysql'), nullable=False),
     sa.Column('status', sa.String(length=20).with_variant(sa.String(length=20, collation='utf8mb4_bin'), 'mariadb').with_variant(sa.String(length=20, collation='utf8mb4_bin'), 'mysql'), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
-    sa.Column('next_attempt_at', crmkit.storage.UTCDateTime(), nullable=False),
+    sa.Column('next_attempt_at', crmkit.UTCDateTime(), nullable=False),
     sa.Column('last_error', sa.String(length=500).with_variant(sa.String(length=500, collation='utf8mb4_bin'), 'mariadb').with_variant(sa.String(length=500, collation='utf8mb4_bin'), 'mysql'), nullable=True),
-    sa.Column('lease_until', crmkit.storage.UTCDateTime(), nullable=True),
+    sa.Column('lease_until', crmkit.UTCDateTime(), nullable=True),
     sa.Column('leased_by', sa.String(length=100).with_variant(sa.String(length=100, collation='utf8mb4_bin'), 'mariadb').with_variant(sa.String(length=100, collation='utf8mb4_bin'), 'mysql'), nullable=True),
-    sa.Column('delivered_at', crmkit.storage.UTCDateTime(), nullable=True),
-    sa.Column('created_at', crmkit.storage.UTCDateTime(), nullable=False),
+    sa.Column('delivered_at', crmkit.UTCDateTime(), nullable=True),
+    sa.Column('created_at', crmkit.UTCDateTime(), nullable=False),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('tenant_id', 'endpoint_id', 'outbox_id', name=p + 'uq_webhooks_deliveries_event'),
     mysql_charset='utf8mb4',
@@ -48,7 +48,7 @@ def upgrade() -> None:
     sa.Column('secret', sa.String(length=200).with_variant(sa.String(length=200, collation='utf8mb4_bin'), 'mariadb').with_variant(sa.String(length=200, collation='utf8mb4_bin'), 'mysql'), nullable=False),
     sa.Column('active', sa.Boolean(), nullable=False),
     sa.Column('since_outbox_id', sa.BigInteger(), nullable=False),
-    sa.Column('created_at', crmkit.storage.UTCDateTime(), nullable=False),
+    sa.Column('created_at', crmkit.UTCDateTime(), nullable=False),
     sa.PrimaryKeyConstraint('id'),
     mysql_charset='utf8mb4',
     mysql_engine='InnoDB'
