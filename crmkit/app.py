@@ -15,8 +15,8 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from . import storage
 from .context import Context
 from .errors import DatabaseError, NotFound
-from .jobs import JobService
 from .i18n import _
+from .jobs import JobService
 from .plugins import PluginHost
 from .records import Tenant, User
 
