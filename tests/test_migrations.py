@@ -144,7 +144,7 @@ def test_db_commands(cli):
 def test_revisions_of_a_removed_plugin_package_give_a_clear_error(tmp_path):
     url = f"sqlite:///{tmp_path / 'x.db'}"
     full = crmkit.open(url)
-    full.init()  # webhooks, sales, grading and marketing ship revisions (and the example, if installed)
+    full.init()  # webhooks, sales, grading, marketing (and the example, if installed)
     shipped = sorted(v for k, v in migrations.heads(full).items() if k != "core")
     assert {"grading_0001", "marketing_0001", "sales_0001", "webhooks_0001"} <= set(shipped)
     bare = crmkit.open(url, discover=False)  # as if their packages were gone

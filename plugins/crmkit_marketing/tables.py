@@ -11,8 +11,7 @@ from typing import Any
 
 from sqlalchemy import Column, Date, ForeignKey, Index, Integer, Table, UniqueConstraint
 
-from crmkit import Money, UTCDateTime
-from crmkit.storage import Str
+from crmkit import Money, Str, UTCDateTime
 
 NAME_MAX = 200
 NOTE_MAX = 500

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import mysql
 
-import crmkit.storage
+import crmkit
 
 revision = "marketing_0001"
 down_revision = None
@@ -24,10 +24,10 @@ def upgrade() -> None:
     sa.Column('channel', sa.String(length=20).with_variant(sa.String(length=20, collation='utf8mb4_bin'), 'mariadb').with_variant(sa.String(length=20, collation='utf8mb4_bin'), 'mysql'), nullable=False),
     sa.Column('start_on', sa.Date(), nullable=True),
     sa.Column('end_on', sa.Date(), nullable=True),
-    sa.Column('budget', crmkit.storage.Money(), nullable=True),
+    sa.Column('budget', crmkit.Money(), nullable=True),
     sa.Column('created_on', sa.Date(), nullable=False),
     sa.Column('created_by', sa.String(length=100).with_variant(sa.String(length=100, collation='utf8mb4_bin'), 'mariadb').with_variant(sa.String(length=100, collation='utf8mb4_bin'), 'mysql'), nullable=True),
-    sa.Column('created_at', crmkit.storage.UTCDateTime(), nullable=False),
+    sa.Column('created_at', crmkit.UTCDateTime(), nullable=False),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('tenant_id', 'name', name=p + 'uq_marketing_campaign_name'),
     mariadb_charset='utf8mb4',
@@ -39,11 +39,11 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('tenant_id', sa.Integer(), nullable=False),
     sa.Column('campaign_id', sa.Integer(), nullable=False),
-    sa.Column('amount', crmkit.storage.Money(), nullable=False),
+    sa.Column('amount', crmkit.Money(), nullable=False),
     sa.Column('spent_on', sa.Date(), nullable=False),
     sa.Column('note', sa.String(length=500).with_variant(sa.String(length=500, collation='utf8mb4_bin'), 'mariadb').with_variant(sa.String(length=500, collation='utf8mb4_bin'), 'mysql'), nullable=True),
     sa.Column('created_by', sa.String(length=100).with_variant(sa.String(length=100, collation='utf8mb4_bin'), 'mariadb').with_variant(sa.String(length=100, collation='utf8mb4_bin'), 'mysql'), nullable=True),
-    sa.Column('created_at', crmkit.storage.UTCDateTime(), nullable=False),
+    sa.Column('created_at', crmkit.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['campaign_id'], [p + 'marketing_campaigns.id'], ),
     sa.PrimaryKeyConstraint('id'),
     mariadb_charset='utf8mb4',
@@ -59,7 +59,7 @@ def upgrade() -> None:
     sa.Column('customer_id', sa.Integer(), nullable=False),
     sa.Column('lead_on', sa.Date(), nullable=False),
     sa.Column('created_by', sa.String(length=100).with_variant(sa.String(length=100, collation='utf8mb4_bin'), 'mariadb').with_variant(sa.String(length=100, collation='utf8mb4_bin'), 'mysql'), nullable=True),
-    sa.Column('created_at', crmkit.storage.UTCDateTime(), nullable=False),
+    sa.Column('created_at', crmkit.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['campaign_id'], [p + 'marketing_campaigns.id'], ),
     sa.ForeignKeyConstraint(['customer_id'], [p + 'customers.id'], ),
     sa.PrimaryKeyConstraint('id'),
@@ -77,7 +77,7 @@ def upgrade() -> None:
     sa.Column('customer_id', sa.Integer(), nullable=False),
     sa.Column('target_on', sa.Date(), nullable=False),
     sa.Column('created_by', sa.String(length=100).with_variant(sa.String(length=100, collation='utf8mb4_bin'), 'mariadb').with_variant(sa.String(length=100, collation='utf8mb4_bin'), 'mysql'), nullable=True),
-    sa.Column('created_at', crmkit.storage.UTCDateTime(), nullable=False),
+    sa.Column('created_at', crmkit.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['campaign_id'], [p + 'marketing_campaigns.id'], ),
     sa.ForeignKeyConstraint(['customer_id'], [p + 'customers.id'], ),
     sa.PrimaryKeyConstraint('id'),
