@@ -28,6 +28,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     event,
+    true,
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.types import TypeDecorator
@@ -119,8 +120,8 @@ def Str(n: int) -> String:  # noqa: N802 - reads like a type
     return String(n).with_variant(String(n, collation="utf8mb4_bin"), "mysql", "mariadb")
 
 
-_MYSQL = {"mysql_charset": "utf8mb4", "mysql_engine": "InnoDB", "mariadb_charset": "utf8mb4",
-          "mariadb_engine": "InnoDB"}
+_MYSQL: dict[str, Any] = {"mysql_charset": "utf8mb4", "mysql_engine": "InnoDB",
+                          "mariadb_charset": "utf8mb4", "mariadb_engine": "InnoDB"}
 
 
 def LongText() -> Text:  # noqa: N802
@@ -153,6 +154,8 @@ def build_metadata(prefix: str = "crm_") -> MetaData:
         Column("role", Str(20), nullable=False),
         Column("email", Str(SHORT_MAX)),
         Column("created_at", UTCDateTime, nullable=False),
+        # a disabled user cannot act (core_0003)
+        Column("active", Boolean, nullable=False, default=True, server_default=true()),
         UniqueConstraint("tenant_id", "name", name=f"{p}uq_users_name"),
         **_MYSQL,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import json
 from typing import Any
 
@@ -22,6 +23,31 @@ def parse_value(text: str) -> Any:
         return text
 
 
+def describe(host: Any, state: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """The ``plugins list`` rows: every installed plugin, built-ins first. ``state`` is
+    the tenant's plugin state rows by name; without it (no database) ``enabled`` is
+    None, "unknown", except for built-ins, which are always on."""
+    out = []
+    for name, p in sorted(host.installed.items(), key=lambda kv: (not kv[1].builtin, kv[0])):
+        st = state.get(name) if state is not None else None
+        out.append({
+            "name": name,
+            "version": p.spec.version if p.spec else None,
+            "description": p.spec.description if p.spec else "",
+            "requires": list(p.spec.requires) if p.spec else [],
+            "builtin": p.builtin,
+            "enabled": (True if p.builtin else None if state is None
+                        else bool(st and st.enabled)),
+            "error": p.error,
+        })
+    for name, st in sorted((state or {}).items()):
+        if name not in host.installed:
+            out.append({"name": name, "version": None, "description": "",
+                        "requires": [], "builtin": False, "enabled": bool(st.enabled),
+                        "error": "not installed"})
+    return out
+
+
 class PluginService(Service):
     """``crm.plugins``: which plugins a tenant has switched on, and their settings."""
 
@@ -33,28 +59,9 @@ class PluginService(Service):
     def list(self) -> list[dict[str, Any]]:
         """Every installed plugin (built-ins and broken ones too) with its status here."""
         with self.crm.unit(write=False) as ctx:
-            state = self._state(ctx)
-            out = []
-            for name, p in sorted(self.crm.host.installed.items(),
-                                  key=lambda kv: (not kv[1].builtin, kv[0])):
-                st = state.get(name)
-                out.append({
-                    "name": name,
-                    "version": p.spec.version if p.spec else None,
-                    "description": p.spec.description if p.spec else "",
-                    "requires": list(p.spec.requires) if p.spec else [],
-                    "builtin": p.builtin,
-                    "enabled": p.builtin or bool(st and st.enabled),
-                    "error": p.error,
-                })
-            for name, st in sorted(state.items()):
-                if name not in self.crm.host.installed:
-                    out.append({"name": name, "version": None, "description": "",
-                                "requires": [], "builtin": False, "enabled": bool(st.enabled),
-                                "error": "not installed"})
-            return out
+            return describe(self.crm.host, self._state(ctx))
 
-    def enabled(self) -> list[str]:
+    def enabled(self) -> builtins.list[str]:
         with self.crm.unit(write=False) as ctx:
             return sorted(ctx.hooks.plugins or ())
 
@@ -63,7 +70,7 @@ class PluginService(Service):
             raise PermissionDenied(f"permission denied: user '{ctx.user.name}' may not "
                                    "change plugins (role admin needed)")
 
-    def _closure(self, names: tuple[str, ...]) -> list[str]:
+    def _closure(self, names: tuple[str, ...]) -> builtins.list[str]:
         """The plugins to enable for ``names``: requirements first."""
         host = self.crm.host
         todo: list[str] = []
@@ -87,7 +94,7 @@ class PluginService(Service):
             visit(n, None)
         return [n for n in todo if not host.installed[n].builtin]
 
-    def enable(self, *names: str) -> list[str]:
+    def enable(self, *names: str) -> builtins.list[str]:
         """Enable plugins and whatever they require; returns the names newly enabled."""
         todo = self._closure(names)
         with self.crm.unit(write=False) as ctx:
@@ -108,7 +115,7 @@ class PluginService(Service):
             self.crm.invalidate_plugins(ctx.tenant.id)
             return new
 
-    def disable(self, *names: str) -> list[str]:
+    def disable(self, *names: str) -> builtins.list[str]:
         """Disable plugins (their data stays); refuses while an enabled plugin needs one."""
         host = self.crm.host
         with self.crm.unit() as ctx:
