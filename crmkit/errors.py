@@ -48,7 +48,12 @@ def close_matches(value: str, choices: Iterable[str]) -> list[str]:
     """The (at most three) ``choices`` closest to a mistyped ``value`` (difflib)."""
     import difflib
 
-    return difflib.get_close_matches(value, sorted(set(choices)), n=3, cutoff=0.6)
+    def ratio(c: str) -> float:
+        return difflib.SequenceMatcher(None, value, c).ratio()
+
+    close = difflib.get_close_matches(value, sorted(set(choices)), n=3, cutoff=0.6)
+    best = max((ratio(c) for c in close), default=0.0)
+    return [c for c in close if ratio(c) >= best - 0.1]  # the best, and near ties
 
 
 def did_you_mean(value: str, choices: Iterable[str], *, inline: bool = False) -> str:

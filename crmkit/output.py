@@ -169,8 +169,7 @@ def _table(rows: Sequence[Sequence[Any]], columns: Sequence[str], title: str | N
     from rich.table import Table
     from rich.text import Text
 
-    t = Table(title=Text(title, style="bold") if title else None, title_justify="left",
-              box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True,
+    t = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True,
               header_style="bold")
     for i, name in enumerate(columns):
         values = [r[i] for r in rows if i < len(r) and r[i] not in (None, "")]
@@ -182,7 +181,12 @@ def _table(rows: Sequence[Sequence[Any]], columns: Sequence[str], title: str | N
     for r in rows:
         t.add_row(*[_text(_money_text(v) if i in numeric_cols else v)
                     for i, v in enumerate(r)])
-    return t
+    if not title:
+        return t
+    from rich.console import Group as Lines
+
+    # above the table, not inside it: a narrow table would wrap its own title
+    return Lines(Text(title, style="bold"), t)
 
 
 def table(rows: Iterable[Sequence[Any]], columns: Sequence[str], title: str | None = None,
