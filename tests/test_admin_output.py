@@ -271,7 +271,7 @@ def test_json_lists_are_streamed_from_a_generator(cli, crm_db_url, monkeypatch):
     crm.customers.add_many({"name": f"C{i}"} for i in range(1, 1201))
     crm.close()
     seen: list[int] = []
-    real_stream = CustomerService.stream
+    real_stream = CustomerService.stream_dicts
     writes: list[int] = []
     real_dumps = output.dumps
 
@@ -284,12 +284,33 @@ def test_json_lists_are_streamed_from_a_generator(cli, crm_db_url, monkeypatch):
         writes.append(1)
         return real_dumps(obj, **kw)
 
-    monkeypatch.setattr(CustomerService, "stream", stream)
+    monkeypatch.setattr(CustomerService, "stream_dicts", stream)
     monkeypatch.setattr(output, "dumps", dumps)
     r = cli("customer", "list", "--json")
     assert r.exit_code == 0 and len(r.json) == 1200
     # row 1200 was read after 1199 had been encoded: one at a time, not all first
     assert seen[-1] == 1199 and seen[0] == 0
+
+
+def test_stream_dicts_equal_the_records(cli, crm_db_url):
+    """The fast JSON rows are exactly the records' JSON, for an admin and a salesperson
+    (with and without another plugin answering crm_permission)."""
+    assert cli("init").exit_code == 0
+    assert cli("user", "add", "li").exit_code == 0
+    crm = crmkit.open(crm_db_url)
+    crm.customers.add_many({"name": f"C{i}", "owner": "li" if i % 2 else "admin",
+                            "tags": ["a", "b"] if i % 3 else [], "email": f"c{i}@x.cn"}
+                           for i in range(30))
+    crm.customers.update(2, extra={"erp": {"code": "X"}})
+    for who in ("admin", "li"):
+        view = crm.using(user=who)
+        assert list(view.customers.stream_dicts()) == [
+            crmkit.to_dict(c) for c in view.customers.list()], who
+    crm.plugins.enable("sales")  # another crm_permission: rows are asked one by one
+    li = crm.using(user="li")
+    assert list(li.customers.stream_dicts(limit=5, offset=2)) == [
+        crmkit.to_dict(c) for c in li.customers.list(limit=5, offset=2)]
+    crm.close()
 
 
 def test_customer_show_takes_an_external_id_or_a_name(cli):

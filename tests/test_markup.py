@@ -18,7 +18,8 @@ COMMANDS = {("customer", "list"): BOTH, ("customer", "show", "1"): (0,),
             ("reminders",): BOTH, ("today",): BOTH, ("receivables", "aging"): BOTH,
             ("receivables", "aging", "--by", "owner"): (), ("receivables", "open"): BOTH,
             ("grading", "show"): BOTH, ("sales", "list"): BOTH, ("sales", "prospects"): BOTH,
-            ("sales", "products", "--from", "2026-09-01"): BOTH, ("audit", "1"): (), ("changes",): (),
+            ("sales", "products", "--from", "2026-09-01"): BOTH, ("audit", "1"): (),
+            ("changes",): (),
             ("birthday", "list"): ()}
 
 

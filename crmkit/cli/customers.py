@@ -61,7 +61,8 @@ def customer_add(crm: Any, name: str, as_json: bool, tags: tuple[str, ...],
 def customer_list(crm: Any, as_json: bool, page: Page, **filters: Any) -> None:
     """List customers you may see, by id."""
     if as_json:
-        stream_json(crm.customers.stream(limit=page.limit, offset=page.offset, **filters))
+        stream_json(crm.customers.stream_dicts(limit=page.limit, offset=page.offset,
+                                               **filters))
         return
     cs = crm.customers.list(limit=page.limit, offset=page.offset, **filters)
     table([(c.id, c.name, c.status, c.owner, c.email or c.phone, ", ".join(c.tags))

@@ -181,6 +181,23 @@ class CustomerService(ListService[Customer]):
         c = Customer.from_row(row)
         return c if ctx.allowed("view", c) else None
 
+    def stream_dicts(self, *, limit: int | None = None, offset: int = 0,
+                     **filters: Any) -> Iterator[dict[str, Any]]:
+        """:meth:`stream` as JSON-ready dicts (what ``crmkit.to_dict`` gives for each
+        customer), built straight from the rows: ``customer list --json`` on a large
+        tenant. Each row still asks ``crm_permission`` unless the built-in
+        ``permissions`` plugin is the only one answering, whose rule for viewing a
+        customer is the scope already applied in SQL."""
+        with self.crm.unit(write=False) as ctx:
+            ask = ctx.hooks.crm_permission.plugins != ["permissions"]
+            q = sql.page(self._query(ctx, **filters), limit, offset)
+            keys: tuple[str, ...] = ()
+            for row in sql.stream(ctx.conn, q):
+                if ask and not ctx.allowed("view", Customer.from_row(row)):
+                    continue
+                keys = keys or tuple(row._fields)
+                yield _json_row(dict(zip(keys, row, strict=True)))
+
     def names(self, ids: Iterable[int]) -> dict[int, str]:
         """``{id: name}`` of the given customers this user may see (for tables that
         name the customer of each row)."""
@@ -452,6 +469,17 @@ class CustomerService(ListService[Customer]):
         c = self._load(ctx, id_)
         ctx.check(action, c, f"customer {id_}")
         return c
+
+
+def _json_row(d: dict[str, Any]) -> dict[str, Any]:
+    """A customers row (as a dict) the way ``to_dict(Customer.from_row(row))`` gives it,
+    without the record (``test_stream_dicts_equal_the_records``)."""
+    d["tags"] = [t for t in (d["tags"] or "").split(",") if t]
+    d["extra"] = dict(d["extra"] or {})
+    for k in ("created_at", "updated_at"):
+        if d[k] is not None:
+            d[k] = d[k].isoformat()
+    return d
 
 
 def _escape(s: str) -> str:
