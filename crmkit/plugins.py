@@ -202,9 +202,11 @@ class PluginHost:
         p = self.installed.get(name)
         if p is None:
             names = sorted(n for n, q in self.installed.items() if not q.builtin)
-            raise ValidationError(f"unknown plugin '{name}'"
-                                  f"{did_you_mean(name, names, inline=True)}; "
-                                  f"installed: {', '.join(names) or 'none'}")
+            from .i18n import _
+
+            raise ValidationError(_("unknown plugin '{name}'{hint}; installed: {names}").format(
+                name=name[:80], hint=did_you_mean(name, names, inline=True),
+                names=", ".join(names) or _("none")))
         return p
 
     def hooks(self, enabled: frozenset[str] | None) -> TenantHooks:
