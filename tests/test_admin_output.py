@@ -358,3 +358,16 @@ def test_prefix_is_a_global_option_like_db(cli, crm_db_url):
     engine.dispose()
     r = cli("--prefix", "bad-prefix", "customer", "list")
     assert r.exit_code == 1 and "invalid --prefix 'bad-prefix'" in r.stderr
+
+
+def test_the_command_line_reference_is_up_to_date():
+    """docs/admin/cli.md is what tools/gen_cli_docs.py makes from the real commands (CI
+    runs the same --check)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    p = subprocess.run([sys.executable, "tools/gen_cli_docs.py", "--check"], cwd=root,
+                       capture_output=True, text=True, timeout=900)
+    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
