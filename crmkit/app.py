@@ -14,7 +14,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from . import storage
 from .context import Context
-from .errors import DatabaseError, NotFound
+from .errors import DatabaseError, NotFound, PermissionDenied
 from .i18n import _
 from .jobs import JobService
 from .plugins import PluginHost
@@ -132,7 +132,13 @@ class Crm:
             if row is None:
                 raise NotFound(f"user '{self.user_name}' not found in tenant "
                                f"'{self.tenant_slug}'")
-            self._user = User.from_row(row)
+            user = User.from_row(row)
+            if not user.active:
+                raise PermissionDenied(_(
+                    "user '{user}' is disabled in tenant '{tenant}' and cannot act; an "
+                    "admin can enable it again with `crmkit user enable {user}`").format(
+                        user=user.name, tenant=self.tenant_slug))
+            self._user = user
         return self._tenant, self._user
 
     def enabled_plugins(self, conn: Any, tenant_id: int) -> frozenset[str]:
@@ -200,25 +206,39 @@ class Crm:
 
     # --- change feed -----------------------------------------------------------------
 
-    def changes(self, since: int = 0, limit: int | None = None) -> list[dict[str, Any]]:
-        """Changes with cursor greater than ``since``, oldest first."""
+    def changes(self, since: int = 0, limit: int | None = None,
+                offset: int = 0) -> list[dict[str, Any]]:
+        """Changes with cursor greater than ``since``, oldest first (``limit`` None: all
+        of them, 0: none)."""
+        return list(self.stream_changes(since, limit, offset))
+
+    def _changes_query(self, ctx: Context, since: int) -> Any:
         a = self.table("audit")
+        q = select(a).where(a.c.tenant_id == ctx.tenant.id, a.c.id > since).order_by(a.c.id)
+        if self.customers.scoped(ctx):
+            # a scoped user (sales) sees changes to the customers they may see, and
+            # their own changes that concern no customer; never anyone else's
+            q = q.where(or_(a.c.customer_id.in_(self.customers.visible_ids(ctx)),
+                            and_(a.c.customer_id.is_(None), a.c.user == ctx.user.name)))
+        return q
+
+    def stream_changes(self, since: int = 0, limit: int | None = None,
+                       offset: int = 0) -> Iterator[dict[str, Any]]:
+        """:meth:`changes` as a generator, read from the database as it is consumed."""
+        from . import sql
+
         with self.unit(write=False) as ctx:
-            q = (select(a).where(a.c.tenant_id == ctx.tenant.id, a.c.id > since)
-                 .order_by(a.c.id))
-            if self.customers.scoped(ctx):
-                # a scoped user (sales) sees changes to the customers they may see, and
-                # their own changes that concern no customer; never anyone else's
-                q = q.where(or_(a.c.customer_id.in_(self.customers.visible_ids(ctx)),
-                                and_(a.c.customer_id.is_(None), a.c.user == ctx.user.name)))
-            if limit:
-                q = q.limit(limit)
-            return [
-                {"cursor": r.id, "at": r.at.isoformat(), "user": r.user,
-                 "table": r.table_name, "id": r.row_id, "op": r.op,
-                 "before": r.before, "after": r.after}
-                for r in ctx.conn.execute(q)
-            ]
+            q = sql.page(self._changes_query(ctx, since), limit, offset)
+            for r in sql.stream(ctx.conn, q):
+                yield {"cursor": r.id, "at": r.at.isoformat(), "user": r.user,
+                       "table": r.table_name, "id": r.row_id, "op": r.op,
+                       "before": r.before, "after": r.after}
+
+    def count_changes(self, since: int = 0) -> int:
+        from . import sql
+
+        with self.unit(write=False) as ctx:
+            return sql.count(ctx.conn, self._changes_query(ctx, since))
 
     def close(self) -> None:
         self.engine.dispose()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 
 class CrmError(Exception):
     """Base of every error crmkit raises on purpose (a domain error: exit code 1)."""
@@ -54,3 +56,30 @@ class PluginNotEnabled(CrmError):
 
 class DatabaseError(CrmError):
     """The database cannot be reached or is not initialised."""
+
+
+def close_matches(value: str, choices: Iterable[str]) -> list[str]:
+    """The (at most three) ``choices`` closest to a mistyped ``value`` (difflib)."""
+    import difflib
+
+    def ratio(c: str) -> float:
+        return difflib.SequenceMatcher(None, value, c).ratio()
+
+    close = difflib.get_close_matches(value, sorted(set(choices)), n=3, cutoff=0.6)
+    best = max((ratio(c) for c in close), default=0.0)
+    return [c for c in close if ratio(c) >= best - 0.1]  # the best, and near ties
+
+
+def did_you_mean(value: str, choices: Iterable[str], *, inline: bool = False) -> str:
+    """`` Did you mean 'x'?`` for the closest of ``choices``, else ``""``: appended to a
+    message about an unknown name (a command, a plugin). ``inline``: the lower-case
+    `` (did you mean 'x'?)`` for the middle of a sentence."""
+    from .i18n import _
+
+    close = close_matches(value, choices)
+    if not close:
+        return ""
+    names = _(" or ").join(f"'{c}'" for c in close)
+    if inline:
+        return " " + _("(did you mean {names}?)").format(names=names)
+    return " " + _("Did you mean {names}?").format(names=names)

@@ -24,7 +24,8 @@ hookimpl = pluggy.HookimplMarker("crmkit")
 
 
 @hookspec
-def crm_customer_validate(ctx: Any, customer: Any, changes: dict, before: Any) -> list[str]:
+def crm_customer_validate(ctx: Any, customer: Any, changes: dict, before: Any
+                          ) -> list[str] | None:
     """Check a customer before it is inserted or updated.
 
     Fires for ``customers.add``, ``update``, ``upsert``, ``add_many`` and imports, inside
@@ -75,7 +76,8 @@ def crm_customer_archived(ctx: Any, customer: Any) -> None:
 
 
 @hookspec
-def crm_activity_validate(ctx: Any, activity: Any, changes: dict, before: Any) -> list[str]:
+def crm_activity_validate(ctx: Any, activity: Any, changes: dict, before: Any
+                          ) -> list[str] | None:
     """Check an activity before it is logged or updated; same contract as
     ``crm_customer_validate``: return error strings, any error aborts, must not write.
 
@@ -105,7 +107,8 @@ def crm_activity_updated(ctx: Any, activity: Any, before: Any, changes: dict) ->
 
 
 @hookspec
-def crm_document_validate(ctx: Any, document: Any, changes: dict, before: Any) -> list[str]:
+def crm_document_validate(ctx: Any, document: Any, changes: dict, before: Any
+                          ) -> list[str] | None:
     """Check a document (quote, contract, order, invoice, payment, credit note,
     expense) before it is inserted or updated; same contract as
     ``crm_customer_validate``: return error strings, any error aborts, must not write.
@@ -232,7 +235,7 @@ def crm_customer_sections(ctx: Any, customer: Any, on: Any) -> Any:
 
 
 @hookspec
-def crm_reminders(ctx: Any, on: Any) -> list[Any]:
+def crm_reminders(ctx: Any, on: Any) -> list[Any] | None:
     """What needs someone's attention on date ``on``: a list of :class:`crmkit.Reminder`.
 
     ``key`` must be stable (the same situation gives the same key) so that delivery
@@ -240,6 +243,23 @@ def crm_reminders(ctx: Any, on: Any) -> list[Any]:
     user may not see.
 
     Since 0.1.
+    """
+
+
+@hookspec
+def crm_today(ctx: Any, on: Any) -> dict[str, Any] | None:
+    """The plugin's parts of ``crmkit today``, the owner's one screen, as of date ``on``.
+
+    Fires once per ``crmkit today`` (and ``crmkit.summary.today(crm)``) for the plugins
+    enabled for the tenant, inside a read-only unit. Return a dict of parts named as
+    in ``docs/admin/index.md`` ("The day's screen"), e.g. ``{"receivables":
+    {"outstanding", "overdue", "top_overdue"}}`` or ``{"customers": {"at_risk": 3}}``
+    (keys of a part the core already has are merged into it), or None. Values must be
+    JSON-ready (amounts as two-decimal strings) and in the user's scope: compute in
+    SQL and limit it with ``ctx.crm.customers.visible(ctx)``. A part no enabled
+    plugin gives stays null. Read-only.
+
+    Since 0.2.
     """
 
 

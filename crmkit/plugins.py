@@ -10,13 +10,13 @@ from __future__ import annotations
 import importlib
 from collections.abc import Iterable
 from importlib.metadata import entry_points
-from typing import Any
+from typing import Any, cast
 
 import pluggy
 from attrs import define, field, frozen
 
 from . import deprecations, hookspecs
-from .errors import CrmError, PluginError, ValidationError
+from .errors import CrmError, PluginError, ValidationError, did_you_mean
 
 ENTRY_POINT_GROUP = "crmkit.plugins"
 
@@ -201,8 +201,12 @@ class PluginHost:
     def get(self, name: str) -> InstalledPlugin:
         p = self.installed.get(name)
         if p is None:
-            names = ", ".join(sorted(n for n, q in self.installed.items() if not q.builtin))
-            raise ValidationError(f"unknown plugin '{name}'; installed: {names or 'none'}")
+            names = sorted(n for n, q in self.installed.items() if not q.builtin)
+            from .i18n import _
+
+            raise ValidationError(_("unknown plugin '{name}'{hint}; installed: {names}").format(
+                name=name[:80], hint=did_you_mean(name, names, inline=True),
+                names=", ".join(names) or _("none")))
         return p
 
     def hooks(self, enabled: frozenset[str] | None) -> TenantHooks:
@@ -225,7 +229,7 @@ class PluginHost:
             return None
         for impl in self.pm.hook.crm_settings.get_hookimpls():
             if impl.plugin_name == name:
-                return impl.function()
+                return cast("type | None", impl.function())
         return p.spec.settings if p.spec else None
 
     def impls_by_plugin(self, hook_name: str) -> list[tuple[str, Any]]:

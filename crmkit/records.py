@@ -47,6 +47,14 @@ def _dict(value: Any) -> dict[str, Any]:
     return dict(value or {})
 
 
+def _lines(value: Any) -> tuple[Line, ...]:
+    return tuple(value)
+
+
+def _pairs(value: Any) -> tuple[tuple[str, Any], ...] | None:
+    return None if value is None else tuple((str(k), v) for k, v in value)
+
+
 @frozen
 class Tenant:
     id: int
@@ -66,11 +74,12 @@ class User:
     name: str
     role: str = "sales"
     email: str | None = None
+    active: bool = True  # a disabled user cannot act (since 0.2)
 
     @classmethod
     def from_row(cls, row: Any) -> User:
         return cls(id=row.id, tenant_id=row.tenant_id, name=row.name, role=row.role,
-                   email=row.email)
+                   email=row.email, active=bool(row.active))
 
 
 @frozen
@@ -205,11 +214,17 @@ class Section:
     """One panel of a customer's 360° view, returned by ``crm_customer_sections``.
 
     ``data`` is JSON-ready (amounts as two-decimal strings); ``title`` is for humans.
+    ``summary`` (optional, since 0.2) is what ``customer show`` prints instead of
+    ``data``: ``(label, value)`` pairs, labels translated; a value is a scalar, a dict
+    (a one-row table) or a list of dicts (a table). Without it, ``data`` is printed
+    with its keys as labels.
     """
 
     plugin: str
     title: str
     data: Any
+    summary: tuple[tuple[str, Any], ...] | None = field(default=None, converter=_pairs,
+                                                        eq=False)
 
 
 @frozen

@@ -5,13 +5,17 @@
 * ``year_month(date)`` - ``'YYYY-MM'``.
 * ``day_of(datetime)`` - the date part of a stored UTC datetime, as a DATE.
 * ``money(expr)`` - read an expression over money columns back as ``Decimal``.
+* ``page(stmt, limit, offset)`` - ``LIMIT``/``OFFSET`` (``limit`` None: every row).
+* ``stream(conn, stmt)`` - the rows of a statement as they are read.
+* ``count(conn, stmt)`` - how many rows a statement would give.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import Date, Integer, String, type_coerce
+from sqlalchemy import Date, Integer, String, func, select, type_coerce
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
@@ -115,3 +119,31 @@ def _day_sqlite(el: Any, compiler: Any, **kw: Any) -> str:
 def money(expr: Any) -> Any:
     """Read an expression over money columns (integer cents) back as ``Decimal``."""
     return type_coerce(expr, Money)
+
+
+def page(stmt: Any, limit: int | None = None, offset: int = 0) -> Any:
+    """``stmt`` with ``LIMIT limit OFFSET offset``; ``limit`` None gives every row and
+    0 gives none (the same on every backend)."""
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    if offset:
+        stmt = stmt.offset(offset)
+    return stmt
+
+
+def stream(conn: Any, stmt: Any, per: int = 1000) -> Iterator[Any]:
+    """The rows of ``stmt`` as they are read, never all of them in memory: a
+    server-side cursor on PostgreSQL (``yield_per``), SQLite's own lazy cursor. On
+    MariaDB PyMySQL's unbuffered cursor would be cut short by any other statement on
+    the connection (a permission check, a hook), so the driver buffers the raw rows
+    there; crmkit still turns them into records one at a time."""
+    if conn.dialect.name == "postgresql":
+        stmt = stmt.execution_options(stream_results=True, yield_per=per)
+    with conn.execute(stmt) as result:
+        yield from result
+
+
+def count(conn: Any, stmt: Any) -> int:
+    """How many rows ``stmt`` (without its ``ORDER BY``) gives, counted by the database."""
+    sub = stmt.order_by(None).limit(None).offset(None).subquery()
+    return int(conn.execute(select(func.count()).select_from(sub)).scalar_one())

@@ -28,6 +28,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     event,
+    true,
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.types import TypeDecorator
@@ -153,6 +154,8 @@ def build_metadata(prefix: str = "crm_") -> MetaData:
         Column("role", Str(20), nullable=False),
         Column("email", Str(SHORT_MAX)),
         Column("created_at", UTCDateTime, nullable=False),
+        # a disabled user cannot act (core_0003)
+        Column("active", Boolean, nullable=False, default=True, server_default=true()),
         UniqueConstraint("tenant_id", "name", name=f"{p}uq_users_name"),
         **_MYSQL,
     )

@@ -150,7 +150,10 @@ def test_domain_errors_exit_1_with_one_line_and_change_nothing(ready, crm_db_url
 def test_usage_errors_exit_2(ready):
     r = ready("customer", "add")
     assert r.exit_code == 2 and "Missing argument" in r.stderr
-    assert ready("customer", "show", "abc").exit_code == 2
+    assert ready("customer", "list", "--limit", "abc").exit_code == 2
+    # `customer show` takes a name too: an unknown one is "not found" (exit 1)
+    r = ready("customer", "show", "abc")
+    assert r.exit_code == 1 and "no customer with the external id or name 'abc'" in r.stderr
 
 
 def test_unreachable_database_exit_1(cli):

@@ -23,7 +23,9 @@ def test_demo_builds_a_deterministic_sample_business(tmp_path):
     url1, out = _demo(tmp_path, "a.db")
     url2, _ = _demo(tmp_path, "b.db")
     assert "Sample business created" in out and "上海大众贸易有限公司" in out
-    assert "Today's reminders (2026-11-22)" in out or "No reminders today" in out
+    # the demo ends with `crmkit today`: the figures first, then what to act on
+    assert "Today 2026-11-22 · admin (all customers)" in out
+    assert out.index("Receivables") < out.index("Largest overdue balances")
     snaps = []
     for url in (url1, url2):
         crm = crmkit.open(url, today=__import__("datetime").date(2026, 11, 22))
@@ -42,9 +44,13 @@ def test_demo_builds_a_deterministic_sample_business(tmp_path):
 
 
 def test_demo_refuses_to_overwrite_without_force(tmp_path):
+    # an existing file is a domain error (exit 1, nothing touched), not a usage error
     url, _ = _demo(tmp_path, "c.db")
+    before = (tmp_path / "c.db").read_bytes()
     r = CliRunner().invoke(root, ["--db", url, "demo"])
-    assert r.exit_code == 2 and "--force" in r.stderr
+    assert r.exit_code == 1 and "already exists; use --force" in r.stderr
+    assert (tmp_path / "c.db").read_bytes() == before
+    assert CliRunner().invoke(root, ["--db", url, "demo", "--force"]).exit_code == 0
 
 
 def test_crm_settings_hook_supplies_a_settings_class(crm_factory):

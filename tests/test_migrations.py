@@ -30,7 +30,7 @@ def _diff(crm):
 def test_migrations_build_exactly_the_tables_the_code_uses(crm_db_url):
     crm = crmkit.open(crm_db_url)
     crm.init()
-    assert migrations.current(crm)["core"] == migrations.heads(crm)["core"] == "core_0002"
+    assert migrations.current(crm)["core"] == migrations.heads(crm)["core"] == "core_0003"
     assert _diff(crm) == []
     names = set(sa.inspect(crm.engine).get_table_names())
     assert "crmkit_alembic_version" in names and "alembic_version" not in names
@@ -58,11 +58,12 @@ def test_upgrade_from_the_first_revision_loses_nothing(crm_db_url):
             "amount, currency, issued_on, created_at) VALUES (1, 1, 'invoice', 'INV-1', "
             "'open', 123450, 'CNY', :d, :t)"), {"d": dt.date(2026, 11, 1), "t": now})
     crm.init()  # upgrade heads
-    assert migrations.current(crm)["core"] == "core_0002"
+    assert migrations.current(crm)["core"] == "core_0003"
     c = crm.customers.get(1)
     assert (c.name, c.owner, c.tags, c.status) == ("上海大众", "li", ("vip",), "active")
     assert str(crm.documents.get(1).amount) == "1234.50"
-    assert [(u.name, u.email) for u in crm.users.list()] == [("admin", None), ("li", None)]
+    assert [(u.name, u.email, u.active) for u in crm.users.list()] == [
+        ("admin", None, True), ("li", None, True)]  # core_0003: users are active
     assert crm.users.add("wang", email="wang@example.cn").email == "wang@example.cn"
     crm.close()
 
@@ -132,9 +133,10 @@ def test_uninstall_lists_refuses_while_enabled_purges_and_reenables_cleanly(crm_
 def test_db_commands(cli):
     assert cli("init").exit_code == 0
     cur = cli("db", "current", "--json").json
-    assert {"branch": "core", "current": "core_0002", "head": "core_0002"} in cur
+    assert {"branch": "core", "current": "core_0003", "head": "core_0003"} in cur
     hist = cli("db", "history", "--json").json
-    assert [h["revision"] for h in hist if "core" in h["branch"]] == ["core_0002", "core_0001"]
+    assert [h["revision"] for h in hist if "core" in h["branch"]] == [
+        "core_0003", "core_0002", "core_0001"]
     r = cli("plugins", "uninstall", "permissions", "--dry-run")
     assert r.exit_code == 1 and "built-in plugin 'permissions' cannot be uninstalled" in r.stderr
     r = cli("plugins", "uninstall", "receivables")

@@ -1,11 +1,13 @@
 """Generate docs/admin/cli.md: every core command, run for real on a demo database.
 
     python tools/gen_cli_docs.py [--output docs/admin/cli.md]
+    python tools/gen_cli_docs.py --check      # exit 1 when the page is out of date (CI)
 
 Each example runs ``crmkit --today 2026-11-22 ...`` (in this process, with click's
-CliRunner) in a temporary folder
-holding a fresh ``crmkit demo`` database; the page shows the command (as ``crmkit ...``)
-and what it printed. The last section is the ``--help`` of every core command.
+CliRunner, ``COLUMNS=80``) in a temporary folder holding a fresh ``crmkit demo``
+database; the page shows the command (as ``crmkit ...``) and what it printed. The clock
+is fixed at 09:00 UTC on that day, so the page is the same on every run. The last
+section is the ``--help`` of every core command.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ class Runner:
         self.folder = folder
         self.env: dict[str, str | None] = {
             k: None for k in os.environ if k.startswith("CRMKIT_")}
-        self.env.update({"COLUMNS": "120", "NO_COLOR": "1", "TERM": "dumb"})
+        self.env.update({"COLUMNS": "80", "NO_COLOR": "1", "TERM": "dumb"})
         self.out: list[str] = []
 
     def run(self, *args: str, show: bool = True, expect: int = 0, full: bool = False) -> str:
@@ -74,6 +76,13 @@ def examples(r: Runner) -> None:
         "(and is safe to run again: it only adds what is missing).")
     r.run("demo")
     r.run("init")
+    say("## The day's screen",
+        "`crmkit today` is what an owner reads first: what is owed and overdue, the "
+        "pipeline and this month's wins, customer counts and reminders, then the largest "
+        "overdue balances and the tasks due. A salesperson sees their own customers'. "
+        "A part whose plugin is not enabled says so (null in `--json`).")
+    r.run("--user", "li", "today")
+    r.run("today", "--json")
 
     say("## Tenants and users",
         "A tenant is one business; all its data is separate. `tenant add` also creates its "
@@ -82,7 +91,13 @@ def examples(r: Runner) -> None:
     r.run("tenant", "add", "acme", "--name", "Acme Trading", "--currency", "EUR")
     r.run("tenant", "list")
     r.run("user", "add", "zhou", "--role", "sales")
+    r.run("user", "update", "zhou", "--email", "zhou@example.cn")
     r.run("user", "list")
+    say("A disabled user cannot act (their customers keep them as owner until "
+        "`customer reassign`); `user enable` lets them act again:")
+    r.run("user", "disable", "zhou")
+    r.run("--user", "zhou", "customer", "list", expect=1)
+    r.run("user", "enable", "zhou")
 
     say("## Plugins",
         "Plugins are installed with pip and switched on per tenant. `enable` also enables "
@@ -122,14 +137,22 @@ def examples(r: Runner) -> None:
                 "buy@xihu-tea.cn", "--tag", "tea").strip()
     r.run("customer", "list", "--owner", "li")
     r.run("customer", "list", "--search", "西湖", "--json")
+    say("Lists show 50 rows in a table and say how many more there are; `--limit N` "
+        "and `--offset N` page through them (`--limit 0` shows none). With `--json` "
+        "every row is printed, as it is read from the database.")
+    r.run("customer", "list", "--limit", "3", "--offset", "2")
     r.run("customer", "show", "1")
+    say("`customer show` also takes an exact external id or an exact name:")
+    r.run("customer", "show", "ERP-1002")
     r.run("customer", "update", cid, "--phone", "0571-8765-4321")
     r.run("customer", "archive", cid)
     say("A leaving salesperson's customers and open tasks go to a colleague in one "
         "transaction:")
-    r.run("customer", "reassign", "--from", "emma", "--to", "wang")
-    say("Errors are one sentence on stderr with exit code 1:")
+    r.run("customer", "reassign", "--from", "emma", "--to", "wang", "--disable")
+    say("Errors are one sentence on stderr with exit code 1 (`--debug` adds the "
+        "traceback); a mistyped command gets a suggestion (exit 2):")
     r.run("customer", "show", "9999", expect=1)
+    r.run("custmer", "list", expect=2)
 
     say("## Contacts")
     r.run("contact", "add", "2", "周杰", "--title", "采购经理", "--email", "zhoujie@huaxin.com.cn")
@@ -169,7 +192,7 @@ def examples(r: Runner) -> None:
     say("## Change feed and audit",
         "Every insert and update is recorded with who and when. `changes --since N` "
         "gives an integration what happened after cursor N.")
-    r.run("changes", "--since", "0", "--limit", "2", "--json")
+    r.run("changes", "--since", "2", "--limit", "2", "--json")
     r.run("audit", "2")
 
 
@@ -192,23 +215,46 @@ def helps(r: Runner) -> None:
         walk([name], getattr(importlib.import_module(mod), attr))
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--output", type=Path, default=PAGE)
-    args = ap.parse_args(argv)
-    with tempfile.TemporaryDirectory() as tmp:
+def _fixed_clock() -> Any:
+    """Every ``ctx.now()`` is 09:00 UTC on TODAY, so that times in the page never
+    change from one run to the next (restored afterwards)."""
+    import contextlib
+    import datetime as dt
+
+    from crmkit.context import Context
+
+    @contextlib.contextmanager
+    def fixed() -> Any:
+        old = Context.now
+        Context.now = lambda self: dt.datetime.combine(  # type: ignore[method-assign]
+            self.today, dt.time(9, 0), dt.UTC)
+        try:
+            yield
+        finally:
+            Context.now = old  # type: ignore[method-assign]
+
+    return fixed()
+
+
+def render() -> str:
+    """The page, freshly generated."""
+    with tempfile.TemporaryDirectory() as tmp, _fixed_clock():
         r = Runner(Path(tmp))
         r.out += [
             "# Command line reference",
             "",
             "<!-- Generated by tools/gen_cli_docs.py: do not edit by hand. -->",
             "",
-            "`crmkit [--db URL] [--tenant SLUG] [--user NAME] [--today DATE] COMMAND`. The "
-            "options default to `CRMKIT_DB` (else `sqlite:///crmkit.db` in the working "
-            "folder), `CRMKIT_TENANT` (else `default`), `CRMKIT_USER` (else `admin`) and "
-            "`CRMKIT_TODAY` (else the real date). Every list or show command takes `--json` "
-            "and then prints only JSON. Exit codes: 0 success, 1 a domain error (invalid "
-            "value, not found, permission denied; one sentence on stderr), 2 a usage error.",
+            "`crmkit [--db URL] [--prefix P] [--tenant SLUG] [--user NAME] [--today DATE] "
+            "[--debug] COMMAND`. The options default to `CRMKIT_DB` (else "
+            "`sqlite:///crmkit.db` in the working folder), `CRMKIT_PREFIX` (else `crm_`), "
+            "`CRMKIT_TENANT` (else `default`), `CRMKIT_USER` (else `admin`), `CRMKIT_TODAY` "
+            "(else the real date) and `CRMKIT_DEBUG=1`. Only `init` and `demo` create a "
+            "database; any other command on a missing SQLite file says so (exit 1) and "
+            "creates nothing, and `--help` never needs one. Every list or show command "
+            "takes `--json` and then prints only JSON. Exit codes: 0 success, 1 a domain "
+            "error (invalid value, not found, permission denied; one sentence on stderr, "
+            "no traceback unless `--debug`), 2 a usage error.",
             "",
             f"Every example below ran, in this order, on a fresh `crmkit demo` database with "
             f"`--today {TODAY}`; the output is what it printed (long outputs are cut).",
@@ -216,8 +262,31 @@ def main(argv: list[str] | None = None) -> int:
         ]
         examples(r)
         helps(r)
+    return "\n".join(r.out).rstrip() + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--output", type=Path, default=PAGE)
+    ap.add_argument("--check", action="store_true",
+                    help="Do not write: exit 1 when the page differs from what it would be.")
+    args = ap.parse_args(argv)
+    page = render()
+    if args.check:
+        current = args.output.read_text(encoding="utf-8") if args.output.exists() else ""
+        if current != page:
+            import difflib
+
+            diff = list(difflib.unified_diff(current.splitlines(), page.splitlines(),
+                                             str(args.output), "generated", lineterm=""))
+            print("\n".join(diff[:60]))
+            print(f"{args.output} is out of date ({len(diff)} diff lines); run "
+                  "`python tools/gen_cli_docs.py`")
+            return 1
+        print(f"{args.output} is up to date")
+        return 0
     args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text("\n".join(r.out).rstrip() + "\n", encoding="utf-8")
+    args.output.write_text(page, encoding="utf-8")
     print(f"wrote {args.output}")
     return 0
 

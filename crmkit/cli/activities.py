@@ -6,10 +6,22 @@ from typing import Any
 
 import click
 
-from ..output import json_option, money, parse_date, pass_crm, print_json, table
+from ..i18n import _
+from ..output import (
+    Group,
+    Page,
+    json_option,
+    paging,
+    parse_date,
+    pass_crm,
+    print_json,
+    stream_json,
+    table,
+    width,
+)
 
 
-@click.group()
+@click.group(cls=Group)
 def activity() -> None:
     """Calls, visits, e-mails, meetings, notes and tasks."""
 
@@ -40,18 +52,23 @@ def activity_add(crm: Any, customer_id: int, kind: str, subject: str, body: str 
 @click.option("--owner", metavar="U")
 @click.option("--kind", metavar="K")
 @click.option("--open", "open_only", is_flag=True, help="Only tasks not done yet.")
-@click.option("--limit", type=int)
+@paging
 @json_option
 @pass_crm
-def activity_list(crm: Any, as_json: bool, **filters: Any) -> None:
-    """List activities, newest first."""
-    acts = crm.activities.list(**filters)
+def activity_list(crm: Any, as_json: bool, page: Page, **filters: Any) -> None:
+    """List activities, newest first, with their customer's name."""
     if as_json:
-        return print_json(acts)
-    table([(a.id, a.customer_id, a.occurred_at.strftime("%Y-%m-%d %H:%M"), a.kind,
-            a.subject, a.owner, a.due_on, "done" if a.done_at else "") for a in acts],
-          ["id", "customer", "when", "kind", "subject", "owner", "due", ""],
-          empty="no activities")
+        stream_json(crm.activities.stream(limit=page.limit, offset=page.offset, **filters))
+        return
+    acts = crm.activities.list(limit=page.limit, offset=page.offset, **filters)
+    names = crm.customers.names(a.customer_id for a in acts)
+    table([(a.id, a.occurred_at, names.get(a.customer_id, a.customer_id), a.kind, a.subject,
+            a.owner, a.due_on, (_("done") if a.done_at else _("open"))
+            if a.kind == "task" else "") for a in acts],
+          [_("id"), _("when"), _("customer"), _("kind"), _("subject"), _("owner"), _("due"),
+           _("task")], empty=_("no activities"),
+          more=page.more(crm.activities.count(**filters), len(acts)),
+          offset=page.next_offset, optional=(7, 5, 6))
 
 
 @activity.command("done")
@@ -61,27 +78,36 @@ def activity_list(crm: Any, as_json: bool, **filters: Any) -> None:
 def activity_done(crm: Any, activity_id: int, as_json: bool) -> None:
     """Mark a task done."""
     a = crm.activities.done(activity_id)
-    print_json(a) if as_json else click.echo(f"activity {a.id} done")
+    print_json(a) if as_json else click.echo(_("activity {id} done").format(id=a.id))
 
 
 @click.command("reminders")
 @click.option("--on", metavar="DATE", help="The day (default today).")
 @click.option("--send", is_flag=True,
               help="Deliver through the enabled channels; each reminder only once.")
+@paging
 @json_option
 @pass_crm
-def reminders(crm: Any, on: str | None, send: bool, as_json: bool) -> None:
-    """What needs attention: overdue invoices, stale opportunities, tasks, ..."""
+def reminders(crm: Any, on: str | None, send: bool, as_json: bool, page: Page) -> None:
+    """What needs attention: overdue invoices, stale opportunities, tasks, ...
+
+    --limit and --offset apply to the list, not to --send (which delivers all)."""
     day = parse_date(on, "--on")
     if send:
         delivered, already = crm.reminders.send(day, echo=None if as_json else click.echo)
         if as_json:
             return print_json({"delivered": delivered, "already_delivered": already})
-        click.echo(f"{len(delivered)} delivered, {already} already delivered")
+        click.echo(_("{delivered} delivered, {already} already delivered").format(
+            delivered=len(delivered), already=already))
         return
-    rs = crm.reminders.due(day)
+    rs, more = page.slice(crm.reminders.due(day))
     if as_json:
         return print_json(rs)
-    table([(r.due_on, r.owner, r.customer, r.kind, r.subject, money(r.amount), r.level)
-           for r in rs], ["due", "owner", "customer", "kind", "subject", "amount", "level"],
-          title=f"Reminders for {day or crm.today}", empty="no reminders")
+    # the kind is in every subject; it gets its own column when there is room for it
+    wide = width() >= 110
+    table([(r.due_on, r.customer, r.owner, *([r.kind] if wide else []), r.subject, r.amount)
+           for r in rs],
+          [_("due"), _("customer"), _("owner"), *([_("kind")] if wide else []),
+           _("subject"), _("amount")],
+          title=_("Reminders for {day}").format(day=day or crm.today),
+          empty=_("no reminders"), more=more, offset=page.next_offset)

@@ -1,4 +1,4 @@
-"""init, tenant, user, changes, audit."""
+"""init, tenant, changes, audit."""
 
 from __future__ import annotations
 
@@ -6,18 +6,21 @@ from typing import Any
 
 import click
 
-from ..output import json_option, pass_crm, print_json, table
+from ..i18n import _
+from ..output import Group, Page, json_option, paging, pass_crm, print_json, stream_json, table
 
 
 @click.command("init")
-@pass_crm
-def init_cmd(crm: Any) -> None:
+def init_cmd() -> None:
     """Create or upgrade the schema; tenant "default" with user "admin". Idempotent."""
+    from . import get_crm
+
+    crm = get_crm(create=True)
     crm.init()
-    click.echo(f"crmkit database ready: {crm.url}")
+    click.echo(_("crmkit database ready: {url}").format(url=crm.url))
 
 
-@click.group()
+@click.group(cls=Group)
 def tenant() -> None:
     """Businesses sharing this database."""
 
@@ -35,71 +38,66 @@ def tenant_add(crm: Any, slug: str, name: str | None, currency: str, as_json: bo
 
 
 @tenant.command("list")
+@paging
 @json_option
 @pass_crm
-def tenant_list(crm: Any, as_json: bool) -> None:
+def tenant_list(crm: Any, as_json: bool, page: Page) -> None:
     """List tenants."""
-    ts = crm.tenants.list()
+    ts, more = page.slice(crm.tenants.list())
     if as_json:
         return print_json(ts)
-    table([(t.id, t.slug, t.name, t.currency) for t in ts], ["id", "slug", "name", "currency"])
+    table([(t.id, t.slug, t.name, t.currency) for t in ts],
+          [_("id"), _("slug"), _("name"), _("currency")], more=more,
+          offset=page.next_offset)
 
 
-@click.group()
-def user() -> None:
-    """People of the current tenant."""
+def _feed_rows(rows: list[dict[str, Any]], with_fields: bool) -> list[list[Any]]:
+    out = []
+    for r in rows:
+        row = [r["cursor"], r["at"][:16].replace("T", " "), r["user"], r["table"], r["id"],
+               r["op"]]
+        if with_fields:
+            row.append(", ".join(sorted(_changed(r))))
+        out.append(row)
+    return out
 
 
-@user.command("add")
-@click.argument("name")
-@click.option("--role", default="sales", show_default=True, help="admin, manager or sales.")
-@click.option("--email", help="Where reminders reach this user (e-mail channel).")
-@json_option
-@pass_crm
-def user_add(crm: Any, name: str, role: str, email: str | None, as_json: bool) -> None:
-    """Add a user to the current tenant."""
-    u = crm.users.add(name, role=role, email=email)
-    print_json(u) if as_json else click.echo(u.id)
-
-
-@user.command("list")
-@json_option
-@pass_crm
-def user_list(crm: Any, as_json: bool) -> None:
-    """List the tenant's users."""
-    us = crm.users.list()
-    if as_json:
-        return print_json(us)
-    table([(u.id, u.name, u.role, u.email) for u in us], ["id", "name", "role", "email"])
+def _feed_columns(with_fields: bool) -> list[str]:
+    cols = [_("cursor"), _("at"), _("user"), _("table"), _("id"), _("op")]
+    return [*cols, _("fields")] if with_fields else cols
 
 
 @click.command("changes")
 @click.option("--since", default=0, show_default=True, type=int, metavar="N",
               help="Only changes with a cursor greater than N.")
-@click.option("--limit", type=int, help="At most this many.")
+@paging
 @json_option
 @pass_crm
-def changes(crm: Any, since: int, limit: int | None, as_json: bool) -> None:
+def changes(crm: Any, since: int, as_json: bool, page: Page) -> None:
     """The change feed: every insert and update, oldest first."""
-    rows = crm.changes(since=since, limit=limit)
     if as_json:
-        return print_json(rows)
-    table([(r["cursor"], r["at"][:19], r["user"], r["table"], r["id"], r["op"]) for r in rows],
-          ["cursor", "at", "user", "table", "id", "op"], empty="no changes")
+        stream_json(crm.stream_changes(since, page.limit, page.offset))
+        return
+    rows = crm.changes(since=since, limit=page.limit, offset=page.offset)
+    table(_feed_rows(rows, False), _feed_columns(False), empty=_("no changes"),
+          more=page.more(crm.count_changes(since), len(rows)), offset=page.next_offset)
 
 
 @click.command("audit")
 @click.argument("customer_id", type=int)
+@paging
 @json_option
 @pass_crm
-def audit(crm: Any, customer_id: int, as_json: bool) -> None:
+def audit(crm: Any, customer_id: int, as_json: bool, page: Page) -> None:
     """Every change to a customer and its items, with who and when."""
-    rows = crm.customers.history(customer_id)
     if as_json:
-        return print_json(rows)
-    table([(r["cursor"], r["at"][:19], r["user"], r["table"], r["id"], r["op"],
-            ", ".join(sorted(_changed(r)))) for r in rows],
-          ["cursor", "at", "user", "table", "id", "op", "fields"], empty="no changes")
+        stream_json(crm.customers.stream_history(customer_id, limit=page.limit,
+                                                 offset=page.offset))
+        return
+    rows = crm.customers.history(customer_id, limit=page.limit, offset=page.offset)
+    table(_feed_rows(rows, True), _feed_columns(True), empty=_("no changes"),
+          more=page.more(crm.customers.count_history(customer_id), len(rows)),
+          offset=page.next_offset)
 
 
 def _changed(r: dict[str, Any]) -> set[str]:

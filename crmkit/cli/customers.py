@@ -1,4 +1,4 @@
-"""customer and contact commands."""
+"""customer and contact commands (``customer show`` is in :mod:`crmkit.cli.show`)."""
 
 from __future__ import annotations
 
@@ -6,12 +6,27 @@ from typing import Any
 
 import click
 
-from ..output import json_option, parse_date, pass_crm, print_json, table
+from ..i18n import _
+from ..output import (
+    Group,
+    Page,
+    json_option,
+    paging,
+    pass_crm,
+    print_json,
+    progress,
+    stream_json,
+    table,
+)
+from .show import customer_show
 
 
-@click.group()
+@click.group(cls=Group)
 def customer() -> None:
     """Customers: add, list, show (the 360° view), update, archive, reassign."""
+
+
+customer.add_command(customer_show)
 
 
 @customer.command("add")
@@ -40,72 +55,21 @@ def customer_add(crm: Any, name: str, as_json: bool, tags: tuple[str, ...],
 @click.option("--tag", metavar="T")
 @click.option("--status", metavar="S")
 @click.option("--search", metavar="Q", help="Part of the name, e-mail, phone or external id.")
-@click.option("--limit", type=int)
+@paging
 @json_option
 @pass_crm
-def customer_list(crm: Any, as_json: bool, **filters: Any) -> None:
-    """List customers you may see."""
-    cs = crm.customers.list(**filters)
+def customer_list(crm: Any, as_json: bool, page: Page, **filters: Any) -> None:
+    """List customers you may see, by id."""
     if as_json:
-        return print_json(cs)
-    table([(c.id, c.name, c.kind, c.status, c.owner, c.email, c.phone, ",".join(c.tags))
-           for c in cs], ["id", "name", "kind", "status", "owner", "email", "phone", "tags"],
-          empty="no customers")
-
-
-@customer.command("show")
-@click.argument("customer_id", type=int)
-@click.option("--on", metavar="DATE", help="Compute the plugins' sections as of DATE.")
-@json_option
-@pass_crm
-def customer_show(crm: Any, customer_id: int, on: str | None, as_json: bool) -> None:
-    """The 360° view of one customer."""
-    day = parse_date(on, "--on")
-    view = crm.customers.view(customer_id, on=day)
-    if as_json:
-        return print_json(view)
-    c = view["customer"]
-    click.echo(f"# {c['name']}  (customer {c['id']}, {c['kind']}, {c['status']})")
-    for k in ("owner", "email", "phone", "address", "external_id"):
-        if c.get(k):
-            click.echo(f"  {k}: {c[k]}")
-    if c["tags"]:
-        click.echo(f"  tags: {', '.join(c['tags'])}")
-    if view["contacts"]:
-        table([(x["id"], x["name"], x["title"], x["email"], x["phone"])
-               for x in view["contacts"]], ["id", "name", "title", "email", "phone"],
-              title="Contacts")
-    if view["activities"]:
-        table([(a["id"], a["occurred_at"][:16].replace("T", " "), a["kind"], a["subject"],
-                a["owner"], a["due_on"], "done" if a["done_at"] else "")
-               for a in view["activities"][:15]],
-              ["id", "when", "kind", "subject", "owner", "due", ""], title="Activities")
-    if view["documents"]:
-        table([(d["id"], d["kind"], d["number"], d["status"], d["amount"], d["issued_on"],
-                d["due_on"], d["applies_to"]) for d in view["documents"][:15]],
-              ["id", "kind", "number", "status", "amount", "issued", "due", "applies to"],
-              title="Documents")
-    for s in crm.customers.sections(customer_id, on=day):
-        click.echo(f"\n## {s.title}")
-        _show_data(s.data, "  ")
-
-
-def _show_data(data: Any, indent: str) -> None:
-    if isinstance(data, dict):
-        for k, v in data.items():
-            if isinstance(v, dict | list) and v:
-                click.echo(f"{indent}{k}:")
-                _show_data(v, indent + "  ")
-            else:
-                click.echo(f"{indent}{k}: {v}")
-    elif isinstance(data, list):
-        for item in data:
-            if isinstance(item, dict):
-                click.echo(indent + ", ".join(f"{k}={v}" for k, v in item.items()))
-            else:
-                click.echo(f"{indent}- {item}")
-    else:
-        click.echo(f"{indent}{data}")
+        stream_json(crm.customers.stream_dicts(limit=page.limit, offset=page.offset,
+                                               **filters))
+        return
+    cs = crm.customers.list(limit=page.limit, offset=page.offset, **filters)
+    table([(c.id, c.name, c.status, c.owner, c.email or c.phone, ", ".join(c.tags))
+           for c in cs],
+          [_("id"), _("name"), _("status"), _("owner"), _("e-mail / phone"), _("tags")],
+          empty=_("no customers"), more=page.more(crm.customers.count(**filters), len(cs)),
+          offset=page.next_offset, optional=(5, 4, 3))
 
 
 @customer.command("update")
@@ -138,24 +102,31 @@ def customer_update(crm: Any, customer_id: int, as_json: bool, tags: tuple[str, 
 def customer_archive(crm: Any, customer_id: int, as_json: bool) -> None:
     """Archive a customer (kept, with its history, but out of the way)."""
     c = crm.customers.archive(customer_id)
-    print_json(c) if as_json else click.echo(f"customer {c.id} archived")
+    print_json(c) if as_json else click.echo(_("customer {id} archived").format(id=c.id))
 
 
 @customer.command("reassign")
 @click.option("--from", "from_user", required=True, metavar="USER")
 @click.option("--to", "to_user", required=True, metavar="USER")
+@click.option("--disable", is_flag=True,
+              help="Then disable USER (--from), in the same transaction.")
 @json_option
 @pass_crm
-def customer_reassign(crm: Any, from_user: str, to_user: str, as_json: bool) -> None:
+def customer_reassign(crm: Any, from_user: str, to_user: str, disable: bool,
+                      as_json: bool) -> None:
     """Hand over every customer and open item of a leaving salesperson."""
-    counts = crm.customers.reassign(from_user, to_user)
+    with progress(_("reassigning customers")) as bar:
+        counts = crm.customers.reassign(from_user, to_user, disable=disable, progress=bar)
     if as_json:
-        return print_json({"from": from_user, "to": to_user, **counts})
-    click.echo(f"{counts['customers']} customers and {counts['tasks']} open tasks moved "
-               f"from {from_user} to {to_user}")
+        return print_json({"from": from_user, "to": to_user, **counts, "disabled": disable})
+    click.echo(_("{customers} customers and {tasks} open tasks moved from {src} to {dst}"
+                 ).format(customers=counts["customers"], tasks=counts["tasks"],
+                          src=from_user, dst=to_user))
+    if disable:
+        click.echo(_("user {name} disabled").format(name=from_user))
 
 
-@click.group()
+@click.group(cls=Group)
 def contact() -> None:
     """People at a customer."""
 
@@ -176,13 +147,20 @@ def contact_add(crm: Any, customer_id: int, name: str, as_json: bool, **fields: 
 
 @contact.command("list")
 @click.option("--customer", "customer_id", type=int, metavar="ID")
+@paging
 @json_option
 @pass_crm
-def contact_list(crm: Any, customer_id: int | None, as_json: bool) -> None:
-    """List contacts."""
-    cs = crm.contacts.list(customer_id=customer_id)
+def contact_list(crm: Any, customer_id: int | None, as_json: bool, page: Page) -> None:
+    """List contacts, with their customer's name."""
     if as_json:
-        return print_json(cs)
-    table([(c.id, c.customer_id, c.name, c.title, c.email, c.phone) for c in cs],
-          ["id", "customer", "name", "title", "email", "phone"], empty="no contacts")
-
+        stream_json(crm.contacts.stream(customer_id=customer_id, limit=page.limit,
+                                        offset=page.offset))
+        return
+    cs = crm.contacts.list(customer_id=customer_id, limit=page.limit, offset=page.offset)
+    names = crm.customers.names(c.customer_id for c in cs)
+    table([(c.id, names.get(c.customer_id, c.customer_id), c.name, c.title, c.email,
+            c.phone) for c in cs],
+          [_("id"), _("customer"), _("name"), _("title"), _("email"), _("phone")],
+          empty=_("no contacts"),
+          more=page.more(crm.contacts.count(customer_id=customer_id), len(cs)),
+          offset=page.next_offset, optional=(5, 3))

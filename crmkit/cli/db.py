@@ -7,11 +7,12 @@ from typing import Any
 
 import click
 
-from ..output import json_option, pass_crm, print_json, table
+from ..i18n import _
+from ..output import Group, json_option, pass_crm, print_json, table
 from .plugins import plugins
 
 
-@click.group()
+@click.group(cls=Group)
 def db() -> None:
     """Schema migrations (Alembic): one branch for the core and one per plugin."""
 
@@ -40,8 +41,8 @@ def db_current(crm: Any, as_json: bool) -> None:
     if as_json:
         return print_json(rows)
     table([(r["branch"], r["current"] or "-", r["head"],
-            "" if r["current"] == r["head"] else "upgrade available") for r in rows],
-          ["branch", "current", "head", ""])
+            _("up to date") if r["current"] == r["head"] else _("upgrade available"))
+           for r in rows], [_("branch"), _("current"), _("head"), _("status")])
 
 
 @db.command("history")

@@ -7,37 +7,39 @@ from typing import Any
 
 import click
 
-from ..output import table
+from ..errors import CrmError
+from ..i18n import _
+from ..output import echo
 
 
 @click.command("demo")
-@click.option("--force", is_flag=True, help="Replace an existing demo database file.")
+@click.option("--force", is_flag=True, help="Replace an existing database file.")
 @click.pass_context
 def demo_cmd(ctx: click.Context, force: bool) -> None:
-    """Create a sample business (crmkit.db by default) and show what to look at first."""
+    """Create a sample business (crmkit.db by default) and show its day.
+
+    Refuses an existing SQLite file (exit 1) unless --force replaces it."""
     from .. import demo
-    from . import get_crm
+    from . import get_crm, sqlite_path
+    from .today import show_today
 
     state = ctx.find_root().obj
-    path = state.db.split("sqlite:///", 1)[1] if state.db.startswith("sqlite:///") else None
+    path = sqlite_path(state.db)
     if path and os.path.exists(path):
         if not force:
-            raise click.UsageError(f"{path} already exists; use --force to replace it")
+            raise CrmError(_("{path} already exists; use --force to replace it, or --db "
+                             "to choose another file").format(path=path))
         for suffix in ("", "-wal", "-shm"):
             if os.path.exists(path + suffix):
                 os.remove(path + suffix)
-    crm: Any = get_crm()
+    crm: Any = get_crm(create=True)
     crm.init()
     result = demo.build(crm)
-    click.echo(f"Sample business created in {state.db}: {len(result['customers'])} customers, "
-               f"plugins enabled: {', '.join(result['enabled']) or 'none'}.\n")
-    rs = crm.reminders.due()
-    table([(r.due_on, r.owner, r.customer, r.kind, r.subject) for r in rs[:20]],
-          ["due", "owner", "customer", "kind", "subject"],
-          title=f"Today's reminders ({crm.today}): {len(rs)}", empty="No reminders today.")
-    first = result["customers"][0]
+    echo(_("Sample business created in {db}: {n} customers; plugins enabled: "
+           "{plugins}.").format(db=state.db, n=len(result["customers"]),
+                                plugins=", ".join(result["enabled"]) or _("none")))
     click.echo("")
-    ctx.invoke(ctx.find_root().command.get_command(ctx, "customer").commands["show"],
-               customer_id=first.id, on=None, as_json=False)
-    click.echo("\nNext: `crmkit customer list`, `crmkit reminders`, `crmkit plugins list`, "
-               "`crmkit --help`.")
+    show_today(crm)
+    click.echo("")
+    echo(_("Next: crmkit reminders · crmkit customer show 1 · crmkit receivables aging · "
+           "crmkit --help"))

@@ -6,10 +6,22 @@ from typing import Any
 
 import click
 
-from ..output import json_option, money, parse_date, pass_crm, print_json, table
+from ..i18n import _
+from ..output import (
+    Group,
+    Page,
+    amount,
+    json_option,
+    paging,
+    parse_date,
+    pass_crm,
+    print_json,
+    stream_json,
+    table,
+)
 
 
-@click.group()
+@click.group(cls=Group)
 def doc() -> None:
     """Quotes, contracts, orders, invoices, payments, credit notes, expenses."""
 
@@ -44,18 +56,22 @@ def doc_add(crm: Any, customer_id: int, kind: str, number: str, amount: str | No
 @click.option("--customer", "customer_id", type=int, metavar="ID")
 @click.option("--kind", metavar="K")
 @click.option("--status", metavar="S")
-@click.option("--limit", type=int)
+@paging
 @json_option
 @pass_crm
-def doc_list(crm: Any, as_json: bool, **filters: Any) -> None:
-    """List documents, newest first."""
-    ds = crm.documents.list(**filters)
+def doc_list(crm: Any, as_json: bool, page: Page, **filters: Any) -> None:
+    """List documents, newest first, with their customer's name."""
     if as_json:
-        return print_json(ds)
-    table([(d.id, d.customer_id, d.kind, d.number, d.status, money(d.amount), d.issued_on,
-            d.due_on, d.applies_to) for d in ds],
-          ["id", "customer", "kind", "number", "status", "amount", "issued", "due",
-           "applies to"], empty="no documents")
+        stream_json(crm.documents.stream(limit=page.limit, offset=page.offset, **filters))
+        return
+    ds = crm.documents.list(limit=page.limit, offset=page.offset, **filters)
+    names = crm.customers.names(d.customer_id for d in ds)
+    table([(d.id, names.get(d.customer_id, d.customer_id), d.kind, d.number, d.status,
+            d.amount, d.issued_on, d.due_on, d.applies_to) for d in ds],
+          [_("id"), _("customer"), _("kind"), _("number"), _("status"), _("amount"),
+           _("issued"), _("due"), _("applies to")], empty=_("no documents"),
+          more=page.more(crm.documents.count(**filters), len(ds)), offset=page.next_offset,
+          optional=(8, 4, 7, 6))
 
 
 @doc.command("show")
@@ -67,13 +83,20 @@ def doc_show(crm: Any, document_id: int, as_json: bool) -> None:
     d = crm.documents.get(document_id)
     if as_json:
         return print_json(d)
-    click.echo(f"{d.kind} {d.number} (document {d.id}) customer {d.customer_id}: "
-               f"{money(d.amount)} {d.currency}, {d.status}, issued {d.issued_on}"
-               + (f", due {d.due_on}" if d.due_on else "")
-               + (f", applies to {d.applies_to}" if d.applies_to else ""))
+    customer = crm.customers.names([d.customer_id]).get(d.customer_id, d.customer_id)
+    parts = [_("{kind} {number} (document {id})").format(kind=d.kind, number=d.number,
+                                                          id=d.id),
+             _("customer {name} ({id})").format(name=customer, id=d.customer_id),
+             f"{amount(d.amount)} {d.currency}", d.status,
+             _("issued {day}").format(day=d.issued_on)]
+    if d.due_on:
+        parts.append(_("due {day}").format(day=d.due_on))
+    if d.applies_to:
+        parts.append(_("applies to {number}").format(number=d.applies_to))
+    click.echo(", ".join(parts))
     if d.lines:
-        table([(ln.product, ln.quantity, money(ln.unit_price), money(ln.total))
-               for ln in d.lines], ["product", "quantity", "unit price", "total"])
+        table([(ln.product, ln.quantity, ln.unit_price, ln.total) for ln in d.lines],
+              [_("product"), _("quantity"), _("unit price"), _("total")])
 
 
 @doc.command("status")
@@ -84,4 +107,5 @@ def doc_show(crm: Any, document_id: int, as_json: bool) -> None:
 def doc_status(crm: Any, document_id: int, status: str, as_json: bool) -> None:
     """Set a document's status (draft, open, sent, accepted, rejected, paid, closed, void)."""
     d = crm.documents.set_status(document_id, status)
-    print_json(d) if as_json else click.echo(f"document {d.id} is {d.status}")
+    print_json(d) if as_json else click.echo(
+        _("document {id} is {status}").format(id=d.id, status=d.status))

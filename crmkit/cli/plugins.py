@@ -2,30 +2,51 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import click
 
-from ..output import json_option, pass_crm, print_json, table
+from ..i18n import _
+from ..output import Group, fields, json_option, pass_crm, print_json, table
 
 
-@click.group()
+@click.group(cls=Group)
 def plugins() -> None:
     """Switch plugins on and off for this tenant, and set their settings."""
 
 
 @plugins.command("list")
 @json_option
-@pass_crm
-def plugins_list(crm: Any, as_json: bool) -> None:
-    """Installed plugins, whether they are enabled here, and load errors."""
-    rows = crm.plugins.list()
+@click.pass_context
+def plugins_list(ctx: click.Context, as_json: bool) -> None:
+    """Installed plugins, whether they are enabled here, and load errors.
+
+    Without a database (a folder where `crmkit init` has not run) it lists what is
+    installed, with "enabled" unknown, and creates nothing."""
+    from ..errors import DatabaseError
+    from ..services.plugins import describe
+    from . import _state
+
+    state = _state(ctx.find_root())
+    rows, why = None, _("{path} does not exist").format(path=state.missing())
+    if state.missing() is None:
+        try:
+            rows = state.crm().plugins.list()
+        except DatabaseError as exc:  # not initialised: what is installed all the same
+            why = str(exc)
+    if rows is None:
+        rows = describe(state.host)
+        click.echo(_("no database ({why}): installed plugins, enabled unknown").format(
+            why=why), err=True)
     if as_json:
         return print_json(rows)
-    table([(r["name"], r["version"], "yes" if r["enabled"] else "no",
-            "built-in" if r["builtin"] else ", ".join(r["requires"]),
+    enabled = {True: _("yes"), False: _("no"), None: _("unknown")}
+    table([(r["name"], r["version"], enabled[r["enabled"]],
+            _("built-in") if r["builtin"] else ", ".join(r["requires"]),
             r["error"] or r["description"]) for r in rows],
-          ["plugin", "version", "enabled", "requires", "description / error"])
+          [_("plugin"), _("version"), _("enabled"), _("requires"),
+           _("description / error")])
 
 
 @plugins.command("info")
@@ -41,16 +62,15 @@ def plugins_info(ctx: click.Context, name: str, as_json: bool) -> None:
     info = get_crm().plugins.info(name)
     if as_json:
         return print_json(info)
-    click.echo(f"{info['name']} {info['version'] or ''} - {info['description']}")
-    click.echo(f"  enabled: {'yes' if info['enabled'] else 'no'}")
-    for key in ("source", "error"):
-        if info[key]:
-            click.echo(f"  {key}: {info[key]}")
-    for key in ("requires", "hooks", "tables", "commands"):
-        click.echo(f"  {key}: {', '.join(info[key]) or '-'}")
-    click.echo("  settings:" + ("" if info["settings"] else " -"))
-    for k, v in info["settings"].items():
-        click.echo(f"    {k} = {v}")
+    pairs: list[tuple[str, Any]] = [
+        (_("Version"), info["version"]), (_("Enabled"), bool(info["enabled"])),
+        (_("Source"), info["source"]), (_("Error"), info["error"])]
+    pairs += [(_(key.capitalize()), ", ".join(info[key]) or "-")
+              for key in ("requires", "hooks", "tables", "commands")]
+    fields(pairs, title=f"{info['name']} - {info['description']}")
+    if info["settings"]:
+        table([(k, json.dumps(v, ensure_ascii=False)) for k, v in info["settings"].items()],
+              [_("setting"), _("value")], title=_("Settings"))
 
 
 @plugins.command("enable")
@@ -59,7 +79,8 @@ def plugins_info(ctx: click.Context, name: str, as_json: bool) -> None:
 def plugins_enable(crm: Any, names: tuple[str, ...]) -> None:
     """Enable plugins (and what they require) for this tenant."""
     new = crm.plugins.enable(*names)
-    click.echo(f"enabled: {', '.join(new)}" if new else "already enabled")
+    click.echo(_("enabled: {names}").format(names=", ".join(new)) if new
+               else _("already enabled"))
 
 
 @plugins.command("disable")
@@ -68,7 +89,8 @@ def plugins_enable(crm: Any, names: tuple[str, ...]) -> None:
 def plugins_disable(crm: Any, names: tuple[str, ...]) -> None:
     """Disable plugins for this tenant (their data is kept)."""
     done = crm.plugins.disable(*names)
-    click.echo(f"disabled: {', '.join(done)}" if done else "not enabled")
+    click.echo(_("disabled: {names}").format(names=", ".join(done)) if done
+               else _("not enabled"))
 
 
 @plugins.command("set", context_settings={"ignore_unknown_options": True})
@@ -82,7 +104,7 @@ def plugins_set(crm: Any, name: str, key: str, value: str) -> None:
 
     crm.plugins.set(name, key, parse_value(value))
     shown = crm.plugins.info(name)["settings"].get(key)
-    click.echo(f"{name}.{key} = {shown}")
+    click.echo(f"{name}.{key} = {json.dumps(shown, ensure_ascii=False)}")
 
 
 @click.command("hooks")
@@ -100,7 +122,8 @@ def hooks_cmd(crm: Any, as_json: bool) -> None:
         rows.append({"hook": name, "plugins": impls})
     if as_json:
         return print_json(rows)
-    table([(r["hook"], ", ".join(r["plugins"]) or "-") for r in rows], ["hook", "plugins"])
+    table([(r["hook"], ", ".join(r["plugins"]) or "-") for r in rows],
+          [_("hook"), _("plugins")])
 
 
 __all__ = ["plugins", "hooks_cmd"]
@@ -149,8 +172,9 @@ def plugins_check(ctx: click.Context, names: tuple[str, ...], tests: str | None,
     if as_json:
         print_json(rows)
     else:
-        table([(r["plugin"], "ok" if r["ok"] else "PROBLEM", "\n".join(r["problems"]) or "-")
-               for r in rows], ["plugin", "status", "problems"])
+        table([(r["plugin"], _("ok") if r["ok"] else _("PROBLEM"),
+                "\n".join(r["problems"]) or "-") for r in rows],
+              [_("plugin"), _("status"), _("problems")])
     bad = [r["plugin"] for r in rows if not r["ok"]]
     if bad:
         if not as_json:

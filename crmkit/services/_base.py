@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import builtins
 import datetime as dt
 import re
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from sqlalchemy import select
 
+from .. import sql
 from ..errors import NotFound, ValidationError
+from ..i18n import _
 from ..money import parse_money
 
 if TYPE_CHECKING:
     from ..app import Crm
     from ..context import Context
 
+R = TypeVar("R")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+\Z")  # \Z: "$" allows a final "\n"
 UTC = dt.UTC
 
@@ -25,6 +30,41 @@ class Service:
 
     def table(self, name: str) -> Any:
         return self.crm.table(name)
+
+
+class ListService(Service, Generic[R]):
+    """A service whose records are listed page by page: ``_query(ctx, **filters)`` gives
+    the SELECT (with its ORDER BY) of what this user may see, ``_record(ctx, row)`` the
+    record of a row (None: hidden from this user)."""
+
+    #: ``(ctx, **filters)`` -> the SELECT, with its ORDER BY; each service defines it
+    _query: Callable[..., Any]
+
+    def _record(self, ctx: Context, row: Any) -> R | None:
+        raise NotImplementedError
+
+    def list(self, *, limit: int | None = None, offset: int = 0,
+             **filters: Any) -> builtins.list[R]:
+        """The records this user may see, filtered (see the service's own doc), in the
+        service's order; ``limit`` None gives them all, 0 none."""
+        return list(self.stream(limit=limit, offset=offset, **filters))
+
+    def stream(self, *, limit: int | None = None, offset: int = 0,
+               **filters: Any) -> Iterator[R]:
+        """:meth:`list` as a generator: rows are read from the database as they are
+        consumed (a server-side cursor where the backend has one, see
+        :func:`crmkit.sql.stream`)."""
+        with self.crm.unit(write=False) as ctx:
+            q = sql.page(self._query(ctx, **filters), limit, offset)
+            for row in sql.stream(ctx.conn, q):
+                rec = self._record(ctx, row)
+                if rec is not None:
+                    yield rec
+
+    def count(self, **filters: Any) -> int:
+        """How many records :meth:`list` gives without a limit (counted in SQL)."""
+        with self.crm.unit(write=False) as ctx:
+            return sql.count(ctx.conn, self._query(ctx, **filters))
 
 
 class Checker:
@@ -107,20 +147,27 @@ def parse_datetime(value: Any, field: str = "datetime") -> dt.datetime:
     return d if d.tzinfo else d.replace(tzinfo=UTC)
 
 
-def user_names(ctx: Context) -> set[str]:
+def user_names(ctx: Context, *, active_only: bool = False) -> set[str]:
+    """The names of the tenant's users (``active_only``: those not disabled)."""
     u = ctx.crm.table("users")
-    return set(ctx.conn.scalars(select(u.c.name).where(u.c.tenant_id == ctx.tenant.id)))
+    q = select(u.c.name).where(u.c.tenant_id == ctx.tenant.id)
+    if active_only:
+        q = q.where(u.c.active.is_(True))
+    return set(ctx.conn.scalars(q))
 
 
 def check_owner(ctx: Context, checker: Checker, owner: str | None) -> None:
     if owner is None:
         return
     u = ctx.crm.table("users")
-    found = ctx.conn.execute(select(u.c.id).where(u.c.tenant_id == ctx.tenant.id,
-                                                  u.c.name == owner)).first()
+    found = ctx.conn.execute(select(u.c.id, u.c.active).where(
+        u.c.tenant_id == ctx.tenant.id, u.c.name == owner)).first()
     if found is None:
         checker.errors.append(f"unknown owner '{owner}'; add the user first "
                               f"(`crmkit user add {owner}`)")
+    elif not found.active:
+        checker.errors.append(_("owner '{owner}' is a disabled user; choose another "
+                                "owner").format(owner=owner))
 
 
 def get_row(ctx: Context, table: str, id_: int, label: str) -> Any:
@@ -130,6 +177,13 @@ def get_row(ctx: Context, table: str, id_: int, label: str) -> Any:
     if row is None:
         raise NotFound(f"{label} {id_} not found")
     return row
+
+
+def inserted_id(result: Any) -> int:
+    """The primary key an ``INSERT`` gave its row."""
+    key = result.inserted_primary_key
+    assert key is not None
+    return int(key[0])
 
 
 def flatten(results: Any) -> list[str]:

@@ -16,18 +16,23 @@ from ..records import ACTIVITY_KINDS, Activity
 from ..storage import SUBJECT_MAX, TEXT_MAX
 from ._base import (
     Checker,
-    Service,
+    ListService,
     audit_row,
     check_owner,
     flatten,
     get_row,
+    inserted_id,
     parse_datetime,
     user_names,
 )
 
 
-class ActivityService(Service):
-    """``crm.activities``: the customer's timeline and the salespeople's tasks."""
+class ActivityService(ListService[Activity]):
+    """``crm.activities``: the customer's timeline and the salespeople's tasks.
+
+    ``list``/``stream``/``count`` filter by ``customer_id``, ``owner``, ``kind``,
+    ``open_only`` (tasks not done) and ``due_until`` (due on or before that day,
+    earliest due first); newest first otherwise."""
 
     def _proposed(self, ctx: Context, fields: dict[str, Any], before: Activity | None,
                   owners: set[str] | None = None) -> tuple[Activity, dict[str, Any], Checker]:
@@ -72,8 +77,8 @@ class ActivityService(Service):
             values = {k: getattr(act, k) for k in ("customer_id", "kind", "subject", "body",
                                                    "owner", "occurred_at", "due_on",
                                                    "done_at", "extra")}
-            new_id = ctx.conn.execute(t.insert().values(tenant_id=ctx.tenant.id, **values)
-                                      ).inserted_primary_key[0]
+            new_id = inserted_id(ctx.conn.execute(
+                t.insert().values(tenant_id=ctx.tenant.id, **values)))
             act = Activity.from_row(get_row(ctx, "activities", new_id, "activity"))
             ctx.hooks.crm_activity_logged(ctx=ctx, activity=act)
             ctx.audit("activity", new_id, "insert", None, act, customer_id=act.customer_id)
@@ -88,7 +93,7 @@ class ActivityService(Service):
                 "done_at", "extra")
         total = 0
         with self.crm.unit() as ctx:
-            owners = user_names(ctx)
+            owners = user_names(ctx, active_only=True)
             visible = set(ctx.conn.scalars(ctx.crm.customers.visible_ids(ctx)))
             it = iter(records)
             while batch := list(islice(it, batch_size)):
@@ -140,7 +145,7 @@ class ActivityService(Service):
                                                        changes=changes, before=before))
         t = self.table("activities")
         ctx.conn.execute(t.update().where(t.c.id == before.id).values(**changes))
-        act = Activity.from_row(get_row(ctx, "activities", before.id, "activity"))
+        act = Activity.from_row(get_row(ctx, "activities", int(before.id or 0), "activity"))
         ctx.hooks.crm_activity_updated(ctx=ctx, activity=act, before=before, changes=changes)
         ctx.audit("activity", before.id, "update", before, act, customer_id=act.customer_id)
         return act
@@ -154,30 +159,30 @@ class ActivityService(Service):
                 return before
             return self._update(ctx, before, {"done_at": at or ctx.now()})
 
-    def list(self, *, customer_id: int | None = None, owner: str | None = None,
-             kind: str | None = None, open_only: bool = False,
-             limit: int | None = None) -> list[Activity]:
-        """Activities this user may see, newest first."""
+    def _query(self, ctx: Context, *, customer_id: int | None = None,
+               owner: str | None = None, kind: str | None = None, open_only: bool = False,
+               due_until: dt.date | None = None) -> Any:
         t = self.table("activities")
-        with self.crm.unit(write=False) as ctx:
-            if kind is not None:
-                c = Checker("activity")
-                c.choice("kind", kind, ACTIVITY_KINDS)
-                c.raise_if_any()
-            q = select(t).where(t.c.tenant_id == ctx.tenant.id,
-                                t.c.customer_id.in_(ctx.crm.customers.visible_ids(ctx)))
-            if customer_id is not None:
-                q = q.where(t.c.customer_id == customer_id)
-            if owner:
-                q = q.where(t.c.owner == owner)
-            if kind:
-                q = q.where(t.c.kind == kind)
-            if open_only:
-                q = q.where(t.c.kind == "task", t.c.done_at.is_(None))
-            q = q.order_by(t.c.occurred_at.desc(), t.c.id.desc())
-            if limit:
-                q = q.limit(limit)
-            return [Activity.from_row(r) for r in ctx.conn.execute(q)]
+        if kind is not None:
+            c = Checker("activity")
+            c.choice("kind", kind, ACTIVITY_KINDS)
+            c.raise_if_any()
+        q = select(t).where(t.c.tenant_id == ctx.tenant.id,
+                            t.c.customer_id.in_(ctx.crm.customers.visible_ids(ctx)))
+        if customer_id is not None:
+            q = q.where(t.c.customer_id == customer_id)
+        if owner:
+            q = q.where(t.c.owner == owner)
+        if kind:
+            q = q.where(t.c.kind == kind)
+        if open_only:
+            q = q.where(t.c.kind == "task", t.c.done_at.is_(None))
+        if due_until is not None:
+            q = q.where(t.c.due_on <= due_until).order_by(t.c.due_on, t.c.id)
+        return q.order_by(t.c.occurred_at.desc(), t.c.id.desc())
+
+    def _record(self, ctx: Context, row: Any) -> Activity:
+        return Activity.from_row(row)
 
     def _reassign_open(self, ctx: Context, from_user: str, to_user: str) -> int:
         t = self.table("activities")

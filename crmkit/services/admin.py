@@ -5,12 +5,14 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from attrs import evolve
 from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError
 
 from ..errors import NotFound, PermissionDenied, ValidationError
+from ..i18n import _
 from ..records import ROLES, Tenant, User
-from ._base import Checker, Service
+from ._base import Checker, Service, inserted_id
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 CURRENCY = re.compile(r"^[A-Z]{3}$")
@@ -49,11 +51,10 @@ class TenantService(Service):
             from datetime import UTC, datetime
 
             now = datetime.now(UTC)
-            tid = conn.execute(t.insert().values(slug=slug, name=name or slug,
-                                                 currency=currency, created_at=now)
-                               ).inserted_primary_key[0]
-            uid = conn.execute(u.insert().values(tenant_id=tid, name="admin", role="admin",
-                                                 created_at=now)).inserted_primary_key[0]
+            tid = inserted_id(conn.execute(t.insert().values(
+                slug=slug, name=name or slug, currency=currency, created_at=now)))
+            uid = inserted_id(conn.execute(u.insert().values(
+                tenant_id=tid, name="admin", role="admin", created_at=now)))
             tenant = Tenant(id=tid, slug=slug, name=name or slug, currency=currency)
             conn.execute(a.insert(), [
                 {"tenant_id": tid, "at": now, "user": self.crm.user_name,
@@ -102,9 +103,9 @@ class UserService(Service):
             if ctx.conn.execute(select(u.c.id).where(u.c.tenant_id == ctx.tenant.id,
                                                      u.c.name == name)).first():
                 raise ValidationError(f"user '{name}' already exists")
-            uid = ctx.conn.execute(u.insert().values(
+            uid = inserted_id(ctx.conn.execute(u.insert().values(
                 tenant_id=ctx.tenant.id, name=name, role=role, email=email,
-                created_at=ctx.now())).inserted_primary_key[0]
+                created_at=ctx.now())))
             user = User(id=uid, tenant_id=ctx.tenant.id, name=name, role=role, email=email)
             ctx.audit("user", uid, "insert", None, user)
             return user
@@ -123,3 +124,72 @@ class UserService(Service):
             if row is None:
                 raise NotFound(f"user '{name}' not found")
             return User.from_row(row)
+
+    def update(self, name: str, *, role: str | None = None,
+               email: str | None = None) -> User:
+        """Change a user's role or e-mail address (``email=""`` clears it). Refuses to
+        leave the tenant without an active admin. Permission ``users.manage``."""
+        with self.crm.unit() as ctx:
+            before = self._load(ctx, name)
+            ctx.check("users.manage", before, f"user '{before.name}'")
+            c = Checker("user")
+            fields: dict[str, Any] = {}
+            if role is not None:
+                c.choice("role", role, ROLES)
+                fields["role"] = role
+            if email is not None:
+                fields["email"] = c.email(email.strip() or None)
+            c.raise_if_any()
+            if before.role == "admin" and fields.get("role", "admin") != "admin":
+                self._keep_an_admin(ctx, before)
+            return self._write(ctx, before, fields)
+
+    def disable(self, name: str) -> User:
+        """Disable a user: they cannot act any more (their records keep their name).
+        Permission ``users.manage``."""
+        with self.crm.unit() as ctx:
+            return self.set_active(ctx, name, False)
+
+    def enable(self, name: str) -> User:
+        """Let a disabled user act again. Permission ``users.manage``."""
+        with self.crm.unit() as ctx:
+            return self.set_active(ctx, name, True)
+
+    def set_active(self, ctx: Any, name: str, active: bool) -> User:
+        """Disable or enable a user inside the caller's unit (``customer reassign
+        --disable`` disables the leaving salesperson in its own transaction)."""
+        before = self._load(ctx, name)
+        ctx.check("users.manage", before, f"user '{before.name}'")
+        if not active and before.name == ctx.user.name:
+            raise ValidationError(_("you cannot disable yourself ('{user}'); ask another "
+                                    "admin").format(user=before.name))
+        if not active and before.role == "admin":
+            self._keep_an_admin(ctx, before)
+        return self._write(ctx, before, {"active": active})
+
+    def _load(self, ctx: Any, name: str) -> User:
+        u = self.table("users")
+        row = ctx.conn.execute(select(u).where(u.c.tenant_id == ctx.tenant.id,
+                                               u.c.name == name)).first()
+        if row is None:
+            raise NotFound(_("user '{user}' not found").format(user=str(name)[:80]))
+        return User.from_row(row)
+
+    def _keep_an_admin(self, ctx: Any, leaving: User) -> None:
+        u = self.table("users")
+        others = ctx.conn.execute(select(func.count()).where(
+            u.c.tenant_id == ctx.tenant.id, u.c.role == "admin", u.c.active.is_(True),
+            u.c.id != leaving.id)).scalar_one()
+        if not others:
+            raise ValidationError(_("'{user}' is the tenant's last active admin; make "
+                                    "another user admin first").format(user=leaving.name))
+
+    def _write(self, ctx: Any, before: User, fields: dict[str, Any]) -> User:
+        changes = {k: v for k, v in fields.items() if getattr(before, k) != v}
+        if not changes:
+            return before
+        u = self.table("users")
+        ctx.conn.execute(u.update().where(u.c.id == before.id).values(**changes))
+        after = evolve(before, **changes)
+        ctx.audit("user", before.id, "update", before, after)
+        return after

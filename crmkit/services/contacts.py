@@ -8,11 +8,12 @@ from sqlalchemy import select
 
 from ..records import Contact
 from ..storage import NAME_MAX, SHORT_MAX
-from ._base import Checker, Service, get_row
+from ._base import Checker, ListService, get_row, inserted_id
 
 
-class ContactService(Service):
-    """``crm.contacts``: people at a customer (audited, permission-checked)."""
+class ContactService(ListService[Contact]):
+    """``crm.contacts``: people at a customer (audited, permission-checked);
+    ``list``/``stream``/``count`` by id, filtered by ``customer_id``."""
 
     def _check(self, fields: dict[str, Any]) -> None:
         c = Checker("contact")
@@ -26,14 +27,14 @@ class ContactService(Service):
             email: str | None = None, phone: str | None = None) -> Contact:
         with self.crm.unit() as ctx:
             customer = ctx.crm.customers.require(ctx, customer_id, "update")
-            fields = {"name": (name or "").strip(), "title": title or None,
+            fields: dict[str, Any] = {"name": (name or "").strip(), "title": title or None,
                       "email": email or None, "phone": phone or None}
             self._check(fields)
             t = self.table("contacts")
-            new_id = ctx.conn.execute(t.insert().values(
+            new_id = inserted_id(ctx.conn.execute(t.insert().values(
                 tenant_id=ctx.tenant.id, customer_id=customer.id, **fields
-            )).inserted_primary_key[0]
-            contact = Contact(id=new_id, customer_id=customer.id, **fields)
+            )))
+            contact = Contact(id=new_id, customer_id=int(customer.id or 0), **fields)
             ctx.audit("contact", new_id, "insert", None, contact, customer_id=customer.id)
             return contact
 
@@ -53,11 +54,13 @@ class ContactService(Service):
             ctx.audit("contact", id_, "update", before, contact, customer_id=before.customer_id)
             return contact
 
-    def list(self, *, customer_id: int | None = None) -> list[Contact]:
+    def _query(self, ctx: Any, customer_id: int | None = None) -> Any:
         t = self.table("contacts")
-        with self.crm.unit(write=False) as ctx:
-            q = select(t).where(t.c.tenant_id == ctx.tenant.id,
-                                t.c.customer_id.in_(ctx.crm.customers.visible_ids(ctx)))
-            if customer_id is not None:
-                q = q.where(t.c.customer_id == customer_id)
-            return [Contact.from_row(r) for r in ctx.conn.execute(q.order_by(t.c.id))]
+        q = select(t).where(t.c.tenant_id == ctx.tenant.id,
+                            t.c.customer_id.in_(ctx.crm.customers.visible_ids(ctx)))
+        if customer_id is not None:
+            q = q.where(t.c.customer_id == customer_id)
+        return q.order_by(t.c.id)
+
+    def _record(self, ctx: Any, row: Any) -> Contact:
+        return Contact.from_row(row)

@@ -13,7 +13,7 @@ from ..errors import ValidationError
 from ..money import parse_money, parse_quantity
 from ..records import DOCUMENT_KINDS, DOCUMENT_STATUSES, Document, Line
 from ..storage import SHORT_MAX
-from ._base import Checker, Service, get_row
+from ._base import Checker, ListService, get_row, inserted_id
 
 APPLYING_KINDS = ("payment", "credit_note")
 _FIELDS = ("customer_id", "kind", "number", "status", "amount", "currency", "issued_on",
@@ -45,8 +45,11 @@ def parse_line(value: Any) -> Line:
     return Line(product=product, quantity=q, unit_price=p)
 
 
-class DocumentService(Service):
-    """``crm.documents``: every document with its lines, audited and hooked."""
+class DocumentService(ListService[Document]):
+    """``crm.documents``: every document with its lines, audited and hooked.
+
+    ``list``/``stream``/``count`` (without lines, newest first) filter by
+    ``customer_id``, ``kind`` and ``status``."""
 
     def _lines(self, ctx: Context, doc_id: int) -> tuple[Line, ...]:
         t = self.table("document_lines")
@@ -116,8 +119,10 @@ class DocumentService(Service):
         """Add a document; ``amount`` defaults to the lines' total."""
         with self.crm.unit() as ctx:
             customer = ctx.crm.customers.require(ctx, customer_id, "update")
-            parsed = tuple(parse_line(x) for x in lines)
             c = Checker("document")
+            c.choice("kind", kind, DOCUMENT_KINDS)  # before the amount: name the bad kind
+            c.raise_if_any()
+            parsed = tuple(parse_line(x) for x in lines)
             if amount is None or amount == "":
                 if not parsed:
                     raise ValidationError("amount is required (or give lines)")
@@ -138,8 +143,8 @@ class DocumentService(Service):
             c.raise_if_any(ctx.hooks.crm_document_validate(ctx=ctx, document=doc,
                                                            changes=dict(new), before=None))
             t = self.table("documents")
-            new_id = ctx.conn.execute(t.insert().values(
-                tenant_id=ctx.tenant.id, created_at=ctx.now(), **new)).inserted_primary_key[0]
+            new_id = inserted_id(ctx.conn.execute(t.insert().values(
+                tenant_id=ctx.tenant.id, created_at=ctx.now(), **new)))
             if parsed:
                 lt = self.table("document_lines")
                 ctx.conn.execute(lt.insert(), [
@@ -206,26 +211,24 @@ class DocumentService(Service):
     def set_status(self, id_: int, status: str) -> Document:
         return self.update(id_, status=status)
 
-    def list(self, *, customer_id: int | None = None, kind: str | None = None,
-             status: str | None = None, limit: int | None = None) -> list[Document]:
-        """Documents this user may see (without lines), newest first."""
+    def _query(self, ctx: Context, *, customer_id: int | None = None,
+               kind: str | None = None, status: str | None = None) -> Any:
         t = self.table("documents")
-        with self.crm.unit(write=False) as ctx:
-            c = Checker("document")
-            if kind is not None:
-                c.choice("kind", kind, DOCUMENT_KINDS)
-            if status is not None:
-                c.choice("status", status, DOCUMENT_STATUSES)
-            c.raise_if_any()
-            q = select(t).where(t.c.tenant_id == ctx.tenant.id,
-                                t.c.customer_id.in_(ctx.crm.customers.visible_ids(ctx)))
-            if customer_id is not None:
-                q = q.where(t.c.customer_id == customer_id)
-            if kind:
-                q = q.where(t.c.kind == kind)
-            if status:
-                q = q.where(t.c.status == status)
-            q = q.order_by(t.c.issued_on.desc(), t.c.id.desc())
-            if limit:
-                q = q.limit(limit)
-            return [Document.from_row(r) for r in ctx.conn.execute(q)]
+        c = Checker("document")
+        if kind is not None:
+            c.choice("kind", kind, DOCUMENT_KINDS)
+        if status is not None:
+            c.choice("status", status, DOCUMENT_STATUSES)
+        c.raise_if_any()
+        q = select(t).where(t.c.tenant_id == ctx.tenant.id,
+                            t.c.customer_id.in_(ctx.crm.customers.visible_ids(ctx)))
+        if customer_id is not None:
+            q = q.where(t.c.customer_id == customer_id)
+        if kind:
+            q = q.where(t.c.kind == kind)
+        if status:
+            q = q.where(t.c.status == status)
+        return q.order_by(t.c.issued_on.desc(), t.c.id.desc())
+
+    def _record(self, ctx: Context, row: Any) -> Document:
+        return Document.from_row(row)

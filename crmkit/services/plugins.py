@@ -24,6 +24,31 @@ def parse_value(text: str) -> Any:
         return text
 
 
+def describe(host: Any, state: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """The ``plugins list`` rows: every installed plugin, built-ins first. ``state`` is
+    the tenant's plugin state rows by name; without it (no database) ``enabled`` is
+    None, "unknown", except for built-ins, which are always on."""
+    out = []
+    for name, p in sorted(host.installed.items(), key=lambda kv: (not kv[1].builtin, kv[0])):
+        st = state.get(name) if state is not None else None
+        out.append({
+            "name": name,
+            "version": p.spec.version if p.spec else None,
+            "description": p.spec.description if p.spec else "",
+            "requires": list(p.spec.requires) if p.spec else [],
+            "builtin": p.builtin,
+            "enabled": (True if p.builtin else None if state is None
+                        else bool(st and st.enabled)),
+            "error": p.error,
+        })
+    for name, st in sorted((state or {}).items()):
+        if name not in host.installed:
+            out.append({"name": name, "version": None, "description": "",
+                        "requires": [], "builtin": False, "enabled": bool(st.enabled),
+                        "error": "not installed"})
+    return out
+
+
 class PluginService(Service):
     """``crm.plugins``: which plugins a tenant has switched on, and their settings."""
 
@@ -35,26 +60,7 @@ class PluginService(Service):
     def list(self) -> builtins.list[dict[str, Any]]:
         """Every installed plugin (built-ins and broken ones too) with its status here."""
         with self.crm.unit(write=False) as ctx:
-            state = self._state(ctx)
-            out = []
-            for name, p in sorted(self.crm.host.installed.items(),
-                                  key=lambda kv: (not kv[1].builtin, kv[0])):
-                st = state.get(name)
-                out.append({
-                    "name": name,
-                    "version": p.spec.version if p.spec else None,
-                    "description": p.spec.description if p.spec else "",
-                    "requires": list(p.spec.requires) if p.spec else [],
-                    "builtin": p.builtin,
-                    "enabled": p.builtin or bool(st and st.enabled),
-                    "error": p.error,
-                })
-            for name, st in sorted(state.items()):
-                if name not in self.crm.host.installed:
-                    out.append({"name": name, "version": None, "description": "",
-                                "requires": [], "builtin": False, "enabled": bool(st.enabled),
-                                "error": "not installed"})
-            return out
+            return describe(self.crm.host, self._state(ctx))
 
     def enabled(self) -> builtins.list[str]:
         with self.crm.unit(write=False) as ctx:

@@ -7,7 +7,10 @@ from typing import Any
 
 import click
 
-from crmkit.output import pass_crm, print_json
+from crmkit.i18n import Domain
+from crmkit.output import pass_crm, print_json, progress, writable
+
+_ = Domain("crmkit_csv").gettext
 
 KIND_HELP = "customers, contacts, activities or documents"
 
@@ -40,26 +43,13 @@ def import_cmd(crm: Any, kind: str, file: str, mapping: tuple[str, ...], dry_run
     """
     from .importer import import_file
 
-    bar: Any = None
-    progress = None
-    if sys.stderr.isatty() and not as_json:
-        bar = click.progressbar(length=1, label=f"importing {kind}", file=sys.stderr)
-        bar.__enter__()
-
-        def progress(done: int, size: int) -> None:
-            bar.length = max(size, 1)
-            bar.update(done - bar.pos)
-
     def say(msg: str) -> None:
         click.echo(msg, err=True)
 
-    try:
+    with progress(_("importing {kind}").format(kind=kind)) as bar:
         report = import_file(crm, kind, file, mapping=mapping, dry_run=dry_run,
                              skip_invalid=skip_invalid, update_existing=update_existing,
-                             encoding=encoding, on_message=say, progress=progress)
-    finally:
-        if bar is not None:
-            bar.__exit__(None, None, None)
+                             encoding=encoding, on_message=say, progress=bar)
     if as_json:
         print_json(report.to_dict())
     r = report
@@ -92,5 +82,8 @@ def export_cmd(crm: Any, kind: str, file: str, fmt: str | None) -> None:
     in the columns `crmkit import` reads back."""
     from .export import export_file
 
-    n = export_file(crm, kind, file, fmt)
-    click.echo(f"{n} {kind} exported to {file}", err=True)
+    writable(file)
+    with progress(_("exporting {kind}").format(kind=kind)) as bar:
+        n = export_file(crm, kind, file, fmt, progress=bar)
+    click.echo(_("{n} {kind} exported to {file}").format(n=n, kind=kind, file=file),
+               err=True)

@@ -34,8 +34,10 @@ COLUMNS: dict[str, tuple[str, ...]] = {
 _PAGE = 2000
 
 
-def export_file(crm: Any, kind: str, path: str | Path, fmt: str | None = None) -> int:
-    """Write every visible ``kind`` record to ``path``; returns the number written."""
+def export_file(crm: Any, kind: str, path: str | Path, fmt: str | None = None,
+                progress: Any = None) -> int:
+    """Write every visible ``kind`` record to ``path``; returns the number written.
+    ``progress(done)`` is called after each page of records."""
     if kind not in KINDS:
         raise ValidationError(f"unknown kind '{kind}'; valid: {', '.join(KINDS)}")
     p = Path(path)
@@ -47,7 +49,7 @@ def export_file(crm: Any, kind: str, path: str | Path, fmt: str | None = None) -
     n = 0
     with crm.unit(write=False) as ctx:
         ctx.crm.plugins.require(ctx, "csv")
-        records = _records(ctx, kind)
+        records = _records(ctx, kind, progress)
         if fmt == "csv":
             with open(p, "w", encoding="utf-8-sig", newline="") as f:
                 w = csv.writer(f)
@@ -105,7 +107,7 @@ class _Lines(tuple):  # noqa: SLOT001 - a marker type for document lines
     __slots__ = ()
 
 
-def _records(ctx: Any, kind: str) -> Iterator[dict[str, Any]]:
+def _records(ctx: Any, kind: str, progress: Any = None) -> Iterator[dict[str, Any]]:
     crm = ctx.crm
     c = crm.table("customers")
     visible = crm.customers.visible(ctx)
@@ -116,7 +118,7 @@ def _records(ctx: Any, kind: str) -> Iterator[dict[str, Any]]:
         q = (select(t, c.c.external_id.label("customer_external_id"),
                     c.c.name.label("customer_name"))
              .join(c, c.c.id == t.c.customer_id).where(visible, t.c.tenant_id == ctx.tenant.id))
-    last = 0
+    last = done = 0
     while True:
         rows = ctx.conn.execute(q.where(t.c.id > last).order_by(t.c.id).limit(_PAGE)).all()
         if not rows:
@@ -133,6 +135,9 @@ def _records(ctx: Any, kind: str) -> Iterator[dict[str, Any]]:
             rec["extra"] = rec.get("extra") or {}
             yield rec
         last = rows[-1].id
+        done += len(rows)
+        if progress is not None:
+            progress(done)
 
 
 def _lines(ctx: Any, ids: list[int]) -> dict[int, list[tuple[str, str, str]]]:

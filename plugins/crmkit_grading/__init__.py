@@ -2,8 +2,8 @@
 repurchase-overdue and lost customers.
 
 Hooks implemented: ``crm_addhooks`` (declares ``crm_grade_changed``), ``crm_tables``,
-``crm_cli``, ``crm_jobs`` (``grading.run``), ``crm_reminders``, ``crm_customer_sections``.
-Python API:
+``crm_cli``, ``crm_jobs`` (``grading.run``), ``crm_reminders``, ``crm_customer_sections``,
+``crm_today``. Python API:
 ``crmkit_grading.run(crm, on)`` and ``crmkit_grading.grades(crm, on, segment=, tier=)``.
 """
 
@@ -77,6 +77,15 @@ def crm_customer_sections(ctx: Any, customer: crmkit.Customer, on: dt.date) -> c
     from .service import section
 
     return section(ctx, customer, on)
+
+
+@crmkit.hookimpl
+def crm_today(ctx: Any, on: dt.date) -> dict[str, Any]:
+    """``crmkit today``'s ``customers.at_risk``: visible customers in the RFM segment
+    ``at_risk`` or at payment risk, as of ``on``. Read-only. Since 0.2."""
+    from .service import today_part
+
+    return today_part(ctx, on)
 
 
 def run(crm: crmkit.Crm, on: dt.date | None = None) -> dict[str, Any]:

@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Callable, Iterator
 from decimal import Decimal
+from itertools import islice
 from typing import Any
 
 from sqlalchemy import and_, delete, exists, func, insert, literal, or_, select, update
 
 import crmkit
-from crmkit import Customer, PermissionDenied, Reminder, ValidationError
+from crmkit import Customer, PermissionDenied, Reminder, ValidationError, sql
+from crmkit.i18n import Domain
 
 from .compute import at_risk, followups_query, grades_query, monetary
 from .tables import GRADE_COLUMNS, SEGMENTS, TIERS
 
+_domain = Domain("crmkit_grading")
+_, ngettext = _domain.gettext, _domain.ngettext
 CHUNK = 500
 PAGE = 5000
 SHOW_FIELDS = ("customer_id", "customer", "owner", "recency_days", "frequency", "monetary",
@@ -52,16 +57,31 @@ def grades(crm: Any, on: dt.date | None = None, *, segment: str | None = None,
     """Grades as of ``on`` computed from the data (not read from the last run), for the
     customers this user may see; ranks are over the whole tenant. Rows have the
     ``grading show`` fields; ``monetary`` is a Decimal. Largest monetary first."""
+    return list(stream_grades(crm, on, segment=segment, tier=tier, customer_id=customer_id))
+
+
+def stream_grades(crm: Any, on: dt.date | None = None, *, segment: str | None = None,
+                  tier: str | None = None, customer_id: int | None = None,
+                  limit: int | None = None, offset: int = 0) -> Iterator[dict[str, Any]]:
+    """:func:`grades` as a generator, rows read as they are consumed; ``limit`` and
+    ``offset`` count the rows after the filters."""
     check_choice(segment, SEGMENTS, "segment")
     check_choice(tier, TIERS, "tier")
     with crm.unit(write=False) as ctx:
         ctx.crm.plugins.require(ctx, "grading")
-        on = on or ctx.today
-        return _grades(ctx, on, segment=segment, tier=tier, customer_id=customer_id)
+        rows = _iter_grades(ctx, on or ctx.today, segment=segment, tier=tier,
+                            customer_id=customer_id)
+        yield from islice(rows, offset, None if limit is None else offset + limit)
 
 
 def _grades(ctx: Any, on: dt.date, *, segment: str | None = None, tier: str | None = None,
             customer_id: int | None = None) -> list[dict[str, Any]]:
+    return list(_iter_grades(ctx, on, segment=segment, tier=tier, customer_id=customer_id))
+
+
+def _iter_grades(ctx: Any, on: dt.date, *, segment: str | None = None,
+                 tier: str | None = None,
+                 customer_id: int | None = None) -> Iterator[dict[str, Any]]:
     g = grades_query(ctx, on, _settings(ctx))
     q = select(g.c.customer_id, g.c.customer, g.c.owner, g.c.recency_days, g.c.frequency,
                monetary(g.c.monetary).label("monetary"), g.c.r, g.c.f, g.c.m, g.c.segment,
@@ -72,15 +92,13 @@ def _grades(ctx: Any, on: dt.date, *, segment: str | None = None, tier: str | No
         q = q.where(g.c.segment == segment)
     q = q.order_by(g.c.monetary.desc(), g.c.customer_id)
     risky = at_risk(ctx, on)
-    out = []
-    for row in ctx.conn.execute(q):
+    for row in sql.stream(ctx.conn, q):
         d = {k: getattr(row, k) for k in SHOW_FIELDS}
         d["monetary"] = Decimal(d["monetary"] or 0).quantize(Decimal("0.01"))
         if d["customer_id"] in risky:
             d["tier"] = "special"
         if tier is None or d["tier"] == tier:
-            out.append(d)
-    return out
+            yield d
 
 
 def history(ctx: Any, customer_id: int) -> list[dict[str, Any]]:
@@ -100,7 +118,48 @@ def section(ctx: Any, customer: Customer, on: dt.date) -> crmkit.Section:
     else:  # archived: not graded
         data |= dict.fromkeys(GRADE_COLUMNS)
     data["history"] = history(ctx, customer.id)
-    return crmkit.Section(plugin="grading", title="Grade", data=data)
+    return crmkit.Section(plugin="grading", title=_("Grade"), data=data,
+                          summary=_summary_pairs(data, _settings(ctx)))
+
+
+def _summary_pairs(data: dict[str, Any], settings: Any) -> list[tuple[str, Any]]:
+    """The grade as people read it: segment with its RFM scores, value class, tier,
+    last purchase, purchases and value in the window, and the last grade changes."""
+    if data.get("segment") is None:
+        return [(_("Segment"), _("not graded (archived)"))]
+    rfm = (None if data["r"] is None else
+           _("R {r} · F {f} · M {m} (5 is best)").format(r=data["r"], f=data["f"],
+                                                      m=data["m"]))
+    last = data["recency_days"]
+    return [
+        (_("Segment"), data["segment"]),
+        (_("RFM scores"), rfm),
+        (_("Value class"), data["abc"]),
+        (_("Tier"), data["tier"]),
+        (_("Last purchase"), None if last is None else
+         ngettext("{n} day ago", "{n} days ago", last).format(n=last)),
+        (_("Purchases in {days} days").format(days=settings.window_days),
+         data["frequency"]),
+        (_("Value in {days} days").format(days=settings.window_days), data["monetary"]),
+        (_("Grade changes"), [{_("as of"): h["as_of"], _("segment"): h["segment"],
+                               _("class"): h["abc"], _("tier"): h["tier"]}
+                              for h in data["history"][-5:]]),
+    ]
+
+
+def today_part(ctx: Any, on: dt.date) -> dict[str, Any]:
+    """``crmkit today``'s ``customers.at_risk``: visible customers in the RFM segment
+    ``at_risk`` or at payment risk (``crm_customers_at_risk``) as of ``on``."""
+    g = grades_query(ctx, on, _settings(ctx))
+    ids = set(ctx.conn.scalars(select(g.c.customer_id).where(
+        g.c.segment == "at_risk", g.c.customer_id.in_(ctx.crm.customers.visible_ids(ctx)))))
+    risky = at_risk(ctx, on)
+    if risky:
+        c = ctx.crm.table("customers")
+        ids |= set(ctx.conn.scalars(select(c.c.id).where(
+            ctx.crm.customers.visible(ctx), c.c.status != "archived",
+            c.c.id.in_(sorted(risky)))))
+    return {"customers": {"at_risk": len(ids)}}
 
 
 def reminders(ctx: Any, on: dt.date) -> list[Reminder]:
@@ -133,14 +192,17 @@ def reminders(ctx: Any, on: dt.date) -> list[Reminder]:
 # --- run --------------------------------------------------------------------------------
 
 
-def run(crm: Any, on: dt.date | None = None) -> dict[str, Any]:
+def run(crm: Any, on: dt.date | None = None,
+        progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
     """Grade every customer of the tenant as of ``on`` and store the grades.
 
     Stores the grades (``grading_grades``), adds a history row, an audit row (table
     ``grading``), a ``grade.changed`` outbox event and a ``crm_grade_changed`` hook call
     for each customer whose segment, ABC class or tier changed; marks newly lost
     customers ``lost`` through the core. Admins and managers only. Returns counts.
+    ``progress(step, steps)`` is called as each of its four steps ends.
     """
+    step = progress or (lambda _done, _total: None)
     with crm.unit() as ctx:
         ctx.crm.plugins.require(ctx, "grading")
         if ctx.user.role not in ("admin", "manager"):
@@ -166,6 +228,7 @@ def run(crm: Any, on: dt.date | None = None) -> dict[str, Any]:
         for chunk in _chunks(sorted(at_risk(ctx, on))):
             ctx.conn.execute(update(st).where(mine, st.c.customer_id.in_(chunk))
                              .values(tier="special"))
+        step(1, 4)
 
         # 2. which grades changed (segment, abc or tier)
         joined = st.outerjoin(gt, and_(gt.c.tenant_id == tid,
@@ -188,6 +251,7 @@ def run(crm: Any, on: dt.date | None = None) -> dict[str, Any]:
             _announce(ctx, rows, cols)
             n_changed += len(rows)
             last = rows[-1].customer_id
+        step(2, 4)
 
         # 4. replace the stored grades that differ in anything (one pass each way)
         same = select(st.c.customer_id).where(
@@ -201,6 +265,7 @@ def run(crm: Any, on: dt.date | None = None) -> dict[str, Any]:
             .where(mine, ~exists(select(g2.c.customer_id).where(
                 g2.c.tenant_id == tid, g2.c.customer_id == st.c.customer_id)))))
 
+        step(3, 4)
         summary = _summary(ctx, st, mine, on, n_changed)
         # 5. lost: the last purchase is lost_after_days old or more (never bought: NULL)
         c = ctx.crm.table("customers")
@@ -211,6 +276,7 @@ def run(crm: Any, on: dt.date | None = None) -> dict[str, Any]:
             .order_by(st.c.customer_id)))
         ctx.conn.execute(delete(st).where(mine))
         summary["lost"] = _mark_lost(ctx, lost_ids)
+        step(4, 4)
         return summary
 
 

@@ -15,6 +15,7 @@ from .hooks import (
     crm_customers_at_risk,
     crm_demo,
     crm_reminders,
+    crm_today,
 )
 from .settings import ReceivablesSettings
 
@@ -24,4 +25,5 @@ PLUGIN = crmkit.PluginSpec(
     settings=ReceivablesSettings)
 
 __all__ = ["PLUGIN", "ReceivablesSettings", "crm_addhooks", "crm_cli",
-           "crm_customer_sections", "crm_customers_at_risk", "crm_demo", "crm_reminders"]
+           "crm_customer_sections", "crm_customers_at_risk", "crm_demo", "crm_reminders",
+           "crm_today"]

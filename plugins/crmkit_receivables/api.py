@@ -10,10 +10,13 @@ JSON-ready values with ``Decimal`` amounts::
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
-from crmkit import ValidationError
+from sqlalchemy import BigInteger, func, select, type_coerce
+
+from crmkit import ValidationError, fmt_money, sql
 
 from . import queries
 from .settings import bucket_labels
@@ -67,18 +70,23 @@ def aging(crm: Any, as_of: dt.date | None = None, by: str = "customer") -> dict[
         return aging_report(ctx, as_of or ctx.today, by)
 
 
-def open_items_in(ctx: Any, on: dt.date, customer_id: int | None = None) -> list[dict]:
-    """Open invoices as of ``on`` inside an open unit (see :func:`open_items`)."""
+def _open_rows(ctx: Any, on: dt.date, customer_id: int | None, *, limit: int | None = None,
+               offset: int = 0) -> Iterator[dict[str, Any]]:
     ctx.crm.plugins.require(ctx, "receivables")
     if customer_id is not None:
         ctx.crm.customers.require(ctx, customer_id, "view")
     s = _settings(ctx)
     labels = bucket_labels(tuple(s.aging_ranges))
-    return [{"number": r.number, "customer_id": r.customer_id, "customer": r.customer,
-             "amount": r.amount, "outstanding": r.outstanding, "due_on": _date(r.due),
-             "days_overdue": max(int(r.days_due), 0), "bucket": labels[int(r.bucket)]}
-            for r in ctx.conn.execute(queries.open_invoices(ctx, on, s,
-                                                            customer_id=customer_id))]
+    q = sql.page(queries.open_invoices(ctx, on, s, customer_id=customer_id), limit, offset)
+    for r in sql.stream(ctx.conn, q):
+        yield {"number": r.number, "customer_id": r.customer_id, "customer": r.customer,
+               "amount": r.amount, "outstanding": r.outstanding, "due_on": _date(r.due),
+               "days_overdue": max(int(r.days_due), 0), "bucket": labels[int(r.bucket)]}
+
+
+def open_items_in(ctx: Any, on: dt.date, customer_id: int | None = None) -> list[dict]:
+    """Open invoices as of ``on`` inside an open unit (see :func:`open_items`)."""
+    return list(_open_rows(ctx, on, customer_id))
 
 
 def open_items(crm: Any, as_of: dt.date | None = None,
@@ -86,6 +94,28 @@ def open_items(crm: Any, as_of: dt.date | None = None,
     """Invoices with an outstanding amount as of ``as_of``, oldest due date first."""
     with crm.unit(write=False) as ctx:
         return open_items_in(ctx, as_of or ctx.today, customer_id)
+
+
+def stream_open_items(crm: Any, as_of: dt.date | None = None,
+                      customer_id: int | None = None, *, limit: int | None = None,
+                      offset: int = 0) -> Iterator[dict[str, Any]]:
+    """:func:`open_items` as a generator (``limit``/``offset`` in SQL), read as it is
+    consumed."""
+    with crm.unit(write=False) as ctx:
+        yield from _open_rows(ctx, as_of or ctx.today, customer_id, limit=limit,
+                              offset=offset)
+
+
+def count_open_items(crm: Any, as_of: dt.date | None = None,
+                     customer_id: int | None = None) -> int:
+    """How many rows :func:`open_items` gives."""
+    with crm.unit(write=False) as ctx:
+        if customer_id is not None:
+            ctx.crm.customers.require(ctx, customer_id, "view")
+        ctx.crm.plugins.require(ctx, "receivables")
+        return sql.count(ctx.conn, queries.open_invoices(ctx, as_of or ctx.today,
+                                                         _settings(ctx),
+                                                         customer_id=customer_id))
 
 
 def customers_at_risk(ctx: Any, on: dt.date) -> list[int]:
@@ -96,13 +126,14 @@ def customers_at_risk(ctx: Any, on: dt.date) -> list[int]:
 
 def customer_summary(ctx: Any, customer_id: int, on: dt.date) -> dict[str, Any]:
     """The 360° section's data for one customer (amounts as two-decimal strings)."""
-    from crmkit import fmt_money
-
     ctx.crm.plugins.require(ctx, "receivables")
     s = _settings(ctx)
     labels = bucket_labels(tuple(s.aging_ranges))
-    row = ctx.conn.execute(queries.customer_totals(ctx, on, s, customer_id=customer_id)
-                           .subquery("rcv_one").select()).first()
+    one = queries.customer_totals(ctx, on, s, customer_id=customer_id).subquery("rcv_one")
+    # the raw integer cents, as the aging report reads them (not the Money type a sum
+    # of money columns carries, which would be read back as Decimal units)
+    row = ctx.conn.execute(select(*[type_coerce(one.c[k], BigInteger).label(k)
+                                    for k in one.c.keys()])).first()
     m = row._mapping if row is not None else {}
     cents = [int(m.get(f"b{i}") or 0) for i in range(len(labels))]
     credit = int(m.get("credit") or 0)
@@ -115,6 +146,30 @@ def customer_summary(ctx: Any, customer_id: int, on: dt.date) -> dict[str, Any]:
         "buckets": {lab: fmt_money(Decimal(c).scaleb(-2))
                     for lab, c in zip(labels, cents, strict=True)},
     }
+
+
+def today_part(ctx: Any, on: dt.date) -> dict[str, Any]:
+    """``crmkit today``'s receivables part, for the customers the user may see:
+    ``outstanding`` (every bucket), ``overdue`` (every bucket but ``not_due``) and the
+    five customers that owe the most overdue (``top_overdue``). One aggregation over
+    the aging's per-customer rows."""
+    s = _settings(ctx)
+    n = len(s.aging_ranges) + 2
+    per = queries.customer_totals(ctx, on, s).subquery("rcv_today")
+    raw = [type_coerce(per.c[f"b{i}"], BigInteger) for i in range(n)]
+    overdue = sum(raw[1:], type_coerce(0, BigInteger))
+    outstanding = raw[0] + overdue
+    sums = ctx.conn.execute(select(func.sum(outstanding), func.sum(overdue))).one()
+    c = ctx.crm.table("customers")
+    top = ctx.conn.execute(
+        select(per.c.customer_id, c.c.name, overdue.label("overdue"))
+        .select_from(per.join(c, c.c.id == per.c.customer_id))
+        .where(overdue > 0).order_by(overdue.desc(), per.c.customer_id).limit(5)).all()
+    return {"outstanding": fmt_money(cents(sums[0])),
+            "overdue": fmt_money(cents(sums[1])),
+            "top_overdue": [{"customer_id": r.customer_id, "customer": r.name,
+                             "overdue": fmt_money(cents(r.overdue))}
+                            for r in top]}
 
 
 def _date(v: Any) -> dt.date:

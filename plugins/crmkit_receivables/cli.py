@@ -2,16 +2,36 @@
 
 from __future__ import annotations
 
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import click
 
-from crmkit.output import json_option, money, parse_date, pass_crm, print_json, table
+from crmkit.i18n import Domain
+from crmkit.output import (
+    Group,
+    Page,
+    fit,
+    json_option,
+    money,
+    natural_width,
+    paging,
+    parse_date,
+    pass_crm,
+    print_json,
+    progress,
+    stream_json,
+    table,
+    width,
+    writable,
+)
 
 from . import api
 
+_ = Domain("crmkit_receivables").gettext
 
-@click.group("receivables")
+
+@click.group("receivables", cls=Group)
 def receivables() -> None:
     """Who owes what: outstanding invoices and aging buckets.
 
@@ -24,28 +44,57 @@ def receivables() -> None:
 @click.option("--by", default="customer", show_default=True, metavar="customer|owner",
               help="One row per customer, or per owner (salesperson).")
 @click.option("--csv", "csv_file", metavar="FILE", type=click.Path(dir_okay=False),
-              help="Also write the rows to a CSV file.")
+              help="Also write every row to a CSV file.")
+@paging
 @json_option
 @pass_crm
 def aging_cmd(crm: Any, as_of: str | None, by: str, csv_file: str | None,
-              as_json: bool) -> None:
-    """Outstanding amounts per customer (or owner) in aging buckets, largest first."""
+              as_json: bool, page: Page) -> None:
+    """Outstanding amounts per customer (or owner) in aging buckets, largest first.
+
+    --limit and --offset choose the rows shown (the totals are the whole report's);
+    --csv writes every row."""
+    if csv_file:
+        writable(csv_file)
     report = api.aging(crm, parse_date(as_of, "--as-of"), by)
     if csv_file:
         n = _write_csv(csv_file, report, by)
         if not as_json:
-            click.echo(f"{n} rows written to {csv_file}", err=True)
+            click.echo(_("{n} rows written to {file}").format(n=n, file=csv_file), err=True)
+    shown, more = page.slice(report["rows"])
     if as_json:
-        return print_json(report)
-    head = ["owner"] if by == "owner" else ["id", "customer", "owner"]
+        return print_json({**report, "rows": shown})
+    head = ["owner"] if by == "owner" else ["customer_id", "customer", "owner"]
     cols = ["total", *report["buckets"], "credit"]
-    rows = [[*(r[h if h != "id" else "customer_id"] for h in head),
-             *(money(r[c]) for c in cols)] for r in report["rows"]]
+    rows = [[*(r[h] for h in head), *(r[c] for c in cols)] for r in shown]
     if rows:
-        rows.append([*(["TOTAL"] + [""] * (len(head) - 1)),
-                     *(money(report["totals"][c]) for c in cols)])
-    table(rows, [*head, *cols], title=f"Aging as of {report['as_of']} ({report['basis']})",
-          empty="nothing outstanding")
+        rows.append([_("TOTAL"), *[""] * (len(head) - 1),
+                     *(report["totals"][c] for c in cols)])
+    headers = [*([_("owner")] if by == "owner" else [_("id"), _("customer"), _("owner")]),
+               _("total"), *report["buckets"], _("credit")]
+    # narrow screens: the owner goes, then a credit column of zeros; if the buckets
+    # still do not fit, they are shown in whole units (the JSON and CSV keep cents)
+    optional = [] if by == "owner" else [2]
+    if all(not r["credit"] for r in report["rows"]):
+        optional.insert(0, len(headers) - 1)
+    rows, headers = fit(rows, headers, optional)
+    note = None
+    if rows and natural_width(rows, headers) > width():
+        first = headers.index(_("total"))
+        rows = [[_whole(v) if i >= first and v != "" else v for i, v in enumerate(r)]
+                for r in rows]
+        note = _("amounts rounded to whole units; --json or --csv gives the cents")
+    table(rows, headers,
+          title=_("Aging as of {day} ({basis})").format(day=report["as_of"],
+                                                        basis=report["basis"]),
+          empty=_("nothing outstanding"), more=more, offset=page.next_offset)
+    if note:
+        click.echo(note)
+
+
+def _whole(v: Any) -> str:
+    """An amount rounded half up to a whole unit, grouped (``17,850``)."""
+    return f"{Decimal(v).quantize(Decimal(1), ROUND_HALF_UP):,}"
 
 
 def _write_csv(path: str, report: dict[str, Any], by: str) -> int:
@@ -53,12 +102,15 @@ def _write_csv(path: str, report: dict[str, Any], by: str) -> int:
 
     head = ["owner"] if by == "owner" else ["customer_id", "customer", "owner"]
     cols = [*head, "total", *report["buckets"], "credit"]
-    with open(path, "w", newline="", encoding="utf-8") as f:
+    with progress(_("writing {file}").format(file=path), total=len(report["rows"])) as bar, \
+            open(path, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         w.writerow(cols)
-        for r in report["rows"]:
+        for i, r in enumerate(report["rows"], 1):
             w.writerow([money(r[c]) if c not in head else ("" if r[c] is None else r[c])
                         for c in cols])
+            if i % 1000 == 0:
+                bar.update(completed=i)
     return len(report["rows"])
 
 
@@ -66,15 +118,23 @@ def _write_csv(path: str, report: dict[str, Any], by: str) -> int:
 @click.option("--customer", "customer_id", type=int, metavar="ID",
               help="Only this customer's invoices.")
 @click.option("--as-of", "as_of", metavar="DATE", help="The day (default today).")
+@paging
 @json_option
 @pass_crm
-def open_cmd(crm: Any, customer_id: int | None, as_of: str | None, as_json: bool) -> None:
+def open_cmd(crm: Any, customer_id: int | None, as_of: str | None, as_json: bool,
+             page: Page) -> None:
     """Invoices with an outstanding amount, oldest due date first."""
-    items = api.open_items(crm, parse_date(as_of, "--as-of"), customer_id)
+    day = parse_date(as_of, "--as-of")
     if as_json:
-        return print_json(items)
-    table([(i["number"], i["customer_id"], i["customer"], money(i["amount"]),
-            money(i["outstanding"]), i["due_on"], i["days_overdue"], i["bucket"])
-           for i in items],
-          ["number", "customer_id", "customer", "amount", "outstanding", "due_on",
-           "days_overdue", "bucket"], title="Open invoices", empty="no open invoices")
+        stream_json(api.stream_open_items(crm, day, customer_id, limit=page.limit,
+                                          offset=page.offset))
+        return
+    items = list(api.stream_open_items(crm, day, customer_id, limit=page.limit,
+                                       offset=page.offset))
+    total = api.count_open_items(crm, day, customer_id)
+    table([(i["number"], i["customer"], i["amount"], i["outstanding"], i["due_on"],
+            i["days_overdue"], i["bucket"]) for i in items],
+          [_("number"), _("customer"), _("amount"), _("outstanding"), _("due"),
+           _("days overdue"), _("bucket")], title=_("Open invoices"),
+          empty=_("no open invoices"), more=page.more(total, len(items)),
+          offset=page.next_offset, optional=(6, 2))

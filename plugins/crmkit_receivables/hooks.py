@@ -6,8 +6,11 @@ import datetime as dt
 from typing import Any
 
 import crmkit
+from crmkit.i18n import Domain
 
 from . import api, hookspecs, queries
+
+_ = Domain("crmkit_receivables").gettext
 
 KINDS = ("overdue", "due_today", "due_tomorrow", "due_this_week")
 
@@ -57,8 +60,22 @@ def crm_reminders(ctx: Any, on: dt.date) -> list[crmkit.Reminder]:
 def crm_customer_sections(ctx: Any, customer: Any, on: dt.date) -> crmkit.Section:
     """The customer's receivables as of ``on``: outstanding, overdue, oldest overdue
     days, credit and the aging buckets."""
-    return crmkit.Section(plugin="receivables", title="Receivables",
-                          data=api.customer_summary(ctx, customer.id, on))
+    data = api.customer_summary(ctx, customer.id, on)
+    days = data["oldest_overdue_days"]
+    summary = [(_("Outstanding"), data["outstanding"]), (_("Overdue"), data["overdue"]),
+               (_("Oldest overdue"), None if days is None
+                else _("{n} days").format(n=days)),
+               (_("Credit"), data["credit"] if data["credit"] != "0.00" else None),
+               (_("Aging"), data["buckets"])]
+    return crmkit.Section(plugin="receivables", title=_("Receivables"), data=data,
+                          summary=summary)
+
+
+@crmkit.hookimpl
+def crm_today(ctx: Any, on: dt.date) -> dict[str, Any]:
+    """``crmkit today``'s receivables part: outstanding, overdue and the five
+    customers owing the most overdue, in the user's scope. Read-only. Since 0.2."""
+    return {"receivables": api.today_part(ctx, on)}
 
 
 @crmkit.hookimpl

@@ -67,6 +67,15 @@ def crm_customer_sections(ctx: Any, customer: Any, on: dt.date) -> crmkit.Sectio
 
 
 @crmkit.hookimpl
+def crm_today(ctx: Any, on: dt.date) -> dict[str, Any]:
+    """``crmkit today``'s sales part: open pipeline, weighted pipeline and the amount
+    won this month, for the opportunities the user may see. Read-only. Since 0.2."""
+    from .reports import today_part
+
+    return {"sales": today_part(ctx, on)}
+
+
+@crmkit.hookimpl
 def crm_reassign(ctx: Any, from_user: str, to_user: str) -> None:
     """Fires in ``customer reassign``'s transaction: hands ``from_user``'s open
     opportunities to ``to_user`` (audited). Returns nothing. Since 0.1."""

@@ -6,11 +6,10 @@ from typing import Any
 
 import click
 
-from crmkit.output import json_option, parse_date, pass_crm, print_json, table
+from crmkit.i18n import Domain
+from crmkit.output import Group, Page, json_option, paging, parse_date, pass_crm, print_json, table
 
-
-def _m(v: Any) -> str:
-    return "" if v is None else f"{v:.2f}"
+_ = Domain("crmkit_sales").gettext
 
 
 def _period_options(fn: Any) -> Any:
@@ -19,7 +18,7 @@ def _period_options(fn: Any) -> Any:
                         help="First day (default the 1st of --to's month).")(fn)
 
 
-@click.group()
+@click.group(cls=Group)
 def sales() -> None:
     """Sales pipeline: opportunities, forecast, prospects, funnel, team, products."""
 
@@ -65,60 +64,71 @@ def move_cmd(crm: Any, opportunity_id: int, stage: str, on: str | None, reason: 
                next_step=parse_date(next_step, "--next-step"))
     if as_json:
         return print_json(opp)
-    click.echo(f"opportunity {opp.id} is now {opp.stage}"
-               + (f" (closed on {opp.closed_on})" if opp.closed_on else ""))
+    click.echo(_("opportunity {id} is now {stage}").format(id=opp.id, stage=opp.stage)
+               + (_(" (closed on {day})").format(day=opp.closed_on) if opp.closed_on
+                  else ""))
 
 
 @sales.command("list")
 @click.option("--owner", metavar="U")
 @click.option("--stage", metavar="S")
 @click.option("--open", "open_only", is_flag=True, help="Only open opportunities.")
+@paging
 @json_option
 @pass_crm
 def list_cmd(crm: Any, owner: str | None, stage: str | None, open_only: bool,
-             as_json: bool) -> None:
+             as_json: bool, page: Page) -> None:
     """List opportunities (by expected close)."""
     from .service import list_opportunities
 
-    rows = list_opportunities(crm, owner=owner, stage=stage, open_only=open_only)
+    rows, more = page.slice(list_opportunities(crm, owner=owner, stage=stage,
+                                               open_only=open_only))
     if as_json:
         return print_json(rows)
-    table([(r["id"], r["customer"], r["title"], r["stage"], f"{r['probability']}%",
-            r["amount"], r["weighted"], r["expected_close"], r["owner"], r["next_step"] or "")
-           for r in rows], ["id", "customer", "title", "stage", "prob", "amount", "weighted",
-                            "close", "owner", "next step"], empty="no opportunities")
+    table([(r["id"], r["customer"], r["title"], r["stage"], r["probability"],
+            r["amount"], r["weighted"], r["expected_close"], r["owner"], r["next_step"])
+           for r in rows], [_("id"), _("customer"), _("title"), _("stage"), _("prob %"),
+                            _("amount"), _("weighted"), _("close"), _("owner"),
+                            _("next step")],
+          empty=_("no opportunities"), more=more, offset=page.next_offset,
+          optional=(8, 9, 6, 4))
 
 
 @sales.command("forecast")
 @click.option("--by", default="month", show_default=True, metavar="month|owner")
+@paging
 @json_option
 @pass_crm
-def forecast_cmd(crm: Any, by: str, as_json: bool) -> None:
+def forecast_cmd(crm: Any, by: str, as_json: bool, page: Page) -> None:
     """Open pipeline by month of expected close (or owner), weighted, with amounts won."""
     from .reports import forecast
 
-    rows = forecast(crm, by)
+    rows, more = page.slice(forecast(crm, by))
     if as_json:
         return print_json(rows)
-    table([(r["period"], r["count"], _m(r["best_case"]), _m(r["weighted"]), _m(r["won"]))
-           for r in rows], [by, "open", "best case", "weighted", "won"],
-          title="Forecast", empty="no opportunities")
+    table([(r["period"], r["count"], r["best_case"], r["weighted"], r["won"]) for r in rows],
+          [_("month") if by == "month" else _("owner"), _("open"), _("best case"),
+           _("weighted"), _("won")],
+          title=_("Forecast"), empty=_("no opportunities"), more=more,
+          offset=page.next_offset)
 
 
 @sales.command("prospects")
+@paging
 @json_option
 @pass_crm
-def prospects_cmd(crm: Any, as_json: bool) -> None:
+def prospects_cmd(crm: Any, as_json: bool, page: Page) -> None:
     """Prospect classes: A closes soon, B needs follow-up, C intent unclear."""
     from .reports import prospects
 
-    rows = prospects(crm)
+    rows, more = page.slice(prospects(crm))
     if as_json:
         return print_json(rows)
     table([(r["class"], r["customer_id"], r["customer"], r["owner"], r["opportunity_id"],
-            r["expected_close"], "" if r["probability"] is None else f"{r['probability']}%")
-           for r in rows], ["class", "id", "customer", "owner", "opportunity", "close", "prob"],
-          title="Prospects", empty="no prospects")
+            r["expected_close"], r["probability"]) for r in rows],
+          [_("class"), _("id"), _("customer"), _("owner"), _("opportunity"), _("close"),
+           _("prob %")],
+          title=_("Prospects"), empty=_("no prospects"), more=more, offset=page.next_offset)
 
 
 @sales.command("funnel")
@@ -132,48 +142,58 @@ def funnel_cmd(crm: Any, from_: str | None, to_: str | None, as_json: bool) -> N
     f = funnel(crm, parse_date(from_, "--from"), parse_date(to_, "--to"))
     if as_json:
         return print_json(f)
-    table([(x["stage"], x["probability"], x["count"], _m(x["amount"])) for x in f["stages"]],
-          ["stage", "prob %", "count", "amount"], title="Pipeline now")
+    table([(x["stage"], x["probability"], x["count"], x["amount"]) for x in f["stages"]],
+          [_("stage"), _("prob %"), _("count"), _("amount")], title=_("Pipeline now"))
     table([(x["stage"], x["next"], x["entered"], x["advanced"], x["lost"],
-            "" if x["rate"] is None else f"{x['rate']:.0%}") for x in f["conversions"]],
-          ["stage", "next", "entered", "advanced", "lost", "rate"],
-          title=f"Conversion {f['from']} .. {f['to']}")
+            _percent(x["rate"], 0)) for x in f["conversions"]],
+          [_("stage"), _("next"), _("entered"), _("advanced"), _("lost"), _("rate")],
+          title=_("Conversion {start} .. {end}").format(start=f["from"], end=f["to"]))
+
+
+def _percent(v: Any, places: int) -> str:
+    return "" if v is None else f"{v:.{places}%}"
 
 
 @sales.command("team")
 @_period_options
+@paging
 @json_option
 @pass_crm
-def team_cmd(crm: Any, from_: str | None, to_: str | None, as_json: bool) -> None:
+def team_cmd(crm: Any, from_: str | None, to_: str | None, as_json: bool,
+             page: Page) -> None:
     """Per salesperson: activities, new customers, wins, expenses (flagged if high)."""
     from .reports import team
 
-    rows = team(crm, parse_date(from_, "--from"), parse_date(to_, "--to"))
+    rows, more = page.slice(team(crm, parse_date(from_, "--from"), parse_date(to_, "--to")))
     if as_json:
         return print_json(rows)
-    table([(r["owner"], sum(r["activities"].values()), r["new_customers"], r["won"], r["lost"],
-            _m(r["won_amount"]), "" if r["win_rate"] is None else f"{r['win_rate']:.0%}",
-            "" if r["avg_days_to_first_win"] is None else r["avg_days_to_first_win"],
-            _m(r["expenses"]),
-            "" if r["expense_ratio"] is None else f"{r['expense_ratio']:.2%}",
+    table([(r["owner"], sum(r["activities"].values()), r["new_customers"], r["won"],
+            r["lost"], r["won_amount"], _percent(r["win_rate"], 0),
+            r["avg_days_to_first_win"], r["expenses"], _percent(r["expense_ratio"], 2),
             "!" if r["flagged"] else "") for r in rows],
-          ["owner", "activities", "new cust.", "won", "lost", "won amount", "win rate",
-           "days to 1st win", "expenses", "exp. ratio", "flag"], title="Team",
-          empty="nothing in this period")
+          [_("owner"), _("activities"), _("new cust."), _("won"), _("lost"),
+           _("won amount"), _("win rate"), _("days to 1st win"), _("expenses"),
+           _("exp. ratio"), _("flag")], title=_("Team"),
+          empty=_("nothing in this period"), more=more, offset=page.next_offset,
+          optional=(10, 7, 9, 4, 2))
 
 
 @sales.command("products")
 @_period_options
+@paging
 @json_option
 @pass_crm
-def products_cmd(crm: Any, from_: str | None, to_: str | None, as_json: bool) -> None:
+def products_cmd(crm: Any, from_: str | None, to_: str | None, as_json: bool,
+                 page: Page) -> None:
     """Per product from order and invoice lines: quantity, revenue, prices."""
     from .reports import products
 
-    rows = products(crm, parse_date(from_, "--from"), parse_date(to_, "--to"))
+    rows, more = page.slice(products(crm, parse_date(from_, "--from"),
+                                     parse_date(to_, "--to")))
     if as_json:
         return print_json(rows)
-    table([(r["product"], r["quantity"], _m(r["revenue"]), r["customers"], _m(r["avg_price"]),
-            _m(r["min_price"]), _m(r["max_price"])) for r in rows],
-          ["product", "quantity", "revenue", "customers", "avg", "min", "max"],
-          title="Products", empty="no sales in this period")
+    table([(r["product"], r["quantity"], r["revenue"], r["customers"], r["avg_price"],
+            r["min_price"], r["max_price"]) for r in rows],
+          [_("product"), _("quantity"), _("revenue"), _("customers"), _("avg"), _("min"),
+           _("max")], title=_("Products"), empty=_("no sales in this period"), more=more,
+          offset=page.next_offset)

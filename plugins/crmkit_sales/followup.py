@@ -8,8 +8,11 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select
 
 import crmkit
+from crmkit.i18n import Domain
 
 from .service import Opportunity, opp_scope, settings, weighted
+
+_ = Domain("crmkit_sales").gettext
 
 
 def _as_dt(value: Any) -> dt.datetime | None:
@@ -98,5 +101,17 @@ def section(ctx: crmkit.Context, customer: Any, on: dt.date) -> crmkit.Section:
                             "title": opps[r.opportunity_id].title, "from_stage": r.from_stage,
                             "to_stage": r.to_stage, "on": r.changed_on, "user": r.changed_by,
                             "reason": r.reason})
-    return crmkit.Section(plugin="sales", title="Opportunities",
-                          data={"open": open_, "history": history})
+    summary = [
+        (_("Open opportunities"),
+         [{_("id"): x["id"], _("title"): x["title"], _("stage"): x["stage"],
+           _("prob %"): x["probability"], _("amount"): x["amount"],
+           _("weighted"): x["weighted"], _("close"): x["expected_close"],
+           _("next step"): x["next_step"]} for x in open_]),
+        (_("Stage changes"),
+         [{_("on"): h["on"], _("opportunity"): h["title"],
+           _("change"): f"{h['from_stage']} → {h['to_stage']}" if h["from_stage"]
+           else h["to_stage"], _("by"): h["user"], _("reason"): h["reason"]}
+          for h in history[-5:]]),
+    ]
+    return crmkit.Section(plugin="sales", title=_("Opportunities"),
+                          data={"open": open_, "history": history}, summary=summary)

@@ -91,6 +91,24 @@ def forecast(crm: crmkit.Crm, by: str = "month") -> list[dict[str, Any]]:
         return sorted(rows, key=lambda r: (r["period"] is None, r["period"] or ""))
 
 
+def today_part(ctx: crmkit.Context, on: dt.date) -> dict[str, Any]:
+    """``crmkit today``'s sales part, for the opportunities the user may see:
+    ``pipeline`` (open amounts), ``weighted`` (times each stage's probability) and
+    ``won_this_month`` (won and closed from the 1st of ``on``'s month to ``on``). One
+    aggregation."""
+    s = settings(ctx)
+    o = ctx.crm.table("sales_opportunities")
+    is_open = o.c.closed_on.is_(None)
+    won = and_(o.c.stage == s.won, o.c.closed_on >= on.replace(day=1), o.c.closed_on <= on)
+    r = ctx.conn.execute(select(
+        func.sum(case((is_open, raw(o.c.amount)), else_=0)),
+        func.sum(case((is_open, raw(o.c.amount) * prob_case(s, o.c.stage)), else_=0)),
+        func.sum(case((won, raw(o.c.amount)), else_=0))).where(opp_scope(ctx, o))).one()
+    return {"pipeline": crmkit.fmt_money(cents_to_money(r[0])),
+            "weighted": crmkit.fmt_money(cents_to_money(r[1], 100)),
+            "won_this_month": crmkit.fmt_money(cents_to_money(r[2]))}
+
+
 # --- prospect classes ------------------------------------------------------------------
 
 

@@ -6,10 +6,13 @@ from typing import Any
 
 import click
 
-from crmkit.output import json_option, pass_crm, print_json, table
+from crmkit.i18n import Domain
+from crmkit.output import Group, Page, json_option, paging, pass_crm, print_json, progress, table
+
+_ = Domain("crmkit_webhooks").gettext
 
 
-@click.group()
+@click.group(cls=Group)
 def webhooks() -> None:
     """Signed HTTP callbacks for customer, activity, document and plugin events."""
 
@@ -39,20 +42,22 @@ def add_cmd(crm: Any, url: str, events: tuple[str, ...], secret: str | None,
 
 
 @webhooks.command("list")
+@paging
 @json_option
 @pass_crm
-def list_cmd(crm: Any, as_json: bool) -> None:
+def list_cmd(crm: Any, as_json: bool, page: Page) -> None:
     """List the endpoints (secrets masked)."""
     from .endpoints import Webhooks
 
-    rows = Webhooks(crm).list()
+    rows, more = page.slice(Webhooks(crm).list())
     if as_json:
         print_json(rows)
         return
-    table([(r["id"], r["url"], ", ".join(r["events"]), r["secret"],
-            "yes" if r["active"] else "no", r["created_at"].isoformat(timespec="seconds"))
-           for r in rows], ["id", "url", "events", "secret", "active", "created"],
-          title="Webhooks", empty="no webhooks; add one with `crmkit webhooks add URL`")
+    table([(r["id"], r["url"], ", ".join(r["events"]), r["secret"], r["active"],
+            r["created_at"]) for r in rows],
+          [_("id"), _("url"), _("events"), _("secret"), _("active"), _("created")],
+          title=_("Webhooks"), empty=_("no webhooks; add one with `crmkit webhooks add URL`"),
+          more=more, offset=page.next_offset)
 
 
 @webhooks.command("remove")
@@ -77,16 +82,17 @@ def deliver_cmd(crm: Any, once: bool, max_seconds: float, as_json: bool) -> None
     """POST pending events to the endpoints, retrying failures with backoff."""
     from .deliver import Deliverer
 
-    deliverer = Deliverer(crm)
-    try:
-        report = deliverer.run(once=once, max_seconds=max_seconds).as_dict()
-    finally:
-        deliverer.close()
+    with progress(_("delivering webhooks")) as bar:
+        deliverer = Deliverer(crm, on_batch=lambda r: bar.update(completed=r.attempts))
+        try:
+            report = deliverer.run(once=once, max_seconds=max_seconds).as_dict()
+        finally:
+            deliverer.close()
     if as_json:
         print_json(report)
         return
-    click.echo(f"{report['delivered']} delivered, {report['failed']} failed (will retry), "
-               f"{report['dead']} dead, {report['pending']} pending")
+    click.echo(_("{delivered} delivered, {failed} failed (will retry), {dead} dead, "
+                 "{pending} pending").format(**report))
 
 
 @webhooks.command("status")
@@ -101,9 +107,11 @@ def status_cmd(crm: Any, as_json: bool) -> None:
         print_json(st)
         return
     table([(e["id"], e["url"], e["pending"], e["delivered"], e["dead"])
-           for e in st["endpoints"]], ["id", "url", "pending", "delivered", "dead"],
-          title="Webhook deliveries", empty="no webhooks")
+           for e in st["endpoints"]],
+          [_("id"), _("url"), _("pending"), _("delivered"), _("dead")],
+          title=_("Webhook deliveries"), empty=_("no webhooks"))
     if st["dead"]:
         table([(x["endpoint_id"], x["event"], x["outbox_id"], x["attempts"], x["last_error"])
-               for x in st["dead"]], ["endpoint", "event", "outbox id", "attempts",
-                                      "last error"], title="Dead deliveries")
+               for x in st["dead"]], [_("endpoint"), _("event"), _("outbox id"),
+                                      _("attempts"), _("last error")],
+              title=_("Dead deliveries"))

@@ -98,6 +98,8 @@ class Deliverer:
     crm: Any
     clock: Callable[[], dt.datetime] = _real_clock
     sleep: Callable[[float], None] = time.sleep
+    #: called with the run's report after each batch is recorded (a progress bar)
+    on_batch: Callable[[DeliveryReport], None] | None = None
     name: str = field(factory=lambda: f"{socket.gethostname()[:40]}:{os.getpid()}:"
                                       f"{uuid.uuid4().hex[:8]}")
 
@@ -336,6 +338,8 @@ class Deliverer:
             if jobs:
                 self.record(self._send_all(client, jobs, until, settings), settings,
                             report)
+                if self.on_batch is not None:
+                    self.on_batch(report)
                 continue
             if once:
                 break

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 import secrets
+from fnmatch import fnmatchcase
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import exists, func, select
 
 import crmkit
 
@@ -36,6 +37,21 @@ def _public(row: Any, secret: str | None = None) -> dict[str, Any]:
     return {"id": row.id, "url": row.url, "events": list(row.events or []),
             "secret": secret if secret is not None else mask(row.secret),
             "active": bool(row.active), "created_at": row.created_at}
+
+
+def _not_fanned_out(ctx: Any, endpoint: Any) -> int:
+    """Events emitted for an active endpoint that no deliverer has fanned out yet: they
+    are pending too (the next ``deliver`` sends them). Counted per event name in SQL,
+    matched against the endpoint's patterns on those few names."""
+    if not endpoint.active:
+        return 0
+    o, f = ctx.crm.table("outbox"), ctx.crm.table("webhooks_fanout")
+    seen = exists().where(f.c.tenant_id == o.c.tenant_id, f.c.outbox_id == o.c.id)
+    rows = ctx.conn.execute(select(o.c.event, func.count()).where(
+        o.c.tenant_id == ctx.tenant.id, o.c.id > endpoint.since_outbox_id, ~seen)
+        .group_by(o.c.event)).all()
+    return sum(n for event, n in rows
+               if any(fnmatchcase(event, p) for p in endpoint.events or ()))
 
 
 class Webhooks:
@@ -126,10 +142,12 @@ class Webhooks:
             for r in counts:
                 by.setdefault(r.endpoint_id, {})[r.status] = r.n
             endpoints = [
-                {"id": r.id, "url": r.url, "pending": by.get(r.id, {}).get("pending", 0),
+                {"id": r.id, "url": r.url,
+                 "pending": by.get(r.id, {}).get("pending", 0) + _not_fanned_out(ctx, r),
                  "delivered": by.get(r.id, {}).get("delivered", 0),
                  "dead": by.get(r.id, {}).get("dead", 0)}
-                for r in ctx.conn.execute(select(t.c.id, t.c.url).where(
+                for r in ctx.conn.execute(select(t.c.id, t.c.url, t.c.events, t.c.active,
+                                                 t.c.since_outbox_id).where(
                     t.c.tenant_id == ctx.tenant.id).order_by(t.c.id))]
             dead = [
                 {"delivery": r.uid, "endpoint_id": r.endpoint_id, "event": r.event,
