@@ -61,7 +61,7 @@ def test_add_list_show_cost_and_the_change_feed(mk, cli):
     assert feed == [("campaign", "insert"), ("campaign", "insert"),
                     ("campaign_cost", "insert"), ("campaign_cost", "insert")]
     r = cli("campaign", "list")
-    assert r.exit_code == 0 and "广交会 2026" in r.stdout and "50000.00" in r.stdout
+    assert r.exit_code == 0 and "广交会 2026" in r.stdout and "50,000.00" in r.stdout
 
 
 def test_lead_records_once_per_day_and_emits_campaign_lead(mk, cli):
