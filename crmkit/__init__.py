@@ -17,6 +17,7 @@ from .errors import (
     PermissionDenied,
     PluginError,
     PluginNotEnabled,
+    UnitConflict,
     ValidationError,
 )
 from .hookspecs import hookimpl, hookspec
@@ -51,6 +52,7 @@ __all__ = [
     "Activity", "Change", "Contact", "Context", "Crm", "CrmError", "Customer",
     "DatabaseError", "Document", "Line", "LongText", "Money", "NotFound",
     "PermissionDenied", "PluginError", "PluginNotEnabled", "PluginSpec", "Quantity",
-    "Reminder", "Section", "Str", "Tenant", "User", "UTCDateTime", "ValidationError",
+    "Reminder", "Section", "Str", "Tenant", "UnitConflict", "User", "UTCDateTime",
+    "ValidationError",
     "dumps", "fmt_money", "hookimpl", "hookspec", "open", "parse_money", "to_dict",
 ]
