@@ -40,7 +40,7 @@ class Crm:
         self.engine = engine
         self.host = host
         self.prefix = prefix
-        self.url = url or engine.url.render_as_string(hide_password=True)
+        self.url = storage.display_url(url or engine.url)  # shown in messages: no password
         self.tenant_slug = tenant
         self.user_name = user
         self._today = today
@@ -205,7 +205,7 @@ class Crm:
             conn = self.engine.connect()
         except (OperationalError, DBAPIError) as exc:
             raise DatabaseError(f"cannot reach database {self.url}: "
-                                f"{_reason(exc)}") from None
+                                f"{self._reason(exc)}") from None
         try:
             conn = conn.execution_options(crmkit_write=write)
             with conn.begin():
@@ -213,7 +213,7 @@ class Crm:
                     tenant, user = self._resolve(conn)
                 except (OperationalError, DBAPIError) as exc:
                     raise DatabaseError(
-                        f"database {self.url} is not initialised ({_reason(exc)}); "
+                        f"database {self.url} is not initialised ({self._reason(exc)}); "
                         "run `crmkit init`") from None
                 hooks = self.host.hooks(self.enabled_plugins(conn, tenant.id))
                 ctx = Context(crm=self, tenant=tenant, user=user, today=self.today,
@@ -268,6 +268,10 @@ class Crm:
 
     def close(self) -> None:
         self.engine.dispose()
+
+    def _reason(self, exc: BaseException) -> str:
+        """The first line of a database error, the password of this engine masked."""
+        return storage.hide_secret(_reason(exc), self.engine.url)
 
 
 _INSTANCES = itertools.count(1)  # names the ContextVar of each instance (debugging only)

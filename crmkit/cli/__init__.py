@@ -111,7 +111,8 @@ class State:
             try:
                 engine = storage.create_engine(self.db)
             except Exception as exc:  # bad URL, missing driver
-                raise CrmError(f"cannot reach database {self.db}: {exc}") from None
+                raise CrmError(f"cannot reach database {storage.display_url(self.db)}: "
+                               f"{storage.hide_secret(str(exc), self.db)}") from None
             self._crm = Crm(engine, self.host, self.prefix, tenant=self.tenant,
                             user=self.user, today=self.today, url=self.db)
             self._crm._shared["cli"] = True  # messages name commands, not Python calls
@@ -198,9 +199,14 @@ def _message(exc: Exception, state: State | None) -> str:
     from sqlalchemy.exc import DBAPIError
 
     if isinstance(exc, DBAPIError):
+        from ..storage import display_url, hide_secret
+
         orig = getattr(exc, "orig", exc)
-        return (f"database error on {state.db if state else '?'}: "
-                f"{str(orig).strip().splitlines()[0] if str(orig) else exc}")
+        reason = str(orig).strip().splitlines()[0] if str(orig).strip() else str(exc)
+        if state is None:
+            return f"database error on ?: {reason}"
+        return (f"database error on {display_url(state.db)}: "
+                f"{hide_secret(reason, state.db)}")
     if isinstance(exc, OSError) and exc.filename is not None:
         return _("cannot use {path}: {reason}").format(
             path=str(exc.filename)[:200], reason=exc.strerror or type(exc).__name__)

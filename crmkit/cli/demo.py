@@ -36,7 +36,7 @@ def demo_cmd(ctx: click.Context, force: bool) -> None:
     crm.init()
     result = demo.build(crm)
     echo(_("Sample business created in {db}: {n} customers; plugins enabled: "
-           "{plugins}.").format(db=state.db, n=len(result["customers"]),
+           "{plugins}.").format(db=crm.url, n=len(result["customers"]),
                                 plugins=", ".join(result["enabled"]) or _("none")))
     click.echo("")
     show_today(crm)
