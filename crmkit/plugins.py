@@ -8,6 +8,7 @@ from ``crmkit.open(plugins=[...])``, and the built-ins in ``crmkit.builtin``.
 from __future__ import annotations
 
 import importlib
+import inspect
 from collections.abc import Iterable
 from importlib.metadata import entry_points
 from typing import Any, cast
@@ -57,27 +58,35 @@ class InstalledPlugin:
 class HookCaller:
     """Calls one hook's implementations of a fixed set of plugins.
 
-    Built once per set of enabled plugins and kept, so a call costs what a plain
-    pluggy hook call costs. A non-crmkit exception raised inside becomes a
-    :class:`PluginError` naming the plugin whose implementation raised.
+    Built once per set of enabled plugins and kept: it wraps pluggy's public
+    ``PluginManager.subset_hook_caller`` (the plugins outside the set removed), so a
+    call costs what a pluggy hook call costs plus one ``try``. A non-crmkit exception
+    raised inside becomes a :class:`PluginError` naming the plugin whose implementation
+    raised.
     """
 
-    __slots__ = ("name", "_impls", "_firstresult", "_hookexec", "_codes")
+    __slots__ = ("name", "_call", "_order", "_codes")
 
-    def __init__(self, pm: pluggy.PluginManager, name: str, plugins: frozenset[str] | None):
+    def __init__(self, pm: pluggy.PluginManager, name: str, plugins: frozenset[str] | None,
+                 owner: dict[str, str] | None = None):
+        owner = owner or {}
         hc = getattr(pm.hook, name)
-        impls = hc.get_hookimpls()
-        if plugins is not None:
-            impls = [i for i in impls if i.plugin_name in plugins]
+        if plugins is None:
+            caller = hc
+        else:
+            outside = [obj for pname, obj in pm.list_name_plugin()
+                       if owner.get(pname, pname) not in plugins]
+            caller = pm.subset_hook_caller(name, outside)
+        impls = caller.get_hookimpls()
         self.name = name
-        self._impls = impls
-        self._firstresult = bool(hc.spec and hc.spec.opts.get("firstresult"))
-        self._hookexec = pm._hookexec
-        self._codes = {getattr(i.function, "__code__", None): i.plugin_name for i in impls}
+        self._call = caller
+        self._order = [owner.get(i.plugin_name, i.plugin_name) for i in reversed(impls)]
+        self._codes = {getattr(inspect.unwrap(i.function), "__code__", None):
+                       owner.get(i.plugin_name, i.plugin_name) for i in impls}
 
     def __call__(self, **kwargs: Any) -> Any:
         try:
-            return self._hookexec(self.name, self._impls, kwargs, self._firstresult)
+            return self._call(**kwargs)
         except CrmError:
             raise
         except Exception as exc:
@@ -86,7 +95,7 @@ class HookCaller:
     @property
     def plugins(self) -> list[str]:
         """Plugin names in call order."""
-        return [i.plugin_name for i in reversed(self._impls)]
+        return list(self._order)
 
     def culprit(self, exc: BaseException) -> str:
         tb = exc.__traceback__
@@ -101,14 +110,16 @@ class HookCaller:
 class TenantHooks:
     """``hooks.<name>(**kwargs)`` for one set of enabled plugins (cached callers)."""
 
-    def __init__(self, pm: pluggy.PluginManager, plugins: frozenset[str] | None):
+    def __init__(self, pm: pluggy.PluginManager, plugins: frozenset[str] | None,
+                 owner: dict[str, str] | None = None):
         self._pm = pm
+        self._owner = owner
         self.plugins = plugins
 
     def __getattr__(self, name: str) -> HookCaller:
         if not name.startswith("crm_"):
             raise AttributeError(name)
-        caller = HookCaller(self._pm, name, self.plugins)
+        caller = HookCaller(self._pm, name, self.plugins, self._owner)
         setattr(self, name, caller)
         return caller
 
@@ -143,7 +154,11 @@ class PluginHost:
             else:
                 self._add(None, lambda o=obj: o, getattr(obj, "__name__", repr(obj)))
         self._register_all()
-        deprecations.forward(self.pm)  # implementations of old names join the new hooks
+        # implementations of old names join the new hooks, as plugins of their own
+        # (named "<plugin>:<old hook>") that belong to the plugin that wrote them
+        self.owner: dict[str, str] = {}
+        for shim, plugin, _old in deprecations.forward(self.pm):
+            self.owner[shim] = plugin
 
     def _add(self, name: str | None, load: Any, source: str) -> None:
         try:
@@ -213,7 +228,7 @@ class PluginHost:
         """Cached hook callers for a set of enabled plugin names (None: all)."""
         h = self._hooks.get(enabled)
         if h is None:
-            h = self._hooks[enabled] = TenantHooks(self.pm, enabled)
+            h = self._hooks[enabled] = TenantHooks(self.pm, enabled, self.owner)
         return h
 
     @property
