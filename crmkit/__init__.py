@@ -7,6 +7,8 @@ The public API, in one place::
     c = crm.customers.add(name="上海大众", owner="li")
 """
 
+import logging as _logging
+
 from .app import Crm, open
 from .context import Context
 from .convert import dumps, to_dict
@@ -45,6 +47,10 @@ from .records import (
 from .storage import SCHEMA_VERSION, LongText, Money, Quantity, Str, UTCDateTime
 
 __version__ = "0.1.0"
+
+# A library's loggers stay silent until the host configures logging (no "last resort"
+# output on a user's terminal); the CLI shows causes itself with --debug.
+_logging.getLogger("crmkit").addHandler(_logging.NullHandler())
 
 __all__ = [
     "ACTIVITY_KINDS", "CUSTOMER_KINDS", "CUSTOMER_STATUSES", "DOCUMENT_KINDS",

@@ -48,7 +48,13 @@ class Crm:
             metadata = storage.build_metadata(prefix)
             for pname, fn in host.impls_by_plugin("crm_tables"):
                 before = set(metadata.tables)
-                _call_impl(fn, metadata=metadata, prefix=prefix)
+                try:
+                    _call_impl(fn, metadata=metadata, prefix=prefix)
+                except Exception as exc:  # noqa: BLE001 - one plugin never breaks open()
+                    for name in set(metadata.tables) - before:  # what it half-defined
+                        metadata.remove(metadata.tables[name])
+                    host.mark_broken(pname, "crm_tables", exc)
+                    continue
                 host.installed[pname].tables = sorted(set(metadata.tables) - before)
             # the open unit of work lives in a ContextVar of this instance alone: each
             # thread and each asyncio task sees its own, and two crmkit.open() share none

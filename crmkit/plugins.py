@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import logging
 from collections.abc import Iterable
 from importlib.metadata import entry_points
 from typing import Any, cast
@@ -20,6 +21,7 @@ from . import deprecations, hookspecs
 from .errors import CrmError, PluginError, ValidationError, did_you_mean
 
 ENTRY_POINT_GROUP = "crmkit.plugins"
+log = logging.getLogger("crmkit.plugins")
 
 
 @frozen
@@ -49,6 +51,7 @@ class InstalledPlugin:
     source: str = ""
     tables: list[str] = field(factory=list)
     commands: list[str] = field(factory=list)
+    cause: BaseException | None = None  # the exception behind ``error`` (for --debug)
 
     @property
     def loaded(self) -> bool:
@@ -124,6 +127,18 @@ class TenantHooks:
         return caller
 
 
+def _raised_in(exc: BaseException, obj: Any, hook: str) -> bool:
+    """Whether ``exc`` was raised inside ``obj``'s implementation of ``hook``."""
+    fn = getattr(obj, hook, None)
+    code = getattr(inspect.unwrap(fn), "__code__", None) if fn is not None else None
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code is code:
+            return True
+        tb = tb.tb_next
+    return False
+
+
 def _load_builtins() -> list[tuple[str, Any]]:
     from .builtin import BUILTINS
 
@@ -159,6 +174,29 @@ class PluginHost:
         self.owner: dict[str, str] = {}
         for shim, plugin, _old in deprecations.forward(self.pm):
             self.owner[shim] = plugin
+        self._settings: dict[str, Any] = {}
+        for pname, fn in self.impls_by_plugin("crm_settings"):
+            try:
+                self._settings[pname] = fn()
+            except Exception as exc:  # noqa: BLE001 - listed as broken, never fatal
+                self.mark_broken(pname, "crm_settings", exc)
+
+    def mark_broken(self, name: str, hook: str, exc: BaseException) -> None:
+        """List plugin ``name`` as broken by ``exc`` raised in extension hook ``hook``
+        (``crm_tables``, ``crm_cli``, ``crm_settings``, ``crm_demo``) and stop calling
+        it: it is unregistered, so no tenant's hooks reach it, and ``plugins list``
+        shows the error. The exception is kept (``cause``) and logged."""
+        p = self.installed[name]
+        if p.error is None:
+            p.error = f"{hook} failed: {type(exc).__name__}: {exc}"
+            p.cause = exc
+        log.warning("plugin %s failed in %s", name, hook, exc_info=exc)
+        for shim, owner in self.owner.items():
+            if owner == name and self.pm.get_plugin(shim) is not None:
+                self.pm.unregister(name=shim)
+        if self.pm.get_plugin(name) is not None:
+            self.pm.unregister(name=name)
+        self._hooks.clear()  # callers built before hold its implementations
 
     def _add(self, name: str | None, load: Any, source: str) -> None:
         try:
@@ -173,8 +211,9 @@ class PluginHost:
         except Exception as exc:  # a broken plugin is listed, never fatal
             name = name or source
             self.installed[name] = InstalledPlugin(
-                name, error=f"{type(exc).__name__}: {exc}", source=source
+                name, error=f"{type(exc).__name__}: {exc}", source=source, cause=exc
             )
+            log.warning("plugin %s failed to load", name, exc_info=exc)
 
     def _register_all(self) -> None:
         # pluggy calls the last registered first: register dependents before their
@@ -183,10 +222,13 @@ class PluginHost:
         for name in reversed(order):
             p = self.installed[name]
             try:
-                self.pm.register(p.obj, name=name)
+                self.pm.register(p.obj, name=name)  # runs its crm_addhooks (historic)
             except Exception as exc:
-                p.error = f"{type(exc).__name__}: {exc}"
+                hook = "crm_addhooks" if _raised_in(exc, p.obj, "crm_addhooks") else None
+                p.error = (f"{hook} failed: " if hook else "") + f"{type(exc).__name__}: {exc}"
+                p.cause = exc
                 p.obj = None
+                log.warning("plugin %s failed to register", name, exc_info=exc)
                 if self.pm.get_plugin(name) is not None:  # pluggy left it half-registered
                     self.pm.unregister(name=name)
 
@@ -242,9 +284,8 @@ class PluginHost:
         p = self.get(name)
         if not p.loaded:
             return None
-        for impl in self.pm.hook.crm_settings.get_hookimpls():
-            if impl.plugin_name == name:
-                return cast("type | None", impl.function())
+        if name in self._settings:  # asked of crm_settings once, when the host was made
+            return cast("type | None", self._settings[name])
         return p.spec.settings if p.spec else None
 
     def impls_by_plugin(self, hook_name: str) -> list[tuple[str, Any]]:
