@@ -110,11 +110,16 @@ class Crm:
     # --- schema ----------------------------------------------------------------------
 
     def init(self) -> None:
-        """Create the core tables (and enabled plugins'); the tenant ``default`` and its
-        ``admin``. Idempotent."""
-        from .migrations import upgrade
+        """Create or upgrade the core tables, the tenant ``default`` and its ``admin``.
 
-        upgrade(self)
+        Installed plugins' tables are not created here: a plugin's migration branch
+        (or ``create_all`` for a plugin without migrations) is upgraded when the plugin
+        is first enabled for any tenant, and by ``crmkit db upgrade``. Plugins already
+        in use (enabled somewhere, or with their branch in the database) are brought to
+        their head too. Idempotent."""
+        from .migrations import upgrade_in_use
+
+        upgrade_in_use(self)
         tenants = self.using(user="admin")
         if tenants.tenants.get("default", missing_ok=True) is None:
             tenants.tenants.add("default", name="Default")

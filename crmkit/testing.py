@@ -145,8 +145,9 @@ def crm_db_url(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def crm_sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Callable[[bool], str]:
-    """SQLite files migrated to head once per session (one with the installed plugins'
-    branches, one with the core's only); tests start from a copy."""
+    """SQLite files initialised once per session (``crm.init()``: crmkit's core; a
+    plugin's tables come when a test enables it), one per plugin discovery setting;
+    tests start from a copy."""
     import crmkit
 
     made: dict[bool, str] = {}

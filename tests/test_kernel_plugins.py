@@ -298,3 +298,47 @@ def test_debug_shows_the_traceback_of_a_broken_plugin(cli, badcli):
         r.stderr)
     assert "Traceback (most recent call last)" in r.stderr
     assert 'raise RuntimeError("crm_cli exploded")' in r.stderr
+
+
+# --- item 7: init creates the core only ----------------------------------------------
+
+
+def _present(crm) -> set[str]:
+    from sqlalchemy import inspect
+
+    return set(inspect(crm.engine).get_table_names())
+
+
+def test_init_creates_the_core_only_and_enabling_creates_a_plugins_tables(crm_factory, cli):
+    from crmkit import migrations
+
+    crm = crm_factory()  # discovered: grading, sales, webhooks, marketing, ... installed
+    plugins = {n: p.tables for n, p in crm.host.installed.items()
+               if p.loaded and not p.builtin and p.tables}
+    assert {"grading", "sales", "webhooks"} <= set(plugins)
+    present = _present(crm)
+    assert {crm.prefix + t for t in ("customers", "documents", "plugin_state")} <= present
+    # before the fix, init made 8+ tables of grading, sales and webhooks, enabled nowhere
+    assert {n: sorted(set(t) & present) for n, t in plugins.items()} == {
+        n: [] for n in plugins}
+    at = migrations.current(crm)
+    assert (at["grading"], at["sales"], at["webhooks"]) == (None, None, None)
+
+    crm.plugins.enable("grading")  # first enabled for any tenant: its branch, to head
+    assert set(plugins["grading"]) <= _present(crm)
+    assert migrations.current(crm)["grading"] == migrations.heads(crm)["grading"]
+    crm.tenants.add("acme")
+    crm.using(tenant="acme").plugins.enable("grading")  # again: nothing to do, no error
+    crm.init()  # init again: grading (in use) stays at head, the others stay absent
+    assert set(plugins["sales"]) & _present(crm) == set()
+
+    r = cli("db", "upgrade")  # `db upgrade`: every installed branch
+    assert r.exit_code == 0, r
+    assert {t for ts in plugins.values() for t in ts} <= _present(crm)
+
+
+def test_a_plugin_without_migrations_gets_its_tables_when_enabled(crm_factory):
+    crm = crm_factory(plugins=[Good()], discover=False)
+    assert "crm_good_things" not in _present(crm)
+    crm.plugins.enable("good")
+    assert "crm_good_things" in _present(crm)
