@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from ..context import Context
 from ..convert import structure_settings, unstructure_settings
-from ..errors import PermissionDenied, PluginNotEnabled, ValidationError
+from ..errors import PluginNotEnabled, ValidationError
 from ..i18n import _
 from ._base import Service
 
@@ -93,11 +93,6 @@ class PluginService(Service):
         ctx.conn.execute(select(ps.c.plugin).where(ps.c.tenant_id == ctx.tenant.id,
                                                    ps.c.plugin == name).with_for_update())
 
-    def _admin(self, ctx: Context) -> None:
-        if ctx.user.role != "admin":
-            raise PermissionDenied(f"permission denied: user '{ctx.user.name}' may not "
-                                   "change plugins (role admin needed)")
-
     def _closure(self, names: tuple[str, ...]) -> builtins.list[str]:
         """The plugins to enable for ``names``: requirements first."""
         host = self.crm.host
@@ -124,9 +119,10 @@ class PluginService(Service):
 
     def enable(self, *names: str) -> builtins.list[str]:
         """Enable plugins and whatever they require; returns the names newly enabled."""
-        todo = self._closure(names)
         with self.crm.unit(write=False) as ctx:
-            self._admin(ctx)
+            ctx.check("plugins.manage", None, _("plugins {names}").format(
+                names=", ".join(names)[:80]))
+        todo = self._closure(names)
         # DDL runs before the write transaction: migrating is idempotent, and on SQLite
         # it could not run on a second connection while this one holds the lock.
         from ..migrations import upgrade_plugin
@@ -147,7 +143,8 @@ class PluginService(Service):
         """Disable plugins (their data stays); refuses while an enabled plugin needs one."""
         host = self.crm.host
         with self.crm.unit() as ctx:
-            self._admin(ctx)
+            ctx.check("plugins.manage", None, _("plugins {names}").format(
+                names=", ".join(names)[:80]))
             state = self._state(ctx)
             enabled = {n for n, st in state.items() if st.enabled}
             for n in names:
@@ -208,16 +205,17 @@ class PluginService(Service):
         :func:`parse_value`). Validated by the settings class; nothing is written when
         it is refused."""
         host = self.crm.host
-        host.get(name)
-        cls = host.settings_class(name)
-        if cls is None:
-            raise ValidationError(f"plugin '{name}' has no settings")
-        fields = [f.name for f in attrs.fields(cls)]
-        if key not in fields:
-            raise ValidationError(f"unknown setting '{key}' of {name}; valid: "
-                                  f"{', '.join(fields)}")
         with self.crm.unit() as ctx:
-            self._admin(ctx)
+            ctx.check("settings.manage", None, _("settings of {plugin}").format(
+                plugin=str(name)[:80]))
+            host.get(name)
+            cls = host.settings_class(name)
+            if cls is None:
+                raise ValidationError(f"plugin '{name}' has no settings")
+            fields = [f.name for f in attrs.fields(cls)]
+            if key not in fields:
+                raise ValidationError(f"unknown setting '{key}' of {name}; valid: "
+                                      f"{', '.join(fields)}")
             state = self._state(ctx)
             stored = dict((state[name].settings or {}) if name in state else {})
             before = dict(stored)
@@ -253,9 +251,23 @@ def _mask(cls: type, values: dict[str, Any]) -> dict[str, Any]:
     return {k: ("****" if k in secret and v else v) for k, v in values.items()}
 
 
+def _authorize_uninstall(crm: Any, name: str) -> None:
+    """``plugins.uninstall`` is an operator action (admins of tenant ``default``): it
+    reaches every tenant's data, and its plan names other tenants."""
+    with crm.unit(write=False) as ctx:
+        ctx.check("plugins.uninstall", None, _("plugin '{plugin}'").format(
+            plugin=str(name)[:80]))
+
+
 def uninstall_plan(crm: Any, name: str) -> dict[str, Any]:
     """What removing a plugin's data would drop: its tables with row counts (all
-    tenants), and the tenants that still have it enabled."""
+    tenants), and the tenants that still have it enabled. Permission
+    ``plugins.uninstall``."""
+    _authorize_uninstall(crm, name)
+    return _plan(crm, name)
+
+
+def _plan(crm: Any, name: str) -> dict[str, Any]:
     from sqlalchemy import func, inspect
 
     p = crm.host.get(name)
@@ -278,19 +290,24 @@ def uninstall_plan(crm: Any, name: str) -> dict[str, Any]:
 
 def purge(crm: Any, name: str) -> dict[str, Any]:
     """Drop a plugin's tables (its Alembic branch down to base) and forget its settings
-    and delivered reminders, so that enabling it again starts cleanly. Refuses while
-    any tenant has it enabled."""
+    and delivered reminders, so that enabling it again starts cleanly. Permission
+    ``plugins.uninstall``; refuses while any tenant has it enabled (saying how many,
+    not which). The audit row (table ``plugin``, op ``delete``, in the operator's
+    tenant) keeps each table's next id, so that ids are never given twice."""
     from ..migrations import purge_plugin
 
-    plan = uninstall_plan(crm, name)
+    _authorize_uninstall(crm, name)
+    plan = _plan(crm, name)
     if plan["enabled_in"]:
-        raise ValidationError(
-            f"cannot uninstall '{name}': still enabled for tenant(s) "
-            f"{', '.join(plan['enabled_in'])}; run `crmkit --tenant SLUG plugins disable "
-            f"{name}` in each first")
+        raise ValidationError(_(
+            "cannot uninstall '{plugin}': it is still enabled for {n} tenant(s); it must "
+            "be disabled in each (`crmkit --tenant SLUG plugins disable {plugin}`)"
+        ).format(plugin=name, n=len(plan["enabled_in"])))
     purge_plugin(crm, name)
     ps, d = crm.table("plugin_state"), crm.table("deliveries")
-    with crm.engine.begin() as conn:
-        conn.execute(ps.delete().where(ps.c.plugin == name))
-        conn.execute(d.delete().where(d.c.plugin == name))
+    with crm.unit() as ctx:
+        ctx.conn.execute(ps.delete().where(ps.c.plugin == name))
+        ctx.conn.execute(d.delete().where(d.c.plugin == name))
+        ctx.audit("plugin", None, "delete", {"name": name, "tables": plan["tables"]}, None)
+        crm.invalidate_plugins()
     return plan
