@@ -26,7 +26,7 @@ from crmkit_webhooks.endpoints import Webhooks
 import crmkit
 from crmkit.builtin.permissions import ACTIONS, OPERATOR_TENANT
 from crmkit.errors import NotFound, PermissionDenied
-from crmkit.services.plugins import uninstall_plan
+from crmkit.services.plugins import purge, uninstall_plan
 from tests.plugins.trust import counts
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -264,3 +264,64 @@ def test_sales_users_may_not_reassign_or_change_an_owner(world, cli):
     assert boss.customers.update(1, owner="wang").owner == "wang"
     assert boss.customers.reassign("zhao", "li") == {"customers": 0, "tasks": 1}
     assert crm.activities.get(task.id).owner == "li"
+
+
+# --- item 9: uninstalling a plugin ---------------------------------------------------
+
+
+def test_uninstall_is_an_operator_action_refused_while_enabled_and_audited(world, cli):
+    crm, _policy = world
+    crm.plugins.set("grading", "window_days", 30)  # a setting purge forgets
+    before = counts(crm)
+    for who, tenant in (("li", "default"), ("boss", "default"), ("admin", "acme")):
+        view = crm.using(user=who, tenant=tenant)
+        _denied(lambda v=view: uninstall_plan(v, "grading"), "plugins.uninstall")
+        _denied(lambda v=view: purge(v, "grading"), "plugins.uninstall")
+        for flag in ("--dry-run", "--purge"):
+            r = cli("plugins", "uninstall", "grading", flag, "--json", user=who,
+                    tenant=tenant)
+            assert r.exit_code == 1 and "plugins.uninstall" in r.stderr, (who, flag)
+            assert "acme" not in r.stdout + r.stderr.replace(f"tenant '{tenant}'", "")
+    r = cli("plugins", "uninstall", "grading", "--purge", user="nobody")
+    assert r.exit_code == 1 and "user 'nobody' not found" in r.stderr
+    assert counts(crm) == before
+    # the operator sees the other tenants in the plan ...
+    r = cli("plugins", "uninstall", "grading", "--dry-run", "--json")
+    assert r.exit_code == 0 and r.json["enabled_in"] == ["acme", "default"]
+    # ... and is refused while any tenant has it enabled: how many, not which
+    crm.plugins.disable("grading")
+    r = cli("plugins", "uninstall", "grading", "--purge")
+    assert r.exit_code == 1
+    assert "still enabled for 1 tenant(s)" in r.stderr and "acme" not in r.stderr
+    crm.using(tenant="acme").plugins.disable("grading")
+    cursor = counts(crm)["cursor"]
+    r = cli("plugins", "uninstall", "grading", "--purge")
+    assert r.exit_code == 0, r.stderr
+    feed = [c for c in crm.changes(since=cursor) if c["table"] == "plugin"]
+    assert [(c["op"], c["user"], c["before"]["name"], c["after"]) for c in feed] == [
+        ("delete", "admin", "grading", None)]
+    assert crm.plugins.settings("grading").window_days != 30  # forgotten
+
+
+# --- issue 20 item 12: a purged plugin enabled again never re-uses an id -------------
+
+
+def test_a_purged_plugin_enabled_again_never_reuses_a_record_id(crm_factory):
+    crm = crm_factory(enable=("sales",))
+    c = crm.customers.add(name="Acme")
+    first = [sales.add(crm, c.id, title=f"deal {i}", amount="10", close="2026-12-01").id
+             for i in range(3)]
+    assert first == [1, 2, 3]
+    crm.plugins.disable("sales")
+    purge(crm, "sales")
+    crm.plugins.enable("sales")
+    again = sales.add(crm, c.id, title="after the purge", amount="20", close="2026-12-01")
+    assert again.id == 4  # 3 ids were given before the purge: the next is 4, not 1
+    inserts = [(x["id"], x["after"]["title"]) for x in crm.changes()
+               if x["table"] == "opportunity" and x["op"] == "insert"]
+    assert inserts == [(1, "deal 0"), (2, "deal 1"), (3, "deal 2"), (4, "after the purge")]
+    # and a second purge keeps counting from there
+    crm.plugins.disable("sales")
+    purge(crm, "sales")
+    crm.plugins.enable("sales")
+    assert sales.add(crm, c.id, title="third life", amount="1", close="2026-12-01").id == 5
