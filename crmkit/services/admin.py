@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import re
 from typing import Any
 
@@ -84,7 +85,7 @@ class TenantService(Service):
         self._authorize(_("the tenants"))
         return self._all()
 
-    def _all(self) -> list[Tenant]:
+    def _all(self) -> builtins.list[Tenant]:
         """Every tenant, unchecked: for callers that asked a permission of their own
         (``jobs.run_all``)."""
         t = self.table("tenants")
