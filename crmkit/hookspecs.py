@@ -282,10 +282,13 @@ def crm_permission(ctx: Any, user: Any, action: str, record: Any) -> bool | None
     ``delete``) to ``record`` (a Customer, Contact, Activity or Document, or a plugin's
     own record)?
 
-    Return True, False or None (no opinion). Any False denies; if nobody says True the
-    action is denied too. The built-in ``permissions`` plugin gives admins and managers
-    everything in their tenant and salespeople their own customers and those
-    customers' items.
+    ``action`` is a record action or a named one (``plugins.manage``,
+    ``customers.reassign``, ``grading.run``, ...). Return True, False or None (no
+    opinion). Any False denies; if nobody says True the action is denied too. The
+    built-in ``permissions`` plugin answers named actions from its role table (True
+    or no opinion, so another plugin may grant them too), and for records gives admins
+    and managers everything in their tenant and salespeople their own customers and
+    those customers' items (docs/admin/permissions.md).
 
     Since 0.1.
     """

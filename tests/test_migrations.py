@@ -118,7 +118,7 @@ def test_uninstall_lists_refuses_while_enabled_purges_and_reenables_cleanly(crm_
     plan = uninstall_plan(crm, "notes")
     assert plan == {"plugin": "notes", "tables": {"crm_notes_items": 2},
                     "enabled_in": ["default"]}
-    with pytest.raises(crmkit.ValidationError, match="still enabled for tenant"):
+    with pytest.raises(crmkit.ValidationError, match="still enabled for 1 tenant"):
         purge(crm, "notes")
     crm.plugins.disable("notes")
     assert uninstall_plan(crm, "notes")["tables"] == {"crm_notes_items": 2}  # kept

@@ -269,6 +269,7 @@ class CustomerService(ListService[Customer]):
         with self.crm.unit() as ctx:
             before = self._load(ctx, id_)
             ctx.check("update", before, f"customer {id_}")
+            _check_owner_change(ctx, before, fields)
             return self._update(ctx, before, fields)
 
     def _update(self, ctx: Context, before: Customer, fields: Mapping[str, Any],
@@ -322,6 +323,7 @@ class CustomerService(ListService[Customer]):
                 return self.add(external_id=external_id, **fields), True
             before = Customer.from_row(row)
             ctx.check("update", before, f"customer {before.id}")
+            _check_owner_change(ctx, before, fields)
             return self._update(ctx, before, fields), False
 
     def add_many(self, records: Iterable[Mapping[str, Any]], *, batch_size: int = 5000) -> int:
@@ -346,6 +348,8 @@ class CustomerService(ListService[Customer]):
         ``disable``: then disable ``from_user``, in the same transaction.
         ``progress(done, total)`` is called as customers move."""
         with self.crm.unit() as ctx:
+            ctx.check("customers.reassign", None, _("customers of '{user}'").format(
+                user=str(from_user)[:80]))
             names = user_names(ctx)
             for n in (from_user, to_user):
                 if n not in names:
@@ -489,3 +493,12 @@ def _escape(s: str) -> str:
 def _jsonable(data: Any) -> Any:
     return json.loads(json.dumps(data, default=_default, ensure_ascii=False))
 
+
+def _check_owner_change(ctx: Context, before: Customer, fields: Mapping[str, Any]) -> None:
+    """Changing a customer's owner is a manager's action (``customers.change_owner``),
+    beyond the ``update`` the caller may do."""
+    owner = fields.get("owner", before.owner)
+    if isinstance(owner, str):
+        owner = owner.strip() or None  # as _proposed reads it
+    if owner != before.owner:
+        ctx.check("customers.change_owner", before, _("customer {id}").format(id=before.id))
