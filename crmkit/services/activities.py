@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from ..context import Context
 from ..errors import ValidationError
+from ..i18n import _
 from ..records import ACTIVITY_KINDS, Activity
 from ..storage import SUBJECT_MAX, TEXT_MAX
 from ._base import (
@@ -23,8 +24,13 @@ from ._base import (
     get_row,
     inserted_id,
     parse_datetime,
+    reference_id,
     user_names,
 )
+
+#: the fields ``update`` may change
+FIELDS = ("customer_id", "kind", "subject", "body", "owner", "occurred_at", "due_on",
+          "done_at", "extra")
 
 
 class ActivityService(ListService[Activity]):
@@ -131,9 +137,20 @@ class ActivityService(ListService[Activity]):
             return act
 
     def update(self, id_: int, **fields: Any) -> Activity:
+        """Change fields of an activity. Moving it to another customer (``customer_id``)
+        is checked as strictly as adding it there: the customer must be in this tenant
+        and the user must be allowed to change it."""
         with self.crm.unit() as ctx:
             before = Activity.from_row(get_row(ctx, "activities", id_, "activity"))
             ctx.crm.customers.require(ctx, before.customer_id, "update")
+            bad = [k for k in fields if k not in FIELDS]
+            if bad:
+                raise ValidationError(_("unknown activity field '{field}'; valid: {valid}"
+                                        ).format(field=str(bad[0])[:80],
+                                                 valid=", ".join(FIELDS)))
+            if "customer_id" in fields:
+                fields = dict(fields, customer_id=ctx.crm.customers.require(
+                    ctx, reference_id("customer", fields["customer_id"]), "update").id)
             return self._update(ctx, before, fields)
 
     def _update(self, ctx: Context, before: Activity, fields: dict[str, Any]) -> Activity:
