@@ -266,3 +266,77 @@ def _outbox(crm: Any) -> list[dict[str, Any]]:
     t = crm.table("outbox")
     with crm.unit(write=False) as ctx:
         return [dict(r._mapping) for r in ctx.conn.execute(select(t).order_by(t.c.id))]
+
+
+# --- item 12: the change feed and the timeline follow the records ---------------------
+
+
+def _wang_deal_on_lis_customer(crm: Any) -> tuple[Any, Any, Any, Any]:
+    """An opportunity owned by wang on li's customer (77777.00, '秘密 deal'), and one of
+    li's own (1234.00); wang's is then moved to qualified."""
+    from crmkit_sales import service as sales
+
+    crm.plugins.enable("sales")
+    li, mine, _theirs, _w = _two_sellers(crm)
+    secret = sales.add(crm, mine.id, title="秘密 deal", amount="77777.00",
+                       close="2026-12-31", owner="wang")
+    sales.move(crm, secret.id, "qualified")
+    own = sales.add(li, mine.id, title="li deal", amount="1234.00", close="2026-12-31")
+    return li, mine, secret, own
+
+
+def _secret_in(obj: Any) -> list[str]:
+    import json
+
+    text = json.dumps(obj, ensure_ascii=False, default=str)
+    return [m for m in ("秘密", "77777") if m in text]
+
+
+def test_the_change_feed_hides_an_opportunity_the_user_may_not_see(crm):
+    li, mine, secret, own = _wang_deal_on_lis_customer(crm)
+    feed = li.changes()
+    # old code: li read the insert and the move of wang's opportunity and the two notes
+    assert _secret_in(feed) == [], [ch for ch in feed if _secret_in(ch)]
+    assert not [ch for ch in feed if ch["table"] == "opportunity" and ch["id"] == secret.id]
+    # what she may see is there: her own opportunity and its note
+    assert [ch["op"] for ch in feed if ch["table"] == "opportunity"
+            and ch["id"] == own.id] == ["insert"]
+    assert any("li deal" in (ch["after"] or {}).get("subject", "") for ch in feed
+               if ch["table"] == "activity")
+    assert li.count_changes() == len(feed)
+    # the admin sees all of it: the detector works
+    assert _secret_in(crm.changes()) == ["秘密", "77777"]
+
+
+def test_the_timeline_hides_the_notes_of_an_opportunity_the_user_may_not_see(crm, cli):
+    li, mine, secret, own = _wang_deal_on_lis_customer(crm)
+    notes = [a for a in crm.activities.list(customer_id=mine.id)
+             if (a.extra.get("sales") or {}).get("opportunity_id") == secret.id]
+    assert len(notes) == 2  # opened, moved
+    assert _secret_in([str(a) for a in li.activities.list()]) == []
+    assert _secret_in(li.customers.view(mine.id)["activities"]) == []
+    assert li.activities.count(customer_id=mine.id) == len(
+        li.activities.list(customer_id=mine.id))
+    for note in notes:
+        with pytest.raises(PermissionDenied, match=f"may not view activity {note.id}"):
+            li.activities.get(note.id)
+        with pytest.raises(PermissionDenied, match=f"may not update activity {note.id}"):
+            li.activities.update(note.id, subject="x")
+    # li's own opportunity's note stays on her timeline
+    assert any("li deal" in a.subject for a in li.activities.list(customer_id=mine.id))
+    for args in (("changes", "--json"), ("activity", "list", "--json"),
+                 ("customer", "show", str(mine.id), "--json")):
+        r = cli(*args, user="li")
+        assert r.exit_code == 0, (args, r)
+        assert "77777" not in r.stdout and "秘密" not in r.stdout, args
+    r = cli("changes", "--json")
+    assert "77777" in r.stdout  # the admin's feed has it
+
+
+def test_the_activity_export_hides_the_notes_too(crm, cli, tmp_path):
+    li, mine, secret, own = _wang_deal_on_lis_customer(crm)
+    crm.plugins.enable("csv")
+    out = tmp_path / "a.json"
+    assert cli("export", "activities", str(out), user="li").exit_code == 0
+    text = out.read_text(encoding="utf-8")
+    assert "li deal" in text and "77777" not in text and "秘密" not in text
