@@ -340,3 +340,16 @@ def test_the_activity_export_hides_the_notes_too(crm, cli, tmp_path):
     assert cli("export", "activities", str(out), user="li").exit_code == 0
     text = out.read_text(encoding="utf-8")
     assert "li deal" in text and "77777" not in text and "秘密" not in text
+
+
+def test_a_duplicate_number_is_reported_with_the_other_errors(crm):
+    # found by the hostile-text property at 200 random examples: an invalid attachment
+    # hid the duplicate number (the check stopped at the first group of errors)
+    c = crm.customers.add(name="Docs")
+    d = crm.documents.add(c.id, kind="quote", number="%", amount="1")
+    before = counts(crm)
+    with pytest.raises(ValidationError) as exc:
+        crm.documents.add(c.id, kind="quote", number="%", amount="1", attachment="a\x00b")
+    assert exc.value.errors == ["document attachment contains a NUL character",
+                                f"quote number '%' already exists (document {d.id})"]
+    assert counts(crm) == before

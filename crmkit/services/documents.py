@@ -93,8 +93,9 @@ class DocumentService(ListService[Document]):
     def _check(self, ctx: Context, new: dict[str, Any], before: Document | None) -> Checker:
         c = Checker("document")
         c.choice("kind", new["kind"], DOCUMENT_KINDS)
-        c.choice("status", new["status"], DOCUMENT_STATUSES)
         c.text("number", new["number"], 100, required=True)
+        key_ok = not c.errors  # kind and number can be looked up: report a duplicate too
+        c.choice("status", new["status"], DOCUMENT_STATUSES)
         c.text("attachment", new.get("attachment"), 2000)
         if new["amount"] is not None and new["amount"] < 0:
             c.errors.append(f"amount must not be negative, got {new['amount']}")
@@ -102,15 +103,16 @@ class DocumentService(ListService[Document]):
             c.errors.append(f"due date {new['due_on']} is before the issue date "
                             f"{new['issued_on']}")
         t = self.table("documents")
-        if c.errors:
-            return c
-        if before is None or new["number"] != before.number or new["kind"] != before.kind:
+        if key_ok and (before is None or new["number"] != before.number
+                       or new["kind"] != before.kind):
             dup = ctx.conn.execute(select(t.c.id, t.c.customer_id).where(
                 t.c.tenant_id == ctx.tenant.id, t.c.kind == new["kind"],
                 t.c.number == new["number"])).first()
             if dup is not None:
                 # the holder's id only to a user who may see it (issue 11.4)
                 c.errors.append(_dup_message(ctx, new, dup))
+        if c.errors:
+            return c
         if new["applies_to"]:
             if new["kind"] not in APPLYING_KINDS:
                 c.errors.append(f"only payments and credit notes apply to an invoice, "
