@@ -54,7 +54,8 @@ class ContactService(ListService[Contact]):
             if "customer_id" in fields:
                 # moving a contact is checked as strictly as adding it there
                 customer_id = int(ctx.crm.customers.require(
-                    ctx, reference_id("customer", fields.pop("customer_id")), "update").id)
+                    ctx, reference_id("customer", fields.pop("customer_id")), "update").id
+                    or 0)
             new = {k: getattr(before, k) for k in allowed} | fields
             self._check(new)
             values = {k: v for k, v in new.items() if getattr(before, k) != v}
