@@ -13,7 +13,7 @@ from decimal import Decimal
 import crmkit_grading as grading
 import pytest
 
-import crmkit
+from crmkit.errors import PermissionDenied
 from tests.plugins.risk_stub import GradeCounter, RiskStub
 
 D = dt.date(2026, 11, 22)
@@ -316,5 +316,5 @@ def test_sales_user_sees_own_rows_with_tenant_ranks(gcrm):
     # ranks over both: n = 2, mine has the smaller monetary: k=1 -> ceil(5/2) = 3
     assert [(r["customer"], r["m"], r["abc"]) for r in rows] == [("mine", 3, "B")]
     assert li.customers.view(mine.id)["sections"]["grading"]["m"] == 3
-    with pytest.raises(crmkit.PermissionDenied, match="permission denied: user 'li' may not"):
+    with pytest.raises(PermissionDenied, match="permission denied: user 'li' may not"):
         grading.run(li)

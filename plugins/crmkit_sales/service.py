@@ -84,10 +84,16 @@ def _visible_ids(ctx: crmkit.Context) -> Any:
     return select(o.c.id).where(opp_scope(ctx, o))
 
 
+def _own_only(ctx: crmkit.Context) -> bool:
+    """Whether :func:`opp_scope` limits the user to their own opportunities (the same
+    test), so that notes and feed rows follow exactly the opportunities' rule."""
+    return ctx.user.role == "sales"
+
+
 def note_scope(ctx: crmkit.Context, user: Any, activities: Any) -> Any:
     """``crm_activity_scope``: a note about an opportunity is seen by whoever may see the
     opportunity (None: no limit for users who see every opportunity)."""
-    if user.role != "sales":
+    if not _own_only(ctx):
         return None
     opp_id = activities.c.extra[("sales", "opportunity_id")].as_integer()
     return or_(opp_id.is_(None), opp_id.in_(_visible_ids(ctx)))
@@ -96,7 +102,7 @@ def note_scope(ctx: crmkit.Context, user: Any, activities: Any) -> Any:
 def change_scope(ctx: crmkit.Context, user: Any, audit: Any) -> Any:
     """``crm_change_scope``: the ``opportunity`` rows of the change feed of the
     opportunities the user may see."""
-    if user.role != "sales":
+    if not _own_only(ctx):
         return None
     return or_(audit.c.table_name != "opportunity", audit.c.row_id.in_(_visible_ids(ctx)))
 
