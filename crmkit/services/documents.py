@@ -10,10 +10,18 @@ from sqlalchemy import select
 
 from ..context import Context
 from ..errors import ValidationError
+from ..i18n import _
 from ..money import parse_money, parse_quantity
 from ..records import DOCUMENT_KINDS, DOCUMENT_STATUSES, Document, Line
 from ..storage import SHORT_MAX
-from ._base import Checker, ListService, get_row, inserted_id
+from ._base import (
+    Checker,
+    ListService,
+    customer_label,
+    customer_visible,
+    get_row,
+    inserted_id,
+)
 
 APPLYING_KINDS = ("payment", "credit_note")
 _FIELDS = ("customer_id", "kind", "number", "status", "amount", "currency", "issued_on",
@@ -43,6 +51,15 @@ def parse_line(value: Any) -> Line:
     if p < 0:
         raise ValidationError(f"unit price of '{product}' must not be negative, got {price}")
     return Line(product=product, quantity=q, unit_price=p)
+
+
+def _dup_message(ctx: Context, new: dict[str, Any], dup: Any) -> str:
+    number = str(new["number"])[:80]
+    if not customer_visible(ctx, dup.customer_id):
+        return _("{kind} number '{number}' is already used by another customer's "
+                 "document").format(kind=new["kind"], number=number)
+    return _("{kind} number '{number}' already exists (document {id})").format(
+        kind=new["kind"], number=number, id=dup.id)
 
 
 class DocumentService(ListService[Document]):
@@ -76,8 +93,9 @@ class DocumentService(ListService[Document]):
     def _check(self, ctx: Context, new: dict[str, Any], before: Document | None) -> Checker:
         c = Checker("document")
         c.choice("kind", new["kind"], DOCUMENT_KINDS)
-        c.choice("status", new["status"], DOCUMENT_STATUSES)
         c.text("number", new["number"], 100, required=True)
+        key_ok = not c.errors  # kind and number can be looked up: report a duplicate too
+        c.choice("status", new["status"], DOCUMENT_STATUSES)
         c.text("attachment", new.get("attachment"), 2000)
         if new["amount"] is not None and new["amount"] < 0:
             c.errors.append(f"amount must not be negative, got {new['amount']}")
@@ -85,15 +103,16 @@ class DocumentService(ListService[Document]):
             c.errors.append(f"due date {new['due_on']} is before the issue date "
                             f"{new['issued_on']}")
         t = self.table("documents")
-        if c.errors:
-            return c
-        if before is None or new["number"] != before.number or new["kind"] != before.kind:
-            dup = ctx.conn.execute(select(t.c.id).where(
+        if key_ok and (before is None or new["number"] != before.number
+                       or new["kind"] != before.kind):
+            dup = ctx.conn.execute(select(t.c.id, t.c.customer_id).where(
                 t.c.tenant_id == ctx.tenant.id, t.c.kind == new["kind"],
                 t.c.number == new["number"])).first()
             if dup is not None:
-                c.errors.append(f"{new['kind']} number '{new['number']}' already exists "
-                                f"(document {dup.id})")
+                # the holder's id only to a user who may see it (issue 11.4)
+                c.errors.append(_dup_message(ctx, new, dup))
+        if c.errors:
+            return c
         if new["applies_to"]:
             if new["kind"] not in APPLYING_KINDS:
                 c.errors.append(f"only payments and credit notes apply to an invoice, "
@@ -105,8 +124,10 @@ class DocumentService(ListService[Document]):
                 c.errors.append(f"{new['kind'].replace('_', ' ')} applies to unknown invoice "
                                 f"'{new['applies_to']}'")
             elif inv.customer_id != new["customer_id"]:
-                c.errors.append(f"invoice '{new['applies_to']}' belongs to customer "
-                                f"{inv.customer_id}, not {new['customer_id']}")
+                c.errors.append(_("invoice '{number}' belongs to {holder}, not customer "
+                                  "{id}").format(number=str(new["applies_to"])[:80],
+                                                 holder=customer_label(ctx, inv.customer_id),
+                                                 id=new["customer_id"]))
             elif new["kind"] == "credit_note" and new["amount"] > inv.amount:
                 c.errors.append(f"credit note of {new['amount']} is larger than invoice "
                                 f"'{inv.number}' ({inv.amount})")
@@ -181,9 +202,17 @@ class DocumentService(ListService[Document]):
         with self.crm.unit() as ctx:
             before = self._load(ctx, id_)
             ctx.crm.customers.require(ctx, before.customer_id, "update")
-            bad = [k for k in fields if k not in _FIELDS or k == "customer_id"]
+            if "customer_id" in fields and fields["customer_id"] != before.customer_id:
+                # payments and credit notes applied to it stay with the old customer
+                raise ValidationError(_("a document cannot move to another customer; void "
+                                        "{kind} '{number}' and add it to the other customer"
+                                        ).format(kind=before.kind, number=before.number))
+            fields = {k: v for k, v in fields.items() if k != "customer_id"}
+            bad = [k for k in fields if k not in _FIELDS]
             if bad:
-                raise ValidationError(f"unknown document field '{bad[0]}'")
+                raise ValidationError(_("unknown document field '{field}'; valid: {valid}"
+                                        ).format(field=str(bad[0])[:80],
+                                                 valid=", ".join(_FIELDS[1:])))
             c = Checker("document")
             if "amount" in fields:
                 fields["amount"] = c.money("amount", fields["amount"], minimum=None)

@@ -49,6 +49,25 @@ def crm_permission(ctx: Any, user: Any, action: str, record: Any) -> bool | None
 
 
 @crmkit.hookimpl
+def crm_activity_scope(ctx: Any, user: Any, activities: Any) -> Any:
+    """The timeline notes about an opportunity (``extra.sales.opportunity_id``) follow
+    the opportunity: a ``sales`` user sees only those of the opportunities they own.
+    Read-only. Since 0.2."""
+    from .service import note_scope
+
+    return note_scope(ctx, user, activities)
+
+
+@crmkit.hookimpl
+def crm_change_scope(ctx: Any, user: Any, audit: Any) -> Any:
+    """The change feed's ``opportunity`` rows follow the opportunity: a ``sales`` user
+    reads only the changes of the opportunities they own. Read-only. Since 0.2."""
+    from .service import change_scope
+
+    return change_scope(ctx, user, audit)
+
+
+@crmkit.hookimpl
 def crm_reminders(ctx: Any, on: dt.date) -> list[crmkit.Reminder]:
     """``stale_opportunity`` and ``next_step_due`` reminders for date ``on``, to the
     opportunity's owner. Read-only. Since 0.1."""
