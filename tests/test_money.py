@@ -1,0 +1,167 @@
+"""Currencies and exchange rates (issue 12, DESIGN "Money, terms, time and language"):
+ISO 4217 codes only, ``--rate`` outside the base currency, ``rate`` and ``base_amount``
+in JSON, and every money figure in base amounts."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import func, select
+
+from crmkit import ValidationError
+from crmkit.money import Rate, base_amount, currencies, document_rate, parse_currency, parse_rate
+
+TABLES = ("tenants", "users", "customers", "documents", "document_lines", "document_terms",
+          "audit")
+
+
+def snapshot(crm):
+    """Row counts of every table ``doc add`` / ``tenant add`` could touch, and the feed."""
+    with crm.engine.connect() as conn:
+        counts = {t: conn.execute(select(func.count()).select_from(crm.table(t))).scalar()
+                  for t in TABLES}
+    return counts, crm.changes()
+
+
+# --- the value types ---------------------------------------------------------------
+
+
+def test_currencies_come_from_babel_and_are_iso_codes():
+    from babel.numbers import list_currencies
+
+    codes = currencies()
+    assert {"CNY", "USD", "EUR", "JPY", "HKD"} <= codes
+    assert codes <= set(list_currencies())
+    assert all(len(c) == 3 and c.isupper() for c in codes)
+
+
+@pytest.mark.parametrize("bad", ["RMB", "rmb", "usd", "dollars", "ABCD", "", "US", None, 7])
+def test_unknown_or_lower_case_currency_is_refused_never_upper_cased(bad):
+    with pytest.raises(ValidationError) as e:
+        parse_currency(bad)
+    msg = str(e.value)
+    assert msg.startswith(f"unknown currency '{bad if bad is not None else 'None'}'")
+    assert "ISO 4217" in msg and "\n" not in msg
+
+
+@pytest.mark.parametrize("text,rate", [("7.1", "7.1"), ("7.100000", "7.1"), ("1", "1"),
+                                       ("0.138", "0.138"), ("0.000001", "0.000001"),
+                                       ("100", "100")])
+def test_rate_parses_exactly_and_prints_without_trailing_zeros(text, rate):
+    r = parse_rate(text)
+    assert isinstance(r, Rate) and str(r) == rate and f"{r}" == rate
+    assert r == Decimal(text)
+
+
+@pytest.mark.parametrize("bad", ["0", "-7.1", "7.1234567", "abc", "1e3", 7.1, "", "NaN"])
+def test_bad_rate_is_one_sentence_naming_it(bad):
+    with pytest.raises(ValidationError) as e:
+        parse_rate(bad)
+    assert f"'{bad}'" in str(e.value) and "\n" not in str(e.value)
+
+
+def test_base_amount_rounds_half_up_to_cents():
+    # 100.05 x 7.1 = 710.355 -> 710.36 (half up); 0.01 x 0.5 = 0.005 -> 0.01
+    assert base_amount(Decimal("100.05"), Decimal("7.1")) == Decimal("710.36")
+    assert base_amount(Decimal("0.01"), Decimal("0.5")) == Decimal("0.01")
+    assert base_amount(Decimal("1234.50"), Rate(1)) == Decimal("1234.50")
+
+
+def test_rate_rules_for_base_and_foreign_currency():
+    assert document_rate("CNY", "CNY", None) == 1
+    assert document_rate("CNY", "CNY", "1.000") == 1
+    assert document_rate("USD", "CNY", "7.1") == Decimal("7.1")
+    with pytest.raises(ValidationError, match=r"^a document in USD needs a rate"):
+        document_rate("USD", "CNY", None)
+    with pytest.raises(ValidationError, match=r"^rate '7.1' given for a document in the "
+                                              r"base currency CNY"):
+        document_rate("CNY", "CNY", "7.1")
+
+
+# --- tenants and documents ---------------------------------------------------------
+
+
+def test_tenant_add_refuses_unknown_currency_and_writes_nothing(crm, cli):
+    before = snapshot(crm)
+    for bad in ("RMB", "rmb", "dollars"):
+        r = cli("tenant", "add", "shop", "--currency", bad)
+        assert r.exit_code == 1, r
+        assert r.stderr.strip() == (f"Error: unknown currency '{bad}'; expected an ISO 4217 "
+                                    "code in capitals, such as CNY, USD or EUR")
+    assert snapshot(crm) == before
+    r = cli("tenant", "add", "shop", "--currency", "USD", "--json")
+    assert r.exit_code == 0 and r.json["currency"] == "USD"
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--currency", "dollars"], "unknown currency 'dollars'"),
+    (["--currency", "usd", "--rate", "7.1"], "unknown currency 'usd'"),
+    (["--currency", "RMB"], "unknown currency 'RMB'"),
+    (["--currency", "USD"], "a document in USD needs a rate (--rate R: units of CNY for "
+                            "one USD, such as 7.1)"),
+    (["--currency", "USD", "--rate", "0"], "invalid rate '0'; a rate must be positive"),
+    (["--currency", "USD", "--rate", "-7"], "invalid rate '-7'; a rate must be positive"),
+    (["--currency", "USD", "--rate", "7.1234567"], "invalid rate '7.1234567'; expected a "
+                                                   "positive number with at most 6 decimals"),
+    (["--rate", "7.1"], "rate '7.1' given for a document in the base currency CNY"),
+    (["--currency", "CNY", "--rate", "2"], "rate '2' given for a document in the base "
+                                           "currency CNY"),
+])
+def test_doc_add_bad_currency_or_rate_exits_1_and_writes_nothing(crm, cli, args, message):
+    cid = crm.customers.add(name="Acme").id
+    before = snapshot(crm)
+    r = cli("doc", "add", cid, "--kind", "invoice", "--number", "INV-1", "--amount", "1000",
+            *args)
+    assert r.exit_code == 1, r
+    assert r.stderr.startswith(f"Error: {message}") and r.stderr.count("\n") == 1
+    assert snapshot(crm) == before
+
+
+def test_usd_invoice_has_rate_and_base_amount_in_json_and_show(crm, cli):
+    cid = crm.customers.add(name="Acme").id
+    r = cli("doc", "add", cid, "--kind", "invoice", "--number", "US-1", "--amount",
+            "1000.05", "--currency", "USD", "--rate", "7.1", "--json")
+    assert r.exit_code == 0, r
+    # 1000.05 x 7.1 = 7100.355 -> 7100.36
+    assert (r.json["currency"], r.json["rate"], r.json["base_amount"]) == (
+        "USD", "7.1", "7100.36")
+    cny = cli("doc", "add", cid, "--kind", "invoice", "--number", "CN-1", "--amount", "5",
+              "--json").json
+    assert (cny["currency"], cny["rate"], cny["base_amount"]) == ("CNY", "1", "5.00")
+    shown = cli("doc", "show", r.json["id"]).stdout
+    assert "1,000.05 USD, at 7.1 = 7,100.36 CNY" in shown
+    assert "at " not in cli("doc", "show", cny["id"]).stdout.split("CNY")[1].split(",")[0]
+    # the change feed records both
+    after = crm.changes()[-1]["after"]
+    assert (after["rate"], after["base_amount"]) == ("1", "5.00")
+
+
+def test_update_recomputes_base_amount_and_checks_the_rate(crm):
+    cid = crm.customers.add(name="Acme").id
+    d = crm.documents.add(cid, kind="invoice", number="US-1", amount="100", currency="USD",
+                          rate="7")
+    assert d.base_amount == Decimal("700.00")
+    d = crm.documents.update(d.id, amount="200")  # keeps its rate: 200 x 7
+    assert (d.rate, d.base_amount) == (Decimal(7), Decimal("1400.00"))
+    d = crm.documents.update(d.id, rate="6.5")  # 200 x 6.5
+    assert d.base_amount == Decimal("1300.00")
+    with pytest.raises(ValidationError, match="needs a rate"):
+        crm.documents.update(d.id, currency="EUR")
+    d = crm.documents.update(d.id, currency="CNY", rate="1")
+    assert (d.currency, d.rate, d.base_amount) == ("CNY", 1, Decimal("200.00"))
+    with pytest.raises(ValidationError, match="unknown currency 'eur'"):
+        crm.documents.update(d.id, currency="eur")
+
+
+def test_a_credit_note_larger_than_its_invoice_compares_base_amounts(crm):
+    cid = crm.customers.add(name="Acme").id
+    crm.documents.add(cid, kind="invoice", number="US-1", amount="100", currency="USD",
+                      rate="7.1", issued_on=dt.date(2026, 11, 1))
+    # 710.00 CNY may be credited in CNY: 700 is less than the invoice's 710.00
+    crm.documents.add(cid, kind="credit_note", number="CN-1", amount="700",
+                      applies_to="US-1", issued_on=dt.date(2026, 11, 2))
+    with pytest.raises(ValidationError, match="larger than invoice"):
+        crm.documents.add(cid, kind="credit_note", number="CN-2", amount="711",
+                          applies_to="US-1", issued_on=dt.date(2026, 11, 2))
