@@ -165,3 +165,56 @@ def test_a_credit_note_larger_than_its_invoice_compares_base_amounts(crm):
     with pytest.raises(ValidationError, match="larger than invoice"):
         crm.documents.add(cid, kind="credit_note", number="CN-2", amount="711",
                           applies_to="US-1", issued_on=dt.date(2026, 11, 2))
+
+
+# --- worked example: a USD invoice at 7.1 paid in CNY, aged in CNY --------------------
+
+
+def test_usd_invoice_at_rate_7_1_paid_in_cny_is_aged_in_cny(crm_factory, cli):
+    from crmkit_receivables import api
+
+    crm = crm_factory(enable=("receivables",))
+    d = dt.date(2026, 11, 22)
+    cid = crm.customers.add(name="Pacific Trading").id
+    # US-1: 1000.00 USD at 7.1 = 7100.00 CNY, due 2026-10-01
+    crm.documents.add(cid, kind="invoice", number="US-1", amount="1000.00", currency="USD",
+                      rate="7.1", issued_on=dt.date(2026, 9, 1), due_on=dt.date(2026, 10, 1))
+    # CN-1: 500.00 CNY, due 2026-11-30 (not due on 11-22)
+    crm.documents.add(cid, kind="invoice", number="CN-1", amount="500.00",
+                      issued_on=dt.date(2026, 11, 1), due_on=dt.date(2026, 11, 30))
+    # PAY-1: 3000.00 CNY applied to US-1
+    crm.documents.add(cid, kind="payment", number="PAY-1", amount="3000.00",
+                      applies_to="US-1", issued_on=dt.date(2026, 10, 15))
+    # PAY-2: 100.00 USD at 7.2 = 720.00 CNY, unapplied: FIFO pays US-1 (oldest due)
+    crm.documents.add(cid, kind="payment", number="PAY-2", amount="100.00", currency="USD",
+                      rate="7.2", issued_on=dt.date(2026, 11, 2))
+    # US-1: 7100.00 - 3000.00 - 720.00 = 3380.00; 11-22 - 10-01 = 30 + 22 = 52 days: 31-60
+    # CN-1: 500.00 not due; total 3380.00 + 500.00 = 3880.00
+    items = api.open_items(crm, d)
+    assert [(i["number"], i["amount"], i["outstanding"], i["days_overdue"], i["bucket"])
+            for i in items] == [
+        ("US-1", Decimal("7100.00"), Decimal("3380.00"), 52, "31-60"),
+        ("CN-1", Decimal("500.00"), Decimal("500.00"), 0, "not_due")]
+    report = cli("receivables", "aging", "--json").json
+    (row,) = report["rows"]
+    assert (row["total"], row["not_due"], row["31-60"], row["1-30"], row["credit"]) == (
+        "3880.00", "500.00", "3380.00", "0.00", "0.00")
+    assert report["totals"]["total"] == "3880.00"
+    # the issue-date basis ages the same base amounts: US-1 82 days (61-90), CN-1 21
+    crm.plugins.set("receivables", "aging_basis", "issue_date")
+    row = cli("receivables", "aging", "--json").json["rows"][0]
+    assert (row["total"], row["61-90"], row["1-30"]) == ("3880.00", "3380.00", "500.00")
+    crm.plugins.set("receivables", "aging_basis", "due_date")
+    # reminders and the 360° section speak CNY too
+    (rem,) = [r for r in crm.reminders.due(d) if r.document == "US-1"]
+    assert (rem.amount, rem.days_overdue, rem.level) == (Decimal("3380.00"), 52, 2)
+    sec = cli("customer", "show", cid, "--json").json["sections"]["receivables"]
+    assert (sec["outstanding"], sec["overdue"]) == ("3880.00", "3380.00")
+    # PAY-3: 466.22 USD at 7.25 = 3380.095 -> 3380.10 CNY, applied to US-1
+    crm.documents.add(cid, kind="payment", number="PAY-3", amount="466.22", currency="USD",
+                      rate="7.25", applies_to="US-1", issued_on=dt.date(2026, 11, 20))
+    row = cli("receivables", "aging", "--json").json["rows"][0]
+    # direct on US-1: 3000.00 + 3380.10 = 6380.10, residual 7100.00 - 6380.10 = 719.90;
+    # pool = 3000.00 + 720.00 + 3380.10 - 6380.10 = 720.00 pays US-1's 719.90, and its
+    # 0.10 left pays CN-1: 500.00 - 0.10 = 499.90, all not due
+    assert (row["total"], row["not_due"], row["31-60"]) == ("499.90", "499.90", "0.00")
