@@ -218,3 +218,71 @@ def test_usd_invoice_at_rate_7_1_paid_in_cny_is_aged_in_cny(crm_factory, cli):
     # pool = 3000.00 + 720.00 + 3380.10 - 6380.10 = 720.00 pays US-1's 719.90, and its
     # 0.10 left pays CN-1: 500.00 - 0.10 = 499.90, all not due
     assert (row["total"], row["not_due"], row["31-60"]) == ("499.90", "499.90", "0.00")
+
+
+# --- every plugin adds base amounts ---------------------------------------------------
+
+
+def _usd_and_cny(crm, cid, *, kind="invoice", day=dt.date(2026, 11, 10)):
+    # 100.00 USD at 7.1 = 710.00 CNY, and 290.00 CNY: 1000.00 CNY in all
+    crm.documents.add(cid, kind=kind, number="U-1", amount="100.00", currency="USD",
+                      rate="7.1", issued_on=day, lines=["Pump:2:50"])
+    crm.documents.add(cid, kind=kind, number="C-1", amount="290.00", issued_on=day,
+                      lines=["Pump:1:290"])
+
+
+def test_grading_monetary_and_abc_use_base_amounts(crm_factory, cli):
+    crm = crm_factory(enable=("grading",))
+    a, b = crm.customers.add(name="A").id, crm.customers.add(name="B").id
+    _usd_and_cny(crm, a)  # A: 1000.00 CNY
+    crm.documents.add(b, kind="invoice", number="B-1", amount="900.00",
+                      issued_on=dt.date(2026, 11, 10))  # B: 900.00 CNY
+    # a credit note of 20.00 USD at 7.0 = 140.00 CNY on U-1: A nets 860.00 < B's 900.00
+    crm.documents.add(a, kind="credit_note", number="CN-1", amount="20.00", currency="USD",
+                      rate="7", applies_to="U-1", issued_on=dt.date(2026, 11, 12))
+    rows = cli("grading", "show", "--json").json
+    assert [(r["customer_id"], r["monetary"], r["abc"]) for r in rows][:2] == [
+        (b, "900.00", rows[0]["abc"]), (a, "860.00", rows[1]["abc"])]
+    assert rows[0]["abc"] == "A"  # the larger base monetary is first in the ABC order
+
+
+def test_sales_products_and_team_expenses_are_in_base_currency(crm_factory, cli):
+    crm = crm_factory(enable=("sales",))
+    cid = crm.customers.add(name="A", owner="admin").id
+    _usd_and_cny(crm, cid, kind="order")
+    r = cli("sales", "products", "--from", "2026-11-01", "--json")
+    assert r.exit_code == 0, r
+    (p,) = r.json
+    # Pump: 2 x 50.00 USD x 7.1 = 710.00 + 1 x 290.00 = 1000.00 CNY over 3: 333.33;
+    # prices 50 x 7.1 = 355.00 and 290.00
+    assert (p["quantity"], p["revenue"], p["avg_price"], p["min_price"], p["max_price"]) \
+        == ("3", "1000.00", "333.33", "290.00", "355.00")
+    # expenses: 10.00 USD at 7.1 = 71.00 + 29.00 CNY = 100.00
+    crm.documents.add(cid, kind="expense", number="E-1", amount="10.00", currency="USD",
+                      rate="7.1", issued_on=dt.date(2026, 11, 11))
+    crm.documents.add(cid, kind="expense", number="E-2", amount="29.00",
+                      issued_on=dt.date(2026, 11, 11))
+    (row,) = [x for x in cli("sales", "team", "--from", "2026-11-01", "--json").json
+              if x["owner"] == "admin"]
+    assert row["expenses"] == "100.00"
+
+
+def test_email_dunning_total_is_the_base_outstanding(crm_factory):
+    from crmkit_email import mailer
+
+    crm = crm_factory(enable=("receivables", "email"))
+    c = crm.customers.add(name="Pacific", email="ap@pacific.example", owner="admin")
+    crm.documents.add(c.id, kind="invoice", number="U-1", amount="100.00", currency="USD",
+                      rate="7.1", issued_on=dt.date(2026, 9, 1), due_on=dt.date(2026, 10, 1))
+    crm.documents.add(c.id, kind="invoice", number="C-1", amount="290.00",
+                      issued_on=dt.date(2026, 9, 1), due_on=dt.date(2026, 10, 1))
+    import attrs
+
+    with crm.unit(write=False) as ctx:
+        settings = attrs.evolve(ctx.settings("email"), dun_customers=True, language="en",
+                                fallback_email="boss@example.cn")
+        msgs = mailer.compose(ctx, crm.reminders.due(dt.date(2026, 11, 22)), settings)
+    (dun,) = [m for m in msgs if "ap@pacific.example" in m["To"]]
+    body = dun.get_content()
+    # 710.00 + 290.00 = 1,000.00 CNY: the reminders carry base amounts
+    assert "710.00 CNY" in body and "Total: 1,000.00 CNY" in body
