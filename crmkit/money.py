@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import re
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from .errors import ValidationError
 
@@ -136,8 +137,11 @@ class Rate(Decimal):
     def __str__(self) -> str:
         return format(Decimal(self).normalize(), "f")
 
-    def __format__(self, spec: str) -> str:
-        return str(self) if not spec else Decimal(self).__format__(spec)
+    def __format__(self, spec: str, context: Any = None, /) -> str:
+        if not spec:
+            return str(self)
+        d = Decimal(self)
+        return d.__format__(spec) if context is None else d.__format__(spec, context)
 
     def __repr__(self) -> str:
         return f"Rate('{self}')"

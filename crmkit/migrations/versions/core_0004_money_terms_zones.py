@@ -6,6 +6,8 @@ Revision ID: core_0004
 Revises: core_0003
 """
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -17,7 +19,7 @@ down_revision = "core_0003"
 branch_labels = None
 depends_on = None
 
-_MYSQL = {"mysql_charset": "utf8mb4", "mysql_engine": "InnoDB",
+_MYSQL: dict[str, Any] = {"mysql_charset": "utf8mb4", "mysql_engine": "InnoDB",
           "mariadb_charset": "utf8mb4", "mariadb_engine": "InnoDB"}
 
 
