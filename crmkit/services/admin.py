@@ -12,11 +12,11 @@ from sqlalchemy.exc import DBAPIError
 
 from ..errors import NotFound, ValidationError
 from ..i18n import _
+from ..money import parse_currency
 from ..records import ROLES, Tenant, User
 from ._base import Checker, Service, inserted_id
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
-CURRENCY = re.compile(r"^[A-Z]{3}$")
 
 
 class TenantService(Service):
@@ -42,8 +42,10 @@ class TenantService(Service):
             c.errors.append(f"invalid tenant slug '{slug}': lower-case letters, digits, "
                             "'-' and '_', at most 64")
         c.text("name", name, 200)
-        if not CURRENCY.match(currency or ""):
-            c.errors.append(f"invalid currency '{currency}': three capital letters (CNY)")
+        try:
+            parse_currency(currency)
+        except ValidationError as exc:
+            c.errors.extend(exc.errors)
         c.raise_if_any()
         t, u, a = self.table("tenants"), self.table("users"), self.table("audit")
         with self.crm.engine.connect() as conn, conn.begin():
