@@ -257,7 +257,10 @@ class Crm:
             # their own changes that concern no customer; never anyone else's
             q = q.where(or_(a.c.customer_id.in_(self.customers.visible_ids(ctx)),
                             and_(a.c.customer_id.is_(None), a.c.user == ctx.user.name)))
-        return q
+        # and of each record only what the user may see of it now (issue 11.12)
+        return q.where(*self.activities.change_scope(ctx, a), *[
+            c for c in ctx.hooks.crm_change_scope(ctx=ctx, user=ctx.user, audit=a)
+            if c is not None])
 
     def stream_changes(self, since: int = 0, limit: int | None = None,
                        offset: int = 0) -> Iterator[dict[str, Any]]:
