@@ -200,3 +200,18 @@ def test_unit_takes_the_tenant_locale_unless_crmkit_lang(two, monkeypatch):
     monkeypatch.setenv("CRMKIT_LANG", "en")
     with crm.unit():
         assert current_locale() == "en"
+
+
+def test_unit_takes_the_locale_stored_on_the_tenant(two, monkeypatch):
+    crm = two
+    t = crm.table("tenants")
+    if "locale" not in t.c:
+        pytest.skip("the tenants table has no locale column yet (issue 12)")
+    with crm.engine.begin() as conn:
+        conn.execute(t.update().where(t.c.slug == "acme").values(locale="zh_CN"))
+    monkeypatch.delenv("CRMKIT_LANG", raising=False)
+    with crm.using(tenant="acme").unit() as ctx:
+        assert ctx.tenant.locale == "zh_CN" and current_locale() == "zh_CN"
+    with crm.unit():  # default keeps en
+        assert current_locale() == "en"
+    assert current_locale() == "en"
