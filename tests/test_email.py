@@ -217,7 +217,7 @@ def test_smtp_down_rolls_back_and_retries_next_time(crm_factory):
 @pytest.mark.parametrize("key, value, message", [
     ("language", "fr", "setting language must be one of zh, en, got 'fr'"),
     ("password_env", "my password", "setting password_env must be the NAME"),
-    ("port", 70000, "setting port must be between 1 and 65535"),
+    ("port", 70000, "setting port must be a whole number from 1 to 65535"),
     ("owner_emails", {"li": "not-an-address"}, "setting owner_emails must map"),
     ("password", "secret", "unknown setting 'password' of email"),
 ])

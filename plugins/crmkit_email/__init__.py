@@ -14,6 +14,7 @@ from typing import Any
 from attrs import field, frozen
 
 import crmkit
+from crmkit.settings import boolean, integer, number, text
 
 LANGUAGES = ("zh", "en")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+\Z|^[^@\s]+@localhost\Z")
@@ -23,7 +24,7 @@ _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 def _check(name: str, ok: Any, message: str) -> Any:
     def check(_inst: Any, _attr: Any, value: Any) -> None:
         if not ok(value):
-            raise ValueError(f"setting {name} {message}, got {value!r}")
+            raise ValueError(f"setting {name} {message}, got {repr(value)[:80]}")
     return check
 
 
@@ -36,10 +37,9 @@ class EmailSettings:
     user's own e-mail (``crmkit user add NAME --email``), else to ``fallback_email``.
     """
 
-    host: str = "localhost"
-    port: int = field(default=25, validator=_check("port", lambda v: 0 < v < 65536,
-                                                   "must be between 1 and 65535"))
-    starttls: bool = False
+    host: str = text("localhost", max_length=255)
+    port: int = integer(25, low=1, high=65535)
+    starttls: bool = boolean(False)
     username: str | None = None
     password_env: str | None = field(default=None, validator=_check(
         "password_env", lambda v: v is None or bool(_ENV_NAME.match(v)),
@@ -48,7 +48,7 @@ class EmailSettings:
         "sender", lambda v: bool(_EMAIL.match(v)), "must be an e-mail address"))
     language: str = field(default="zh", validator=_check(
         "language", lambda v: v in LANGUAGES, f"must be one of {', '.join(LANGUAGES)}"))
-    dun_customers: bool = False
+    dun_customers: bool = boolean(False)
     dun_plugin: str = "receivables"
     dun_kinds: list[str] = field(factory=lambda: ["overdue"])
     owner_emails: dict[str, str] = field(factory=dict, validator=_check(
@@ -57,8 +57,11 @@ class EmailSettings:
     fallback_email: str | None = field(default=None, validator=_check(
         "fallback_email", lambda v: v is None or bool(_EMAIL.match(v)),
         "must be an e-mail address"))
-    timeout_seconds: float = field(default=30.0, converter=float, validator=_check(
-        "timeout_seconds", lambda v: v > 0, "must be greater than 0"))
+    timeout_seconds: float = number(30.0, low=0, high=600, low_inclusive=False)
+    #: a queued message is sent at most this many times before it is given up ("dead")
+    max_attempts: int = integer(8, low=1, high=100)
+    #: how long a sender holds the messages it claimed (longer than a send can take)
+    lease_seconds: float = number(300.0, low=1, high=86_400)
 
 
 PLUGIN = crmkit.PluginSpec(
