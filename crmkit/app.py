@@ -201,8 +201,11 @@ class Crm:
                     yield ctx
                 finally:
                     local.ctx = None
+            committed = ctx.after_commit
         finally:
             conn.close()
+        for fn in committed:
+            fn()
 
     # --- change feed -----------------------------------------------------------------
 

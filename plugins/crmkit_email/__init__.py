@@ -14,8 +14,10 @@ from typing import Any
 from attrs import field, frozen
 
 import crmkit
+from crmkit.i18n import Domain
 from crmkit.settings import boolean, integer, number, text
 
+_ = Domain("crmkit_email").gettext
 LANGUAGES = ("zh", "en")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+\Z|^[^@\s]+@localhost\Z")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -73,28 +75,48 @@ PLUGIN = crmkit.PluginSpec(
 
 
 @crmkit.hookimpl
+def crm_tables(metadata: Any, prefix: str) -> None:
+    """Define ``email_queue`` (the messages waiting to be sent). Returns nothing.
+    Since 0.3."""
+    from .tables import define_tables
+
+    define_tables(metadata, prefix)
+
+
+@crmkit.hookimpl
 def crm_deliver(ctx: Any, reminders: list[Any]) -> None:
-    """Mail the newly delivered reminders: one digest per owner and, with
+    """Queue the mails for the newly delivered reminders: one digest per owner and, with
     ``dun_customers``, one dunning message per customer with overdue invoices.
 
     Called by ``reminders --send`` inside its transaction, with the reminders not
-    delivered before. Raising (SMTP down, password variable missing) rolls the
-    recording back, so the reminders are offered again next time. Returns nothing.
-    Since 0.1.
+    delivered before. Nothing is sent here: the messages are written to ``email_queue``
+    in that transaction and sent over SMTP after it commits (and, when the server is
+    down or slow, by later ``crmkit jobs run email.deliver`` runs), so a slow SMTP
+    server never holds the database. A configuration error (the password variable is
+    missing) raises and rolls the recording back. Returns nothing. Since 0.1.
     """
     from .mailer import deliver
 
     deliver(ctx, reminders)
 
 
-# Jobs: once delivery runs after commit (mails queued in the transaction, sent from the
-# queue), declare ``email.deliver`` here, like webhooks.deliver:
-#
-#     @crmkit.hookimpl
-#     def crm_jobs() -> list[Any]:
-#         from crmkit.jobs import Job
-#         return [Job("email.deliver", <send what is queued, return a one-line summary>,
-#                     <description, translated>)]
+@crmkit.hookimpl
+def crm_jobs() -> list[Any]:
+    """``email.deliver``: send the queued mails that are due, once (``crmkit jobs run
+    email.deliver``); failed ones are retried by later runs. Returns the job. Since 0.3."""
+    from crmkit.jobs import Job
+
+    return [Job("email.deliver", _deliver_job,
+                _("Send the queued e-mails (reminder digests, dunning letters) that are "
+                  "due, once; failed ones are retried by later runs."))]
+
+
+def _deliver_job(crm: Any) -> str:
+    from .queue import Sender
+
+    r = Sender(crm).run()
+    return _("{sent} sent, {failed} failed (will retry), {dead} dead, {pending} "
+             "pending").format(**r.as_dict())
 
 
 __all__ = ["PLUGIN", "EmailSettings"]
