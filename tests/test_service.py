@@ -335,6 +335,18 @@ def test_crm_reminders_case_deadlines_delivered_once(crm_factory, reminder_recor
     assert "no answer" in first.subject
 
 
+def test_reminders_send_prints_each_case_reminder_once_on_the_terminal(crm, cli):
+    c = crm.customers.add(name="Acme", owner="li")
+    svc.add(crm, c.id, subject="无人应答", priority="urgent", at="2026-11-22T01:00+00:00")
+    # urgent: response due 02:00, resolution due 09:00 on 11-22 (UTC): both due today
+    first = cli("reminders", "--send")
+    assert first.exit_code == 0
+    assert first.stdout.count("[service/case_response_overdue] @li") == 1
+    assert first.stdout.count("[service/case_resolution_overdue] @li") == 1
+    again = cli("reminders", "--send", "--json").json
+    assert again["delivered"] == [] and again["already_delivered"] >= 2
+
+
 def test_crm_reminders_a_contract_renewed_and_one_not_renewed(crm_factory, reminder_recorder):
     crm = crm_factory(enable=("service", "recorder"), plugins=[reminder_recorder])
     a = crm.customers.add(name="Renewed Co", owner="admin")
@@ -429,7 +441,9 @@ def test_crm_permission_sales_see_cases_of_their_own_customers_only(crm, cli):
     r = cli("case", "reopen", handled.id, user="li")
     assert r.exit_code == 1 and "not found" in r.stderr
     r = cli("case", "add", theirs.id, "--subject", "x", user="li")
-    assert r.exit_code == 1 and "Wang's" not in r.stderr
+    assert (r.exit_code, r.stderr.strip()) == (1, f"Error: customer {theirs.id} not found")
+    r = cli("case", "list", "--customer", theirs.id, user="li")
+    assert (r.exit_code, r.stderr.strip()) == (1, f"Error: customer {theirs.id} not found")
     wang = crm.using(user="wang")
     assert [k.id for k in svc.list_cases(wang)[0]] == [handled.id]
     assert svc.reopen(wang, handled.id).status == "open"

@@ -107,6 +107,23 @@ def load(ctx: crmkit.Context, value: Any) -> Case:
     return case
 
 
+def visible_customer(ctx: crmkit.Context, value: Any) -> crmkit.Customer:
+    """A customer this user may see, or NotFound: one of another tenant or (for a
+    ``sales`` user) of another owner gets the same message as one that does not exist."""
+    try:
+        cid = int(str(value).strip())
+    except ValueError:
+        raise ValidationError(_("invalid customer id '{value}'; expected a whole number")
+                              .format(value=q(value))) from None
+    cu = ctx.crm.table("customers")
+    row = ctx.conn.execute(select(cu).where(ctx.crm.customers.visible(ctx),
+                                            cu.c.id == cid)).first()
+    customer = None if row is None else crmkit.Customer.from_row(row)
+    if customer is None or not ctx.allowed("view", customer):
+        raise NotFound(_("customer {id} not found").format(id=cid))
+    return customer
+
+
 def _text(errors: list[str], what: str, value: Any, limit: int | None,
           required: bool = True) -> str | None:
     s = (value or "").strip() if isinstance(value, str | type(None)) else str(value)
@@ -177,7 +194,7 @@ def add(crm: crmkit.Crm, customer_id: Any, *, subject: str, body: str | None = N
             _owner(ctx, errors, owner)
         if errors:
             raise ValidationError(errors)
-        customer = ctx.crm.customers.require(ctx, customer_id, "view")
+        customer = visible_customer(ctx, customer_id)
         ctx.check(WORK, customer, _("customer {id}").format(id=customer.id))
         hours = ctx.settings("service").sla_hours[priority]
         c = ctx.crm.table("service_cases")
@@ -326,7 +343,7 @@ def list_cases(crm: crmkit.Crm, *, status: str | None = None, owner: str | None 
         if owner:
             stmt = stmt.where(c.c.owner == owner)
         if customer is not None:
-            cust = ctx.crm.customers.require(ctx, int(customer), "view")
+            cust = visible_customer(ctx, customer)
             stmt = stmt.where(c.c.customer_id == cust.id)
         if overdue:
             now = ctx.now()
