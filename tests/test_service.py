@@ -218,6 +218,30 @@ def test_search_finds_a_two_character_chinese_term_inside_a_subject(crm, cli):
     assert table.exit_code == 0 and "客户要求退货并退款" in table.stdout
 
 
+def test_search_agrees_with_python_substring_search(crm):
+    """Random texts and terms over a small alphabet (Chinese, Latin of both cases, LIKE's
+    wildcards, a backslash, a space): the cases found are exactly those whose lower-cased
+    subject or solution holds the lower-cased term, with or without the index."""
+    rng = random.Random(2026)
+    alphabet = "退货款要求Ab_%\\ "
+    c = crm.customers.add(name="Acme", owner="li")
+    texts = {}
+    for _ in range(25):
+        subject = "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 8))).strip() or "x"
+        solution = "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 8))).strip() or "y"
+        k = svc.add(crm, c.id, subject=subject, at="2026-11-01T08:00+00:00")
+        svc.resolve(crm, k.id, solution=solution, at="2026-11-01T09:00+00:00")
+        texts[k.id] = (subject.lower(), solution.lower())
+    for _ in range(120):
+        term = "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 3))).strip()
+        if not term:
+            continue
+        t = term.lower()
+        expected = {i for i, (a, b) in texts.items() if t in a or t in b}
+        found, total = svc.search(crm, term)
+        assert ({k.id for k in found}, total) == (expected, len(expected)), term
+
+
 def test_search_uses_the_bigram_index_on_sqlite(crm):
     if crm.engine.dialect.name != "sqlite":
         pytest.skip("the bigram index is SQLite's")

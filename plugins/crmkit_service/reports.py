@@ -218,7 +218,7 @@ def section(ctx: crmkit.Context, customer: crmkit.Customer, on: dt.date) -> crmk
     last = [Case.from_row(r).as_json() for r in ctx.conn.execute(
         case_select(ctx).where(*mine, c.c.opened_at < end)
         .order_by(c.c.opened_at.desc(), c.c.id.desc()).limit(10))]
-    products = bought(ctx, customer.id, on)
+    products = bought(ctx, int(customer.id), on)  # type: ignore[arg-type]  # stored: has an id
     summary = [
         (_("Open cases"), int(n_open)),
         (_("Last cases"), [{_("id"): x["id"], _("opened"): x["opened_at"][:16],
