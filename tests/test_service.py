@@ -561,3 +561,16 @@ def test_crm_cli_case_group_has_every_command(cli, crm):
     for name in ("add", "reply", "resolve", "close", "reopen", "list", "show", "search",
                  "stats"):
         assert name in r.stdout
+
+
+def test_crm_demo_adds_cases_with_solutions_and_overdue_ones(cli, crm_db_url):
+    if not crm_db_url.startswith("sqlite"):
+        pytest.skip("the demo's data does not depend on the backend; sqlite is enough")
+    assert cli("demo").exit_code == 0
+    cases = cli("case", "list", "--json").json
+    assert [c["status"] for c in cases].count("closed") == 2 and len(cases) == 6
+    assert [c["solution"] for c in cli("case", "search", "退货", "--json").json] == [
+        "同意退货，三天内退款"]
+    kinds = {r["kind"] for r in cli("reminders", "--json").json}
+    assert {"case_response_overdue", "case_resolution_overdue"} <= kinds
+

@@ -2,7 +2,7 @@
 history in the 360° view and contract renewal reminders.
 
 Commands hang under ``crmkit case``. Hooks implemented: ``crm_tables``, ``crm_cli``,
-``crm_permission``, ``crm_reminders``, ``crm_customer_sections``. Python API: ``add``,
+``crm_permission``, ``crm_reminders``, ``crm_customer_sections``, ``crm_demo``. Python API: ``add``,
 ``reply``, ``resolve``, ``close``, ``reopen``, ``list_cases``, ``show``, ``search``,
 ``stats``. See docs/plugins/service.md.
 """
@@ -79,6 +79,16 @@ def crm_customer_sections(ctx: Any, customer: crmkit.Customer, on: dt.date
     from .reports import section
 
     return section(ctx, customer, on)
+
+
+@crmkit.hookimpl
+def crm_demo(crm: Any, customers: list[Any], rng: Any) -> None:
+    """Add six cases to ``crmkit demo``: two closed with their solutions (one a return,
+    退货), one resolved, two open past their deadlines and a new one. Returns nothing.
+    Since 0.2."""
+    from .demo import build
+
+    build(crm, customers)
 
 
 # --- Python API --------------------------------------------------------------------------
