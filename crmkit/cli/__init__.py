@@ -39,6 +39,7 @@ CORE_COMMANDS = {
     "changes": ("crmkit.cli.admin", "changes"),
     "audit": ("crmkit.cli.admin", "audit"),
     "jobs": ("crmkit.cli.jobs", "jobs"),
+    "report": ("crmkit.cli.report", "report_cmd"),
 }
 DEFAULT_DB = "sqlite:///crmkit.db"
 PREFIX = re.compile(r"^([A-Za-z_][A-Za-z0-9_]{0,39})?$")
