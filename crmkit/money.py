@@ -41,7 +41,7 @@ def parse_decimal(value: object, *, places: int, what: str = "amount") -> Decima
     elif isinstance(value, str):
         text = value.strip().replace(" ", "")
         sign = ""
-        if text[:1] in "+-":
+        if text[:1] and text[:1] in "+-":
             sign, text = text[0], text[1:]
         if text[:1] and text[0] in _CURRENCY_SIGNS:
             text = text[1:]
