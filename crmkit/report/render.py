@@ -46,7 +46,7 @@ def chart_svg(chart: Chart, key: str) -> str:
     plt = _pyplot()
     import matplotlib
 
-    rc = {"svg.fonttype": "none", "svg.hashsalt": key, "font.family": "sans-serif",
+    rc: Any = {"svg.fonttype": "none", "svg.hashsalt": key, "font.family": "sans-serif",
           "font.sans-serif": FONTS, "font.size": 9, "axes.spines.top": False,
           "axes.spines.right": False, "svg.image_inline": True}
     with matplotlib.rc_context(rc), warnings.catch_warnings():
