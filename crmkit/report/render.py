@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 import warnings
 from decimal import Decimal
 from typing import Any
@@ -22,6 +23,9 @@ from . import Chart, Report
 #: Font families for chart text, tried by the browser in order (CJK first).
 FONTS = ["Noto Sans CJK SC", "Source Han Sans SC", "WenQuanYi Zen Hei", "Microsoft YaHei",
          "PingFang SC", "DejaVu Sans", "sans-serif"]
+#: ids and the references to them inside one SVG: prefixed per chart so that the
+#: inline SVGs of one page never share an id (matplotlib numbers them per figure).
+_IDS = re.compile(r'(\bid="|url\(#|href="#)([^")]+)')
 PALETTE = ["#3b6ea8", "#e07b39", "#5a9e6f", "#c44e52", "#8172b2", "#937860", "#da8bc3"]
 
 
@@ -67,7 +71,7 @@ def chart_svg(chart: Chart, key: str) -> str:
         finally:
             plt.close(fig)
     text = buf.getvalue()
-    return text[text.index("<svg"):]
+    return _IDS.sub(lambda m: f"{m.group(1)}{key}-{m.group(2)}", text[text.index("<svg"):])
 
 
 def _draw(ax: Any, chart: Chart) -> None:

@@ -34,6 +34,7 @@ def sections(ctx: crmkit.Context, on: dt.date) -> Any:
     months = [r["month"] for r in tr]
     year_start = on - dt.timedelta(days=364)
     cats = profit_in(ctx, "category", year_start, on)
+    best = profit_in(ctx, "customer", year_start, on)[:RULES]
     frm = on.replace(day=1)
     e = _expenses(ctx).subquery("e")
     items = _by_item(ctx, e, frm, on, ctx.settings("insights").expense_growth_alert_pct)
@@ -63,6 +64,11 @@ def sections(ctx: crmkit.Context, on: dt.date) -> Any:
               kind="hbar", unit=cur),
     ]
     tables = [ReportTable(
+        _("Most profitable customers (last 12 months)"),
+        [_("customer"), _("revenue"), _("margin"), _("margin %"),
+         _("revenue without a known cost")],
+        [(r["key"], r["revenue"], r["margin"], _share(r["margin_pct"]),
+          r["unknown_cost_revenue"]) for r in best]), ReportTable(
         _("Products bought together"),
         [_("if bought"), _("then"), _("customers"), _("support"), _("confidence"),
          _("lift")],
