@@ -65,13 +65,29 @@ def chart_svg(chart: Chart, key: str) -> str:
                 (ax.set_xlabel if chart.kind == "hbar" else ax.set_ylabel)(chart.unit)
             if len(chart.series) > 1:
                 ax.legend(frameon=False, fontsize=8)
-            fig.tight_layout()
+            _margins(fig, chart)  # fixed margins: tight_layout would draw the figure twice
             buf = io.StringIO()
             fig.savefig(buf, format="svg", metadata={"Date": None})
         finally:
             plt.close(fig)
     text = buf.getvalue()
     return _IDS.sub(lambda m: f"{m.group(1)}{key}-{m.group(2)}", text[text.index("<svg"):])
+
+
+def _margins(fig: Any, chart: Chart) -> None:
+    """Room for the tick labels, from their length (East Asian characters count double)."""
+    def width(text: str) -> int:
+        return sum(2 if ord(ch) > 0x2E80 else 1 for ch in text)
+
+    longest = max((width(x) for x in chart.labels), default=1)
+    inches = fig.get_size_inches()
+    if chart.kind == "hbar":
+        left = min(0.5, (0.25 + 0.06 * longest) / inches[0])
+        fig.subplots_adjust(left=left, right=0.97, top=0.88, bottom=0.22 if chart.unit else 0.14)
+        return
+    rotated = len(chart.labels) > 6
+    bottom = min(0.5, (0.35 + (0.045 * longest if rotated else 0.1)) / inches[1])
+    fig.subplots_adjust(left=0.12, right=0.97, top=0.88, bottom=bottom)
 
 
 def _draw(ax: Any, chart: Chart) -> None:

@@ -71,8 +71,9 @@ def crm_customer_sections(ctx: Any, customer: crmkit.Customer, on: dt.date) -> A
 
 @crmkit.hookimpl
 def crm_report_sections(ctx: Any, on: dt.date) -> Any:
-    """The report's insights section: revenue trend, cohorts, profit by category,
-    expenses by item and the strongest cross-sell rules. Read-only. Since 0.2."""
+    """The report's insights section: revenue trend, new and buying customers, cohorts,
+    profit by category, expenses by item and the most profitable customers, in the
+    user's scope. Read-only. Since 0.2."""
     from .report import sections
 
     return sections(ctx, on)

@@ -1,5 +1,8 @@
 """The insights section of ``crmkit report``: revenue trend, new and buying customers,
-cohorts, profit by category, expenses by item and the strongest cross-sell rules."""
+cohorts, profit by category, expenses by item and the most profitable customers.
+
+Cross-sell rules are left out: their pair count grows with the square of the
+catalogue and belongs to ``insights cross-sell`` (and the 360° panel's suggestions)."""
 
 from __future__ import annotations
 
@@ -14,7 +17,7 @@ from .common import READ
 
 _ = Domain("crmkit_insights").gettext
 
-RULES = 10
+TOP = 10
 
 
 def _share(v: float | None) -> str:
@@ -27,19 +30,17 @@ def sections(ctx: crmkit.Context, on: dt.date) -> Any:
     from crmkit.report import Chart, ReportSection, ReportTable
 
     from .analyses import _by_item, _expenses, cohorts_in, profit_in, trend_in
-    from .crosssell import _public, rules_in
 
     cur = ctx.tenant.currency
     tr = trend_in(ctx, 12, on)
     months = [r["month"] for r in tr]
     year_start = on - dt.timedelta(days=364)
     cats = profit_in(ctx, "category", year_start, on)
-    best = profit_in(ctx, "customer", year_start, on)[:RULES]
+    best = profit_in(ctx, "customer", year_start, on, limit=TOP)
     frm = on.replace(day=1)
     e = _expenses(ctx).subquery("e")
     items = _by_item(ctx, e, frm, on, ctx.settings("insights").expense_growth_alert_pct)
     co = cohorts_in(ctx, on)[-12:]
-    rules = _public(rules_in(ctx, on, 2))[:RULES]
     revenue_12 = sum((r["revenue"] for r in tr), start=crmkit.parse_money("0"))
     margin = sum((r["margin"] for r in cats), start=crmkit.parse_money("0"))
     charts = [
@@ -68,12 +69,7 @@ def sections(ctx: crmkit.Context, on: dt.date) -> Any:
         [_("customer"), _("revenue"), _("margin"), _("margin %"),
          _("revenue without a known cost")],
         [(r["key"], r["revenue"], r["margin"], _share(r["margin_pct"]),
-          r["unknown_cost_revenue"]) for r in best]), ReportTable(
-        _("Products bought together"),
-        [_("if bought"), _("then"), _("customers"), _("support"), _("confidence"),
-         _("lift")],
-        [(r["if"], r["then"], r["customers"], _share(r["support"]),
-          _share(r["confidence"]), f"{r['lift']:.2f}") for r in rules])]
+          r["unknown_cost_revenue"]) for r in best])]
     flagged = [r["item"] for r in items if r["flagged"]]
     figures = [(_("invoice revenue, 12 months"), fmt_money(revenue_12)),
                (_("known margin, 12 months"), fmt_money(margin)),
