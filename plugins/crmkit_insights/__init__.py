@@ -79,6 +79,25 @@ def crm_report_sections(ctx: Any, on: dt.date) -> Any:
     return sections(ctx, on)
 
 
+@crmkit.hookimpl
+def crm_demo(crm: Any, customers: list[Any], rng: Any) -> None:
+    """Give ``crmkit demo``'s products a catalogue entry each (category and unit cost;
+    one is left without a cost), so that profit and the report have margins. Returns
+    nothing. Since 0.2."""
+    from .products import add
+
+    for name, category, cost in DEMO_CATALOGUE:
+        add(crm, name, category=category, cost=cost)
+
+
+#: ``crmkit demo``'s products: (name, category, unit cost or None).
+DEMO_CATALOGUE = (("Standard license", "软件", "300.00"),
+                  ("Support plan", "服务", "450.00"),
+                  ("Installation", "服务", "500.00"),
+                  ("Training day", "服务", None),
+                  ("Hardware kit", "硬件", "1600.00"))
+
+
 # --- Python API --------------------------------------------------------------------------
 
 
