@@ -136,7 +136,9 @@ try:
               "--out", sys.argv[2]], standalone_mode=False)
 finally:
     print("SECONDS", time.perf_counter() - t0)
-    print("PEAK_MB", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    use = resource.getrusage(resource.RUSAGE_SELF)
+    print("CPU", use.ru_utime + use.ru_stime)
+    print("PEAK_MB", use.ru_maxrss / 1024)
 """
 
 
@@ -180,9 +182,10 @@ def main() -> None:
         if p.returncode:
             raise SystemExit(p.stderr[-2000:])
         got = dict(line.split() for line in p.stdout.splitlines()
-                   if line.startswith(("SECONDS", "PEAK_MB")))
+                   if line.startswith(("SECONDS", "CPU", "PEAK_MB")))
         figure("crmkit report wall time", float(got["SECONDS"]), unit="s", target="< 10 s",
-               detail=f"{os.path.getsize(out) / 1e6:.1f} MB of HTML")
+               detail=f"CPU {float(got['CPU']):.2f}s, {os.path.getsize(out) / 1e6:.1f} MB "
+                      f"of HTML, load average {os.getloadavg()[0]:.1f}")
         figure("crmkit report peak RSS", float(got["PEAK_MB"]), unit=" MB",
                target="< 300 MB")
 

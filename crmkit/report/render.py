@@ -29,7 +29,8 @@ _IDS = re.compile(r'(\bid="|url\(#|href="#)([^")]+)')
 PALETTE = ["#3b6ea8", "#e07b39", "#5a9e6f", "#c44e52", "#8172b2", "#937860", "#da8bc3"]
 
 
-def _pyplot() -> Any:
+def _figure() -> Any:
+    """matplotlib's ``Figure`` (no pyplot: no backend, no global figure list)."""
     try:
         import matplotlib
     except ImportError:  # pragma: no cover - the extra is missing
@@ -37,17 +38,17 @@ def _pyplot() -> Any:
 
         raise CrmError(_("crmkit report needs matplotlib: pip install 'crmkit[report]'")
                        ) from None
-    matplotlib.use("Agg", force=True)
     # layout with a missing CJK glyph only warns: the browser draws the text
     logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
-    return plt
+    del matplotlib
+    return Figure
 
 
 def chart_svg(chart: Chart, key: str) -> str:
     """One chart as an ``<svg>`` element (no XML prolog), ids salted with ``key``."""
-    plt = _pyplot()
+    figure = _figure()
     import matplotlib
 
     rc: Any = {"svg.fonttype": "none", "svg.hashsalt": key, "font.family": "sans-serif",
@@ -57,19 +58,17 @@ def chart_svg(chart: Chart, key: str) -> str:
         warnings.simplefilter("ignore")
         n = max(len(chart.labels), 1)
         height = 2.8 if chart.kind != "hbar" else max(2.0, 0.32 * n + 0.9)
-        fig, ax = plt.subplots(figsize=(6.4, height), dpi=100)
-        try:
-            _draw(ax, chart)
-            ax.set_title(chart.title, loc="left", fontsize=10)
-            if chart.unit:
-                (ax.set_xlabel if chart.kind == "hbar" else ax.set_ylabel)(chart.unit)
-            if len(chart.series) > 1:
-                ax.legend(frameon=False, fontsize=8)
-            _margins(fig, chart)  # fixed margins: tight_layout would draw the figure twice
-            buf = io.StringIO()
-            fig.savefig(buf, format="svg", metadata={"Date": None})
-        finally:
-            plt.close(fig)
+        fig = figure(figsize=(6.4, height), dpi=100)
+        ax = fig.subplots()
+        _draw(ax, chart)
+        ax.set_title(chart.title, loc="left", fontsize=10)
+        if chart.unit:
+            (ax.set_xlabel if chart.kind == "hbar" else ax.set_ylabel)(chart.unit)
+        if len(chart.series) > 1:
+            ax.legend(frameon=False, fontsize=8)
+        _margins(fig, chart)  # fixed margins: tight_layout would draw the figure twice
+        buf = io.StringIO()
+        fig.savefig(buf, format="svg", metadata={"Date": None})
     text = buf.getvalue()
     return _IDS.sub(lambda m: f"{m.group(1)}{key}-{m.group(2)}", text[text.index("<svg"):])
 
