@@ -268,13 +268,35 @@ def crm_today(ctx: Any, on: Any) -> dict[str, Any] | None:
 
 
 @hookspec
+def crm_report_sections(ctx: Any, on: Any) -> Any:
+    """The plugin's sections of ``crmkit report`` (the HTML report) as of date ``on``.
+
+    Fires once per report, for the plugins enabled for the tenant, inside a read-only
+    unit, after the core's own section. Return a :class:`crmkit.report.ReportSection`
+    (or a list of them, or None): headline ``figures`` (label, value) pairs, ``charts``
+    (:class:`crmkit.report.Chart`: bar, hbar, line or stacked, as plain numbers) and
+    small ``tables`` - data only; the core draws the charts (inline SVG) and lays out
+    the page, escaping every text. Labels are translated with the plugin's ``_()``.
+    Compute in SQL and stay in the user's scope (``ctx.crm.customers.visible(ctx)``);
+    ask the plugin's own permission (``ctx.allowed("<plugin>.<verb>", None)``) and
+    return None when it is denied. Must not write.
+
+    Since 0.2.
+    """
+
+
+@hookspec
 def crm_deliver(ctx: Any, reminders: list[Any]) -> None:
     """Deliver reminders through a channel (terminal, e-mail, webhook).
 
     Called by ``reminders --send`` with the reminders not delivered before; the core
     records each key in the same transaction, so a reminder is delivered once. A
     channel that raises rolls the recording back and the reminders are offered again
-    next time. Returns nothing.
+    next time. A channel that talks to the outside (SMTP, HTTP) does not do it here,
+    inside the transaction: it queues the work in its own table and sends it after
+    commit (``ctx.on_commit(fn)``), like the email plugin; ``ctx.echo`` lines are
+    printed after the commit, so nothing is shown as delivered that was rolled back.
+    Returns nothing.
 
     Since 0.1.
     """
