@@ -342,3 +342,45 @@ def test_a_plugin_without_migrations_gets_its_tables_when_enabled(crm_factory):
     assert "crm_good_things" not in _present(crm)
     crm.plugins.enable("good")
     assert "crm_good_things" in _present(crm)
+
+
+FLAKY_TABLES = '''
+import os
+
+import crmkit
+from sqlalchemy import Column, Integer, Table
+
+PLUGIN = crmkit.PluginSpec(name="flaky", description="Breaks in crm_tables on demand.")
+
+
+@crmkit.hookimpl
+def crm_tables(metadata, prefix):
+    Table(f"{prefix}flaky_rows", metadata, Column("id", Integer, primary_key=True),
+          Column("tenant_id", Integer, nullable=False))
+    if os.environ.get("FLAKY_BREAK") == "1":
+        raise RuntimeError("crm_tables exploded")
+'''
+
+
+def test_an_enabled_plugin_broken_in_crm_tables_is_warned_about_and_the_cli_works(
+        cli, tmp_path, monkeypatch):
+    from importlib.metadata import EntryPoint
+
+    import crmkit.plugins as plugins_mod
+
+    (tmp_path / "crmkit_flaky_t.py").write_text(FLAKY_TABLES, encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    real = plugins_mod.entry_points
+    monkeypatch.setattr(plugins_mod, "entry_points", lambda group: [
+        *real(group=group), EntryPoint(name="flaky", value="crmkit_flaky_t", group=group)])
+    assert cli("init").exit_code == 0
+    assert cli("plugins", "enable", "flaky").exit_code == 0  # healthy when enabled
+    assert cli("customer", "add", "Acme").exit_code == 0
+
+    monkeypatch.setenv("FLAKY_BREAK", "1")  # the next release of the plugin breaks
+    r = cli("customer", "list", "--json")  # before: the raw RuntimeError, exit 1
+    assert r.exit_code == 0, r
+    assert [c["name"] for c in r.json] == ["Acme"]
+    assert ("Warning: plugin 'flaky' is enabled but not loaded: crm_tables failed: "
+            "RuntimeError: crm_tables exploded") in r.stderr
+    assert "Traceback" not in r.stderr
