@@ -384,3 +384,26 @@ def test_an_enabled_plugin_broken_in_crm_tables_is_warned_about_and_the_cli_work
     assert ("Warning: plugin 'flaky' is enabled but not loaded: crm_tables failed: "
             "RuntimeError: crm_tables exploded") in r.stderr
     assert "Traceback" not in r.stderr
+
+
+def test_impls_by_plugin_names_a_forwarded_implementation_after_its_plugin(monkeypatch):
+    import warnings
+
+    from crmkit import deprecations
+
+    monkeypatch.setattr(deprecations, "DEPRECATED", {
+        "crm_reminders_due": deprecations.Deprecation(
+            "crm_reminders_due", new="crm_reminders", since="0.2", removal="0.3")})
+
+    class Oldie:
+        PLUGIN = crmkit.PluginSpec(name="oldie")
+
+        @crmkit.hookimpl
+        def crm_reminders_due(self, ctx, on):
+            return []
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", deprecations.CrmkitDeprecationWarning)
+        host = PluginHost([Oldie()], discover=False)
+    names = [n for n, _ in host.impls_by_plugin("crm_reminders")]
+    assert "oldie" in names and all(n in host.installed for n in names)
