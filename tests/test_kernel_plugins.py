@@ -101,10 +101,9 @@ def test_two_instances_have_their_own_callers(tmp_path):
         two.close()
 
 
-def test_a_deprecated_hook_name_reaches_only_tenants_that_enabled_its_plugin(monkeypatch):
-    """Implementations of an old hook name are forwarded to the new hook as plugins of
-    their own ("<plugin>:<old>"), which belong to their plugin: a tenant that has not
-    enabled it does not call them."""
+@pytest.fixture
+def oldie_host(monkeypatch):
+    """A host with ``oldie`` (implements the old name of ``crm_reminders``) and ``pa``."""
     import warnings
 
     from crmkit import deprecations
@@ -122,12 +121,24 @@ def test_a_deprecated_hook_name_reaches_only_tenants_that_enabled_its_plugin(mon
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", deprecations.CrmkitDeprecationWarning)
-        host = PluginHost([Oldie(), Counter("pa")], discover=False)
+        return PluginHost([Oldie(), Counter("pa")], discover=False)
+
+
+def test_a_deprecated_hook_name_reaches_only_tenants_that_enabled_its_plugin(oldie_host):
+    """Implementations of an old hook name are forwarded to the new hook as plugins of
+    their own ("<plugin>:<old>"), which belong to their plugin: a tenant that has not
+    enabled it does not call them."""
+    host = oldie_host
     assert host.owner == {"oldie:crm_reminders_due": "oldie"}
     on = host.hooks(frozenset({"oldie"})).crm_reminders
     off = host.hooks(frozenset({"pa"})).crm_reminders
     assert on.plugins == ["oldie"] and on(ctx=None, on=None) == [["old"]]
     assert off.plugins == [] and off(ctx=None, on=None) == []
+
+
+def test_impls_by_plugin_names_a_forwarded_implementation_after_its_plugin(oldie_host):
+    names = [n for n, _ in oldie_host.impls_by_plugin("crm_reminders")]
+    assert "oldie" in names and all(n in oldie_host.installed for n in names)
 
 
 # --- item 5: extension hooks are fault-isolated ----------------------------------------
@@ -385,25 +396,3 @@ def test_an_enabled_plugin_broken_in_crm_tables_is_warned_about_and_the_cli_work
             "RuntimeError: crm_tables exploded") in r.stderr
     assert "Traceback" not in r.stderr
 
-
-def test_impls_by_plugin_names_a_forwarded_implementation_after_its_plugin(monkeypatch):
-    import warnings
-
-    from crmkit import deprecations
-
-    monkeypatch.setattr(deprecations, "DEPRECATED", {
-        "crm_reminders_due": deprecations.Deprecation(
-            "crm_reminders_due", new="crm_reminders", since="0.2", removal="0.3")})
-
-    class Oldie:
-        PLUGIN = crmkit.PluginSpec(name="oldie")
-
-        @crmkit.hookimpl
-        def crm_reminders_due(self, ctx, on):
-            return []
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", deprecations.CrmkitDeprecationWarning)
-        host = PluginHost([Oldie()], discover=False)
-    names = [n for n, _ in host.impls_by_plugin("crm_reminders")]
-    assert "oldie" in names and all(n in host.installed for n in names)
