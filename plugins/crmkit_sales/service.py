@@ -93,7 +93,7 @@ def _visible_ids(ctx: crmkit.Context) -> Any:
 def _own_only(ctx: crmkit.Context) -> bool:
     """Whether :func:`opp_scope` limits the user to their own opportunities (the same
     test), so that notes and feed rows follow exactly the opportunities' rule."""
-    return ctx.user.role == "sales"
+    return not sees_all(ctx)
 
 
 def note_scope(ctx: crmkit.Context, user: Any, activities: Any) -> Any:
