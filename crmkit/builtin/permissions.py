@@ -64,7 +64,8 @@ ACTIONS: dict[str, Rule] = {
                                          "another (`customer reassign`)"),
     "customers.change_owner": Rule(MANAGERS, "change a customer's owner "
                                              "(`customer update --owner`)"),
-    "audit.read": Rule(MANAGERS, "read the tenant's whole change feed"),
+    "audit.read": Rule(MANAGERS, "see the change feed's rows that concern no customer "
+                                 "(users, plugins, settings) made by others"),
     "jobs.run": Rule(MANAGERS, "run a job for the tenant (`jobs run NAME`)"),
     "jobs.run_all": Rule(ADMIN, "run a job for every tenant (`jobs run --all-tenants`)",
                          operator=True),
