@@ -134,6 +134,22 @@ def test_a_third_party_plugin_can_grant_every_admin_action(world):
     assert crm.tenants.get("acme2") is not None
 
 
+def test_a_grant_of_one_action_needs_no_other(world, cli, monkeypatch):
+    """jobs run --all-tenants asks jobs.run_all only (not tenants.manage as well)."""
+    import crmkit.plugins
+
+    _crm, policy = world
+    real = crmkit.plugins.PluginHost
+    monkeypatch.setattr(crmkit.plugins, "PluginHost", lambda: real([policy]))  # the CLI's
+    r = cli("jobs", "run", "reminders.send", "--all-tenants", "--json", user="li")
+    assert r.exit_code == 1 and "may not jobs.run_all" in r.stderr
+    policy.grant = {("li", "jobs.run_all")}
+    r = cli("jobs", "run", "reminders.send", "--all-tenants", "--json", user="li")
+    assert r.exit_code == 0, r.stderr
+    assert [(row["tenant"], row["status"]) for row in r.json] == [("default", "ok"),
+                                                                  ("acme", "ok")]
+
+
 def test_sales_view_all_decides_whose_opportunities_a_user_sees(world):
     crm, policy = world
     li_c = 1
