@@ -233,8 +233,11 @@ class Crm:
                     if ltoken is not None:
                         _reset(lambda: reset_locale(ltoken), lambda: set_locale(None))
                     _reset(lambda: var.reset(token), lambda: var.set(None))
+            committed = ctx.after_commit
         finally:
             conn.close()
+        for fn in committed:
+            fn()
 
     # --- change feed -----------------------------------------------------------------
 

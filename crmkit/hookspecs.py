@@ -270,7 +270,11 @@ def crm_deliver(ctx: Any, reminders: list[Any]) -> None:
     Called by ``reminders --send`` with the reminders not delivered before; the core
     records each key in the same transaction, so a reminder is delivered once. A
     channel that raises rolls the recording back and the reminders are offered again
-    next time. Returns nothing.
+    next time. A channel that talks to the outside (SMTP, HTTP) does not do it here,
+    inside the transaction: it queues the work in its own table and sends it after
+    commit (``ctx.on_commit(fn)``), like the email plugin; ``ctx.echo`` lines are
+    printed after the commit, so nothing is shown as delivered that was rolled back.
+    Returns nothing.
 
     Since 0.1.
     """

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select
 
 from .. import sql
+from ..checks import has_surrogate, quote
 from ..context import Context
 from ..convert import _default, to_dict
 from ..errors import NotFound, PermissionDenied, ValidationError
@@ -39,13 +40,20 @@ def _norm_tags(checker: Checker, tags: Any) -> tuple[str, ...]:
         return ()
     if isinstance(tags, str):
         tags = [t.strip() for t in tags.split(",")]
+    if not isinstance(tags, list | tuple | set | frozenset):
+        checker.errors.append(f"tags must be a list of texts, got {quote(tags)}")
+        return ()
     out: list[str] = []
     for t in tags:
-        t = str(t).strip()
+        if not isinstance(t, str):
+            checker.errors.append(f"invalid tag {quote(t)}: a tag is text")
+            continue
+        t = t.strip()
         if not t:
             continue
-        if "," in t or "\x00" in t or len(t) > 64:
-            checker.errors.append(f"invalid tag '{t}': no commas, at most 64 characters")
+        if "," in t or "\x00" in t or len(t) > 64 or has_surrogate(t):
+            checker.errors.append(f"invalid tag '{quote(t)}': no commas, at most 64 "
+                                  "characters")
         elif t not in out:
             out.append(t)
     return tuple(out)
@@ -66,7 +74,7 @@ def _proposed(ctx: Context, fields: Mapping[str, Any], before: Customer | None,
         elif k == "tags":
             changes[k] = _norm_tags(c, v)
         elif k == "extra":
-            changes[k] = dict(v or {})
+            changes[k] = c.extra(v)
         elif isinstance(v, str):
             changes[k] = v.strip() if k == "name" else (v.strip() or None)
         else:
@@ -145,7 +153,7 @@ class CustomerService(ListService[Customer]):
         return select(t.c.id).where(self.visible(ctx))
 
     def _load(self, ctx: Context, id_: int) -> Customer:
-        return Customer.from_row(get_row(ctx, "customers", int(id_), "customer"))
+        return Customer.from_row(get_row(ctx, "customers", id_, "customer"))
 
     def get(self, id_: int) -> Customer:
         """One customer; NotFound if it is not in this tenant, PermissionDenied if the

@@ -96,7 +96,7 @@ class DocumentService(ListService[Document]):
         return tuple(Term(no=r.no, due_on=r.due_on, amount=r.amount) for r in rows)
 
     def _load(self, ctx: Context, id_: int) -> Document:
-        row = get_row(ctx, "documents", int(id_), "document")
+        row = get_row(ctx, "documents", id_, "document")
         return Document.from_row(row, self._lines(ctx, row.id),
                                  self._installments(ctx, row.id))
 
@@ -137,6 +137,7 @@ class DocumentService(ListService[Document]):
         key_ok = not c.errors  # kind and number can be looked up: report a duplicate too
         c.choice("status", new["status"], DOCUMENT_STATUSES)
         c.text("attachment", new.get("attachment"), 2000)
+        new["extra"] = c.extra(new.get("extra"))
         if new["amount"] is not None and new["amount"] < 0:
             c.errors.append(f"amount must not be negative, got {new['amount']}")
         if new["due_on"] and new["issued_on"] and new["due_on"] < new["issued_on"]:
@@ -196,7 +197,8 @@ class DocumentService(ListService[Document]):
             else:
                 amt = c.money("amount", amount, minimum=None)
             c.raise_if_any()
-            new = {"customer_id": customer.id, "kind": kind, "number": (number or "").strip(),
+            new = {"customer_id": customer.id, "kind": kind,
+                   "number": number.strip() if isinstance(number, str) else number,
                    "status": status, "amount": amt,
                    "currency": _currency(c, currency, ctx.tenant.currency),
                    "issued_on": c.date("issue date", issued_on) or ctx.today,

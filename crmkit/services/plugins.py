@@ -19,9 +19,15 @@ from ._base import Service
 def parse_value(text: str) -> Any:
     """``plugins set`` values: JSON when it parses (``30``, ``[15,45]``), else a string."""
     try:
-        return json.loads(text)
+        return json.loads(text, parse_constant=_no_constant)
     except (ValueError, TypeError):
         return text
+
+
+def _no_constant(name: str) -> Any:
+    """``NaN``, ``Infinity`` and ``-Infinity`` are not JSON: they stay text (and a
+    number setting refuses them)."""
+    raise ValueError(name)
 
 
 def describe(host: Any, state: dict[str, Any] | None = None) -> list[dict[str, Any]]:
