@@ -16,6 +16,8 @@ the page and the table agree).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 from attrs import frozen
@@ -51,7 +53,7 @@ ADMIN = ("admin",)
 
 #: action -> rule. Plugins' actions are named ``<plugin>.<verb>``; a helper adding an
 #: action adds one row here and asks ``ctx.check("<name>", record, label)``.
-ACTIONS: dict[str, Rule] = {
+ACTIONS: Mapping[str, Rule] = MappingProxyType({
     "tenants.manage": Rule(ADMIN, "list and add tenants", operator=True),
     "users.manage": Rule(ADMIN, "add users, change their role or e-mail, disable and "
                                 "enable them"),
@@ -86,7 +88,7 @@ ACTIONS: dict[str, Rule] = {
     "service.work": Rule(ALL, "add cases, reply, resolve and close them"),
     "service.reopen": Rule(ALL, "reopen a resolved or closed case"),
     "service.report": Rule(ALL, "case statistics (`case stats`, in the user's scope)"),
-}
+})  # read-only: a plugin changes answers through crm_permission, not this table
 
 
 def allows(rule: Rule, role: str, tenant_slug: str) -> bool:
