@@ -258,11 +258,16 @@ class Crm:
     def _changes_query(self, ctx: Context, since: int) -> Any:
         a = self.table("audit")
         q = select(a).where(a.c.tenant_id == ctx.tenant.id, a.c.id > since).order_by(a.c.id)
-        if self.customers.scoped(ctx):
-            # a scoped user (sales) sees changes to the customers they may see, and
-            # their own changes that concern no customer; never anyone else's
-            q = q.where(or_(a.c.customer_id.in_(self.customers.visible_ids(ctx)),
-                            and_(a.c.customer_id.is_(None), a.c.user == ctx.user.name)))
+        scoped, reads_all = self.customers.scoped(ctx), ctx.allowed("audit.read", None)
+        if scoped or not reads_all:
+            # a scoped user (sales) sees changes to the customers they may see; changes
+            # that concern no customer (users, plugins, settings) need audit.read, else
+            # only their own
+            about = (a.c.customer_id.in_(self.customers.visible_ids(ctx)) if scoped
+                     else a.c.customer_id.is_not(None))
+            none = a.c.customer_id.is_(None)
+            q = q.where(or_(about, none if reads_all else and_(none,
+                                                               a.c.user == ctx.user.name)))
         # and of each record only what the user may see of it now (issue 11.12)
         return q.where(*self.activities.change_scope(ctx, a), *[
             c for c in ctx.hooks.crm_change_scope(ctx=ctx, user=ctx.user, audit=a)
