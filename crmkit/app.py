@@ -14,11 +14,12 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from . import storage
 from .context import Context
-from .errors import DatabaseError, NotFound, PermissionDenied
-from .i18n import _
+from .errors import CrmError, DatabaseError, NotFound, PermissionDenied
+from .i18n import _, reset_locale, set_locale
 from .jobs import JobService
 from .plugins import PluginHost
 from .records import Tenant, User
+from .zones import Clock, reset_display_zone, set_display_zone, system_clock, zone_of
 
 DEFAULT_URL = "sqlite:///crmkit.db"
 
@@ -34,7 +35,7 @@ class Crm:
 
     def __init__(self, engine: Engine, host: PluginHost, prefix: str, *, tenant: str,
                  user: str, today: dt.date | None, url: str | None = None,
-                 _shared: dict[str, Any] | None = None):
+                 clock: Clock | None = None, _shared: dict[str, Any] | None = None):
         self.engine = engine
         self.host = host
         self.prefix = prefix
@@ -48,7 +49,8 @@ class Crm:
                 before = set(metadata.tables)
                 _call_impl(fn, metadata=metadata, prefix=prefix)
                 host.installed[pname].tables = sorted(set(metadata.tables) - before)
-            _shared = {"metadata": metadata, "local": threading.local(), "enabled": {}}
+            _shared = {"metadata": metadata, "local": threading.local(), "enabled": {},
+                       "clock": clock or system_clock}
         self._shared = _shared
         self.metadata = _shared["metadata"]
         self._tenant: Tenant | None = None
@@ -84,9 +86,27 @@ class Crm:
                    user=user or self.user_name, today=today or self._today, url=self.url,
                    _shared=self._shared)
 
+    def now(self) -> dt.datetime:
+        """The current instant (aware, UTC) from this instance's clock: the system's, or
+        the one given to ``crmkit.open(clock=...)`` (tests)."""
+        return self._shared["clock"]().astimezone(dt.UTC)
+
+    def today_for(self, tenant: Tenant) -> dt.date:
+        """Today for ``tenant``: the fixed day (``today=``, ``--today``), else the current
+        date in the tenant's time zone."""
+        return self._today or self.now().astimezone(zone_of(tenant)).date()
+
     @property
     def today(self) -> dt.date:
-        return self._today or dt.datetime.now(dt.UTC).date()
+        """Today for this view's tenant (see :meth:`today_for`); UTC's date when the
+        tenant cannot be read (no database yet)."""
+        if self._today is not None:
+            return self._today
+        try:
+            with self.unit(write=False) as ctx:
+                return ctx.today
+        except CrmError:
+            return self.now().date()
 
     def table(self, name: str) -> Table:
         """A table by its name without the prefix (``customers``, ``grading_grades``)."""
@@ -194,13 +214,19 @@ class Crm:
                         f"database {self.url} is not initialised ({_reason(exc)}); "
                         "run `crmkit init`") from None
                 hooks = self.host.hooks(self.enabled_plugins(conn, tenant.id))
-                ctx = Context(crm=self, tenant=tenant, user=user, today=self.today,
-                              conn=conn, hooks=hooks, echo=echo)
+                ctx = Context(crm=self, tenant=tenant, user=user,
+                              today=self.today_for(tenant), conn=conn, hooks=hooks, echo=echo)
                 local.ctx = ctx
+                # the tenant's language and zone for what the operation prints; the CLI
+                # keeps them for the tables it prints after the unit
+                tokens = (set_locale(tenant.locale), set_display_zone(ctx.zone))
                 try:
                     yield ctx
                 finally:
                     local.ctx = None
+                    if not self._shared.get("cli"):
+                        reset_locale(tokens[0])
+                        reset_display_zone(tokens[1])
         finally:
             conn.close()
 
@@ -258,14 +284,18 @@ def _call_impl(fn: Any, **kwargs: Any) -> Any:
 
 def open(url: str | None = None, *, engine: Engine | None = None, prefix: str = "crm_",
          tenant: str = "default", user: str = "admin", today: dt.date | None = None,
-         plugins: Iterable[Any] = (), discover: bool = True) -> Crm:
+         plugins: Iterable[Any] = (), discover: bool = True,
+         clock: Clock | None = None) -> Crm:
     """Open a CRM on ``url`` (default ``sqlite:///crmkit.db``) or on a host's ``engine``.
 
     ``plugins`` registers extra plugin modules (objects or dotted names) besides those
     found in the ``crmkit.plugins`` entry-point group (``discover=False`` skips those).
-    Every call builds its own engine (unless given one), plugin manager and caches.
+    ``clock`` (a callable giving the current aware instant) replaces the system clock
+    for ``crm.now()`` and today (tests). Every call builds its own engine (unless given
+    one), plugin manager and caches.
     """
     if engine is None:
         engine = storage.create_engine(url or DEFAULT_URL)
     host = PluginHost(plugins, discover=discover)
-    return Crm(engine, host, prefix, tenant=tenant, user=user, today=today, url=url)
+    return Crm(engine, host, prefix, tenant=tenant, user=user, today=today, url=url,
+               clock=clock)

@@ -139,4 +139,4 @@ def open_cmd(crm: Any, customer_id: int | None, as_of: str | None, as_json: bool
           [_("number"), _("installment"), _("customer"), _("amount"), _("outstanding"),
            _("due"), _("days overdue"), _("bucket")], title=_("Open invoices"),
           empty=_("no open invoices"), more=page.more(total, len(items)),
-          offset=page.next_offset, optional=(7, 1, 3))
+          offset=page.next_offset, optional=(7, 3, 1))
