@@ -58,6 +58,12 @@ def doc_add(crm: Any, customer_id: int, kind: str, number: str, amount: str | No
                           due_on=parse_date(due, "--due"), applies_to=applies_to,
                           lines=list(lines), status=status, currency=currency, rate=rate,
                           terms=list(terms))
+    over = crm.documents.excess(d)
+    if over > 0:
+        click.echo(_("{kind} {number} is {excess} more than invoice {invoice} still owed; "
+                     "the excess joins the customer's unapplied payments").format(
+                         kind=d.kind.replace("_", " "), number=d.number,
+                         excess=f"{over:,.2f}", invoice=d.applies_to), err=True)
     print_json(d) if as_json else click.echo(d.id)
 
 
