@@ -14,34 +14,57 @@ from typing import Any
 from .errors import ValidationError
 
 _CENT = Decimal("0.01")
-_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
-_GROUPED = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d*)?$")
+# ASCII digits only (``\d`` would take Arabic-Indic and mathematical digits too)
+_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$", re.ASCII)
+_GROUPED = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d*)?$", re.ASCII)
+# Fullwidth digits, point, comma and signs (what a Chinese input method types) are the
+# ASCII ones; every other script's digits are refused.
+_FULLWIDTH = str.maketrans("０１２３４５６７８９．，＋－\u3000", "0123456789.,+- ")
+# a space may follow a leading sign or currency sign ("¥ 1,234.50"), never split digits
+_LEADING_SPACE = re.compile(r"^([+-]?)\s*([¥￥$€£]?)\s*")
+
+
+def _plain(value: str) -> str:
+    """``value`` with fullwidth characters made ASCII and the spaces after a leading
+    sign or currency sign dropped; ``"1 000"`` keeps its space (and is refused)."""
+    text = value.translate(_FULLWIDTH).strip()
+    return _LEADING_SPACE.sub(lambda m: m.group(1) + m.group(2), text, count=1)
 _CURRENCY_SIGNS = "¥￥$€£"
 # Largest amount that fits in a signed 64-bit count of cents, with headroom for sums.
 MAX_AMOUNT = Decimal("999999999999.99")
+
+
+def _q(value: object) -> str:
+    from .checks import quote
+
+    return quote(value)
 
 
 def parse_decimal(value: object, *, places: int, what: str = "amount") -> Decimal:
     """Parse ``value`` into a Decimal with at most ``places`` decimals, exactly.
 
     Accepts ``Decimal``, ``int`` and strings such as ``1234.50``, ``1,234.50``,
-    ``¥1234``; refuses floats, exponents (``1e3``), ``NaN``, infinities and any value
-    that would need rounding (``0.005`` as an amount).
+    ``¥1234``, ``¥ 1234`` and fullwidth ``１２３４．５０``; refuses ``1 000`` (a space
+    between digits), digits of other scripts (``١٢٣``, ``𝟏𝟐𝟑``), floats, exponents
+    (``1e3``), ``NaN``, infinities and any value that would need rounding (``0.005``
+    as an amount).
     """
     if isinstance(value, bool):
-        raise ValidationError(f"invalid {what} {value!r}: not a number")
+        raise ValidationError(f"invalid {what} {_q(value)}: not a number")
     if isinstance(value, float):
         raise ValidationError(
-            f"invalid {what} {value!r}: pass a string or Decimal, floats are inexact"
+            f"invalid {what} {_q(value)}: pass a string or Decimal, floats are inexact"
         )
     if isinstance(value, int):
         d = Decimal(value)
     elif isinstance(value, Decimal):
         d = value
         if not d.is_finite():
-            raise ValidationError(f"invalid {what} '{value}': not a finite number")
+            raise ValidationError(f"invalid {what} '{_q(value)}': not a finite number")
     elif isinstance(value, str):
-        text = value.strip().replace(" ", "")
+        text = _plain(value)
+        if not text:
+            raise ValidationError(f"invalid {what} '{_q(value)}': empty")
         sign = ""
         if text[:1] and text[0] in "+-":  # "" is "in" every string
             sign, text = text[0], text[1:]
@@ -51,27 +74,27 @@ def parse_decimal(value: object, *, places: int, what: str = "amount") -> Decima
         if _GROUPED.match(text):
             text = text.replace(",", "")
         if not _NUMBER.match(text):
-            raise ValidationError(f"invalid {what} '{value}': not a plain decimal number")
+            raise ValidationError(f"invalid {what} '{_q(value)}': not a plain decimal number")
         try:
             d = Decimal(text)
         except InvalidOperation:  # pragma: no cover - the regex already guards
-            raise ValidationError(f"invalid {what} '{value}'") from None
+            raise ValidationError(f"invalid {what} '{_q(value)}'") from None
     else:
-        raise ValidationError(f"invalid {what} {value!r}: not a number")
+        raise ValidationError(f"invalid {what} {_q(value)}: not a number")
     quantum = Decimal(1).scaleb(-places)
     try:
         d.quantize(quantum)
     except InvalidOperation:  # more digits than Decimal's precision holds
-        raise ValidationError(f"invalid {what} '{value}': too large") from None
+        raise ValidationError(f"invalid {what} '{_q(value)}': too large") from None
     if d != d.quantize(quantum):
         raise ValidationError(
-            f"invalid {what} '{value}': more than {places} decimal places would be rounded"
+            f"invalid {what} '{_q(value)}': more than {places} decimal places would be rounded"
         )
     d = d.quantize(quantum)
     if d == 0:
         d = abs(d)  # -0 is 0
     if abs(d) > MAX_AMOUNT:
-        raise ValidationError(f"invalid {what} '{value}': too large")
+        raise ValidationError(f"invalid {what} '{_q(value)}': too large")
     return d
 
 

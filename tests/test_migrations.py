@@ -17,7 +17,7 @@ from crmkit import migrations
 
 def _diff(crm):
     with crm.engine.connect() as conn:
-        mc = MigrationContext.configure(conn, opts={"compare_type": False})
+        mc = MigrationContext.configure(conn, opts={"compare_type": True})
         migrated = {n for n in crm.metadata.tables
                     if n in sa.inspect(conn).get_table_names()}
         md = sa.MetaData()
@@ -34,6 +34,19 @@ def test_migrations_build_exactly_the_tables_the_code_uses(crm_db_url):
     assert _diff(crm) == []
     names = set(sa.inspect(crm.engine).get_table_names())
     assert "crmkit_alembic_version" in names and "alembic_version" not in names
+    crm.close()
+
+
+def test_plugin_migrations_build_exactly_their_tables_with_their_types(crm_db_url):
+    # compare_type=True: a column whose type differs between a migration and the code
+    # (String(64) against String(100), Integer against BigInteger) is a difference
+    crm = crmkit.open(crm_db_url)
+    crm.init()
+    with_tables = ("grading", "sales", "webhooks", "marketing")
+    crm.plugins.enable(*with_tables)
+    names = set(sa.inspect(crm.engine).get_table_names())
+    assert {"crm_grading_grades", "crm_sales_opportunities"} <= names, names
+    assert _diff(crm) == []
     crm.close()
 
 
@@ -152,7 +165,7 @@ def test_uninstall_lists_refuses_while_enabled_purges_and_reenables_cleanly(crm_
     plan = uninstall_plan(crm, "notes")
     assert plan == {"plugin": "notes", "tables": {"crm_notes_items": 2},
                     "enabled_in": ["default"]}
-    with pytest.raises(crmkit.ValidationError, match="still enabled for tenant"):
+    with pytest.raises(crmkit.ValidationError, match="still enabled for 1 tenant"):
         purge(crm, "notes")
     crm.plugins.disable("notes")
     assert uninstall_plan(crm, "notes")["tables"] == {"crm_notes_items": 2}  # kept

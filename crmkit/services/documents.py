@@ -15,7 +15,14 @@ from ..money import base_amount, document_rate, parse_currency, parse_money, par
 from ..records import DOCUMENT_KINDS, DOCUMENT_STATUSES, Document, Line, Term
 from ..storage import SHORT_MAX
 from ..terms import parse_terms, split_terms, term_rows
-from ._base import Checker, ListService, get_row, inserted_id
+from ._base import (
+    Checker,
+    ListService,
+    customer_label,
+    customer_visible,
+    get_row,
+    inserted_id,
+)
 
 APPLYING_KINDS = ("payment", "credit_note")
 _FIELDS = ("customer_id", "kind", "number", "status", "amount", "currency", "issued_on",
@@ -49,6 +56,15 @@ def parse_line(value: Any) -> Line:
     return Line(product=product, quantity=q, unit_price=p)
 
 
+def _dup_message(ctx: Context, new: dict[str, Any], dup: Any) -> str:
+    number = str(new["number"])[:80]
+    if not customer_visible(ctx, dup.customer_id):
+        return _("{kind} number '{number}' is already used by another customer's "
+                 "document").format(kind=new["kind"], number=number)
+    return _("{kind} number '{number}' already exists (document {id})").format(
+        kind=new["kind"], number=number, id=dup.id)
+
+
 def _currency(c: Checker, value: Any, default: str) -> str:
     """An ISO 4217 code (``default`` when none is given); an error goes to ``c``."""
     if value is None or value == "":
@@ -80,7 +96,7 @@ class DocumentService(ListService[Document]):
         return tuple(Term(no=r.no, due_on=r.due_on, amount=r.amount) for r in rows)
 
     def _load(self, ctx: Context, id_: int) -> Document:
-        row = get_row(ctx, "documents", int(id_), "document")
+        row = get_row(ctx, "documents", id_, "document")
         return Document.from_row(row, self._lines(ctx, row.id),
                                  self._installments(ctx, row.id))
 
@@ -117,24 +133,27 @@ class DocumentService(ListService[Document]):
     def _check(self, ctx: Context, new: dict[str, Any], before: Document | None) -> Checker:
         c = Checker("document")
         c.choice("kind", new["kind"], DOCUMENT_KINDS)
-        c.choice("status", new["status"], DOCUMENT_STATUSES)
         c.text("number", new["number"], 100, required=True)
+        key_ok = not c.errors  # kind and number can be looked up: report a duplicate too
+        c.choice("status", new["status"], DOCUMENT_STATUSES)
         c.text("attachment", new.get("attachment"), 2000)
+        new["extra"] = c.extra(new.get("extra"))
         if new["amount"] is not None and new["amount"] < 0:
             c.errors.append(f"amount must not be negative, got {new['amount']}")
         if new["due_on"] and new["issued_on"] and new["due_on"] < new["issued_on"]:
             c.errors.append(f"due date {new['due_on']} is before the issue date "
                             f"{new['issued_on']}")
         t = self.table("documents")
-        if c.errors:
-            return c
-        if before is None or new["number"] != before.number or new["kind"] != before.kind:
-            dup = ctx.conn.execute(select(t.c.id).where(
+        if key_ok and (before is None or new["number"] != before.number
+                       or new["kind"] != before.kind):
+            dup = ctx.conn.execute(select(t.c.id, t.c.customer_id).where(
                 t.c.tenant_id == ctx.tenant.id, t.c.kind == new["kind"],
                 t.c.number == new["number"])).first()
             if dup is not None:
-                c.errors.append(f"{new['kind']} number '{new['number']}' already exists "
-                                f"(document {dup.id})")
+                # the holder's id only to a user who may see it (issue 11.4)
+                c.errors.append(_dup_message(ctx, new, dup))
+        if c.errors:
+            return c
         if new["applies_to"]:
             if new["kind"] not in APPLYING_KINDS:
                 c.errors.append(f"only payments and credit notes apply to an invoice, "
@@ -146,8 +165,10 @@ class DocumentService(ListService[Document]):
                 c.errors.append(f"{new['kind'].replace('_', ' ')} applies to unknown invoice "
                                 f"'{new['applies_to']}'")
             elif inv.customer_id != new["customer_id"]:
-                c.errors.append(f"invoice '{new['applies_to']}' belongs to customer "
-                                f"{inv.customer_id}, not {new['customer_id']}")
+                c.errors.append(_("invoice '{number}' belongs to {holder}, not customer "
+                                  "{id}").format(number=str(new["applies_to"])[:80],
+                                                 holder=customer_label(ctx, inv.customer_id),
+                                                 id=new["customer_id"]))
             elif new["kind"] == "credit_note" and new["base_amount"] > inv.base_amount:
                 c.errors.append(f"credit note of {new['amount']} is larger than invoice "
                                 f"'{inv.number}' ({inv.amount})")
@@ -176,7 +197,8 @@ class DocumentService(ListService[Document]):
             else:
                 amt = c.money("amount", amount, minimum=None)
             c.raise_if_any()
-            new = {"customer_id": customer.id, "kind": kind, "number": (number or "").strip(),
+            new = {"customer_id": customer.id, "kind": kind,
+                   "number": number.strip() if isinstance(number, str) else number,
                    "status": status, "amount": amt,
                    "currency": _currency(c, currency, ctx.tenant.currency),
                    "issued_on": c.date("issue date", issued_on) or ctx.today,
@@ -242,7 +264,7 @@ class DocumentService(ListService[Document]):
                 t.c.customer_id == document.customer_id)).scalar()
         if inv is None:
             return Decimal("0.00")
-        over = Decimal(int(applied)).scaleb(-2) - inv
+        over = Decimal(int(applied or 0)).scaleb(-2) - inv
         return max(Decimal("0.00"), min(over, document.base_amount or Decimal("0.00")))
 
     def get(self, id_: int) -> Document:
@@ -256,9 +278,17 @@ class DocumentService(ListService[Document]):
         with self.crm.unit() as ctx:
             before = self._load(ctx, id_)
             ctx.crm.customers.require(ctx, before.customer_id, "update")
-            bad = [k for k in fields if k not in _FIELDS or k == "customer_id"]
+            if "customer_id" in fields and fields["customer_id"] != before.customer_id:
+                # payments and credit notes applied to it stay with the old customer
+                raise ValidationError(_("a document cannot move to another customer; void "
+                                        "{kind} '{number}' and add it to the other customer"
+                                        ).format(kind=before.kind, number=before.number))
+            fields = {k: v for k, v in fields.items() if k != "customer_id"}
+            bad = [k for k in fields if k not in _FIELDS]
             if bad:
-                raise ValidationError(f"unknown document field '{bad[0]}'")
+                raise ValidationError(_("unknown document field '{field}'; valid: {valid}"
+                                        ).format(field=str(bad[0])[:80],
+                                                 valid=", ".join(_FIELDS[1:])))
             c = Checker("document")
             if "amount" in fields:
                 fields["amount"] = c.money("amount", fields["amount"], minimum=None)

@@ -118,6 +118,8 @@ def _records(ctx: Any, kind: str, progress: Any = None) -> Iterator[dict[str, An
         q = (select(t, c.c.external_id.label("customer_external_id"),
                     c.c.name.label("customer_name"))
              .join(c, c.c.id == t.c.customer_id).where(visible, t.c.tenant_id == ctx.tenant.id))
+        if kind == "activities":  # less the entries plugins hide (crm_activity_scope)
+            q = q.where(crm.activities.visible(ctx))
     last = done = 0
     while True:
         rows = ctx.conn.execute(q.where(t.c.id > last).order_by(t.c.id).limit(_PAGE)).all()

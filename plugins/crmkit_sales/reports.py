@@ -17,7 +17,7 @@ from sqlalchemy import BigInteger, and_, case, exists, func, or_, select, type_c
 import crmkit
 from crmkit.sql import day_of, days_between, money, year_month
 
-from .service import customer_scope, opp_scope, settings
+from .service import customer_scope, opp_scope, sees_all, settings
 
 CENT = Decimal("0.01")
 VALUE_KINDS = ("order", "invoice")
@@ -176,7 +176,7 @@ def funnel(crm: crmkit.Crm, frm: dt.date | None = None, to: dt.date | None = Non
         rank = s.rank
         entry_conds = [ch.c.tenant_id == ctx.tenant.id, ch.c.changed_on >= frm,
                        ch.c.changed_on <= to, ch.c.to_stage.in_(s.open_stages)]
-        if ctx.user.role == "sales" or customer_scope(ctx, o.c.customer_id):
+        if not sees_all(ctx) or customer_scope(ctx, o.c.customer_id):
             entry_conds.append(ch.c.opportunity_id.in_(select(o.c.id).where(opp_scope(ctx, o))))
         e = (select(ch.c.opportunity_id, ch.c.to_stage.label("stage"),
                     func.min(ch.c.id).label("first_id"))
@@ -272,7 +272,7 @@ def team(crm: crmkit.Crm, frm: dt.date | None = None, to: dt.date | None = None
                        ctx.crm.customers.visible(ctx)).group_by(c.c.owner)):
             row(r.owner)["expenses"] = r.amt
         out = [x for x in rows.values() if x["owner"] is not None]
-        if ctx.user.role == "sales":
+        if not sees_all(ctx):
             out = [x for x in out if x["owner"] == ctx.user.name]
         _flag(out, s.expense_alert_pct)
         return sorted(out, key=lambda x: x["owner"])
