@@ -152,3 +152,23 @@ def test_the_tenants_locale_is_the_operations_language(crm_db_url):
         assert current_locale() == "en"
     assert current_locale() == "en"  # an embedding host's own context is untouched
     crm.close()
+
+
+def test_csv_times_without_offset_and_the_change_feed_table_are_local(crm_factory, cli,
+                                                                       tmp_path):
+    crm = crm_factory(enable=("csv",))
+    crm.tenants.update("default", timezone="Asia/Shanghai")
+    crm.customers.add(name="Acme", external_id="A1")
+    f = tmp_path / "acts.csv"
+    f.write_text("customer_external_id,kind,subject,occurred_at\n"
+                 "A1,visit,回访,2026-11-30 10:00\n", encoding="utf-8")
+    assert cli("import", "activities", str(f)).exit_code == 0
+    (a,) = crm.activities.list()
+    # 10:00 in Shanghai = 02:00 UTC
+    assert a.occurred_at == dt.datetime(2026, 11, 30, 2, 0, tzinfo=UTC)
+    # the feed's JSON is UTC; its table shows Shanghai time (UTC + 8)
+    feed = cli("changes", "--json").json
+    last = dt.datetime.fromisoformat(feed[-1]["at"])
+    assert last.utcoffset() == dt.timedelta(0)
+    local = last.astimezone(parse_zone("Asia/Shanghai")).strftime("%Y-%m-%d %H:%M")
+    assert local in cli("changes").stdout

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import click
 
 from ..i18n import _
-from ..output import Group, Page, json_option, paging, pass_crm, print_json, stream_json, table
+from ..output import (
+    Group,
+    Page,
+    json_option,
+    paging,
+    pass_crm,
+    print_json,
+    stream_json,
+    table,
+    when,
+)
 
 
 @click.command("init")
@@ -71,15 +82,15 @@ def tenant_list(crm: Any, as_json: bool, page: Page) -> None:
         return print_json(ts)
     table([(t.id, t.slug, t.name, t.currency, t.timezone, t.locale) for t in ts],
           [_("id"), _("slug"), _("name"), _("currency"), _("time zone"), _("locale")],
-          more=more,
-          offset=page.next_offset)
+          more=more, offset=page.next_offset)
 
 
 def _feed_rows(rows: list[dict[str, Any]], with_fields: bool) -> list[list[Any]]:
     out = []
     for r in rows:
-        row = [r["cursor"], r["at"][:16].replace("T", " "), r["user"], r["table"], r["id"],
-               r["op"]]
+        # the feed's instants are UTC; people read them in the tenant's time
+        row = [r["cursor"], when(dt.datetime.fromisoformat(r["at"])), r["user"], r["table"],
+               r["id"], r["op"]]
         if with_fields:
             row.append(", ".join(sorted(_changed(r))))
         out.append(row)

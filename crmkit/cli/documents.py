@@ -82,11 +82,11 @@ def doc_list(crm: Any, as_json: bool, page: Page, **filters: Any) -> None:
     ds = crm.documents.list(limit=page.limit, offset=page.offset, **filters)
     names = crm.customers.names(d.customer_id for d in ds)
     table([(d.id, names.get(d.customer_id, d.customer_id), d.kind, d.number, d.status,
-            d.amount, d.issued_on, d.due_on, d.applies_to) for d in ds],
+            d.amount, d.currency, d.issued_on, d.due_on, d.applies_to) for d in ds],
           [_("id"), _("customer"), _("kind"), _("number"), _("status"), _("amount"),
-           _("issued"), _("due"), _("applies to")], empty=_("no documents"),
+           _("currency"), _("issued"), _("due"), _("applies to")], empty=_("no documents"),
           more=page.more(crm.documents.count(**filters), len(ds)), offset=page.next_offset,
-          optional=(8, 4, 7, 6))
+          optional=(9, 6, 4, 8, 7))
 
 
 @doc.command("show")
