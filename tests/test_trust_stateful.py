@@ -112,6 +112,24 @@ class TrustMachine(RuleBasedStateMachine):
         pools = [(i, s) for s in ("a", "b") for i in getattr(self.t[s], what)]
         return data.draw(st.sampled_from(sorted(pools)), label=what)
 
+    def _expect(self, expected: type[Exception] | None, call: Any) -> Any:
+        """``call()``'s result when ``expected`` is None; else check that it raises
+        exactly ``expected`` (NotFound or PermissionDenied) and give None."""
+        try:
+            result = call()
+        except (NotFound, PermissionDenied) as exc:
+            assert type(exc) is expected, (exc, expected)
+            return None
+        assert expected is None, expected
+        return result
+
+    def _on_customer(self, side: str, user: str, cid: int, where: str) -> Any:
+        """What acting on customer ``cid`` (of tenant ``where``) as ``user`` of ``side``
+        must give: NotFound across tenants, PermissionDenied outside the scope."""
+        if where != side:
+            return NotFound
+        return None if self.t[side].sees(user, cid) else PermissionDenied
+
     # --- rules ---------------------------------------------------------------------
 
     @initialize()
@@ -147,15 +165,11 @@ class TrustMachine(RuleBasedStateMachine):
         cid, where = self._target(data, side, "customers")
         m = self.t[side]
         k = next(self.seq)
-        try:
-            c = self.api(side, user).customers.update(cid, name=f"改名 {k}")
-        except NotFound:
-            assert where != side
+        c = self._expect(self._on_customer(side, user, cid, where), lambda: self.api(
+            side, user).customers.update(cid, name=f"改名 {k}"))
+        if c is None:
             return
-        except PermissionDenied:
-            assert where == side and not m.sees(user, cid)
-            return
-        assert where == side and m.sees(user, cid) and c.name == f"改名 {k}"
+        assert c.name == f"改名 {k}"
         m.feed[("customer", cid, "update")] += 1
 
     @precondition(lambda self: any(self.t[s].customers for s in "ab"))
@@ -167,16 +181,10 @@ class TrustMachine(RuleBasedStateMachine):
     def add_task_on(self, side: str, user: str, cid: int, where: str | None = None) -> None:
         where = where or side
         m = self.t[side]
-        try:
-            a = self.api(side, user).activities.add(cid, kind="task", subject="回访",
-                                                    due_on="2026-11-30")
-        except NotFound:
-            assert where != side
+        a = self._expect(self._on_customer(side, user, cid, where), lambda: self.api(
+            side, user).activities.add(cid, kind="task", subject="回访", due_on="2026-11-30"))
+        if a is None:
             return
-        except PermissionDenied:
-            assert where == side and not m.sees(user, cid)
-            return
-        assert where == side and m.sees(user, cid)
         m.activities[a.id] = {"customer": cid, "owner": user}
         m.feed[("activity", a.id, "insert")] += 1
 
@@ -194,18 +202,11 @@ class TrustMachine(RuleBasedStateMachine):
             expected: type[Exception] | None = NotFound
         elif not m.sees(user, m.activities[aid]["customer"]):
             expected = PermissionDenied
-        elif c_where != side:
-            expected = NotFound
-        elif not m.sees(user, cid):
-            expected = PermissionDenied
         else:
-            expected = None
-        try:
-            self.api(side, user).activities.update(aid, customer_id=cid)
-        except (NotFound, PermissionDenied) as exc:
-            assert type(exc) is expected, (exc, expected)
+            expected = self._on_customer(side, user, cid, c_where)
+        if self._expect(expected, lambda: self.api(side, user).activities.update(
+                aid, customer_id=cid)) is None:
             return
-        assert expected is None
         if m.activities[aid]["customer"] != cid:
             m.activities[aid]["customer"] = cid
             m.feed[("activity", aid, "update")] += 1
@@ -217,16 +218,10 @@ class TrustMachine(RuleBasedStateMachine):
         cid, where = self._target(data, side, "customers")
         m = self.t[side]
         k = next(self.seq)
-        try:
-            d = self.api(side, user).documents.add(cid, kind=kind, number=f"D-{k}",
-                                                   amount="100.00")
-        except NotFound:
-            assert where != side
+        d = self._expect(self._on_customer(side, user, cid, where), lambda: self.api(
+            side, user).documents.add(cid, kind=kind, number=f"D-{k}", amount="100.00"))
+        if d is None:
             return
-        except PermissionDenied:
-            assert where == side and not m.sees(user, cid)
-            return
-        assert where == side and m.sees(user, cid)
         m.documents[d.id] = cid
         m.feed[("document", d.id, "insert")] += 1
         if kind == "invoice" and m.customers[cid]["status"] == "prospect":
@@ -335,18 +330,15 @@ class TrustMachine(RuleBasedStateMachine):
         cid, where = self._target(data, side, "customers")
         owner = data.draw(st.sampled_from(sorted(USERS)), label="new owner")
         m = self.t[side]
-        try:
-            c = self.api(side, user).customers.update(cid, owner=owner)
-        except NotFound:
-            assert where != side
+        expected = self._on_customer(side, user, cid, where)
+        if expected is None and USERS[user] == "sales" and m.customers[cid]["owner"] != owner:
+            expected = PermissionDenied  # customers.change_owner: managers only
+        c = self._expect(expected, lambda: self.api(side, user).customers.update(
+            cid, owner=owner))
+        if c is None:
             return
-        except PermissionDenied:
-            assert where == side and USERS[user] == "sales"
-            assert not m.sees(user, cid) or m.customers[cid]["owner"] != owner
-            return
-        assert where == side and c.owner == owner
+        assert c.owner == owner
         if m.customers[cid]["owner"] != owner:
-            assert USERS[user] in UNSCOPED
             m.customers[cid]["owner"] = owner
             m.feed[("customer", cid, "update")] += 1
 
