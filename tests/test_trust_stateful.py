@@ -135,7 +135,10 @@ class TrustMachine(RuleBasedStateMachine):
     @initialize()
     def seed(self) -> None:
         """Each tenant starts with a customer of each salesperson and of the manager, a
-        task on each (so that every rule has targets from the first step on)."""
+        task on each (so that every rule has targets from the first step on); tenant a
+        has the csv plugin (imports work there from the start, and are refused in b until
+        an admin enables it)."""
+        self.enable("a", "admin", "csv")
         for side in "ab":
             for owner in ("s1", "s2", "mgr"):
                 self.add_customer(side, "admin", owner)
