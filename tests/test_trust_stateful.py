@@ -53,7 +53,7 @@ class Tenant:
 
     def __init__(self, slug: str):
         self.slug = slug
-        self.customers: dict[int, dict[str, Any]] = {}   # id -> {"owner", "status"}
+        self.customers: dict[int, dict[str, Any]] = {}   # id -> {"owner", "status", "ext"}
         self.activities: dict[int, dict[str, Any]] = {}  # id -> {"customer", "owner"}
         self.documents: dict[int, int] = {}              # id -> customer id
         self.enabled: set[str] = set()
@@ -159,7 +159,7 @@ class TrustMachine(RuleBasedStateMachine):
             return
         assert allowed
         assert (c.owner, c.status) == (owner, "prospect")
-        m.customers[c.id] = {"owner": owner, "status": "prospect"}
+        m.customers[c.id] = {"owner": owner, "status": "prospect", "ext": c.external_id}
         m.feed[("customer", c.id, "insert")] += 1
 
     @precondition(lambda self: any(self.t[s].customers for s in "ab"))
@@ -276,12 +276,12 @@ class TrustMachine(RuleBasedStateMachine):
         a row repeating an existing customer's external id is skipped, and named only
         when the user may see that customer (issue 11.4)."""
         m = self.t[side]
-        names = [f"导入 {next(self.seq)}" for _ in range(rows)]
-        lines = ["name,external_id", *[f"{n}," for n in names]]
+        ks = [next(self.seq) for _ in range(rows)]
+        lines = ["name,external_id", *[f"导入 {k},X{self.n}-{k}" for k in ks]]
         dup = None
         if m.customers and data.draw(st.booleans(), label="duplicate row"):
             dup = data.draw(st.sampled_from(sorted(m.customers)), label="duplicate of")
-            lines.append(f"dup,X{self.n}-{self._ext_no(side, dup)}")
+            lines.append(f"dup,{m.customers[dup]['ext']}")
         f = self.tmp / f"import-{self.n}-{next(self.seq)}.csv"
         f.write_text("\n".join(lines) + "\n", encoding="utf-8")
         before = {c.id for c in self.api(side, "admin").customers.list()}
@@ -293,15 +293,14 @@ class TrustMachine(RuleBasedStateMachine):
         if dup is not None:
             named = f"duplicate of customer {dup} " in r.stderr
             assert named == m.sees(user, dup), r.stderr
-        added = {c.id for c in self.api(side, "admin").customers.list()} - before
-        assert len(added) == rows
-        for cid in added:
-            m.customers[cid] = {"owner": user, "status": "prospect"}
+        added = {c.id: c for c in self.api(side, "admin").customers.list()
+                 if c.id not in before}
+        assert sorted(c.external_id for c in added.values()) == sorted(
+            f"X{self.n}-{k}" for k in ks)
+        for cid, c in added.items():
+            assert c.owner == user
+            m.customers[cid] = {"owner": user, "status": "prospect", "ext": c.external_id}
             m.feed[("customer", cid, "insert")] += 1
-
-    def _ext_no(self, side: str, cid: int) -> str:
-        ext = self.api(side, "admin").customers.get(cid).external_id
-        return ext.split("-", 1)[1]
 
     @rule(side=st.sampled_from("ab"), user=st.sampled_from(sorted(USERS)),
           report=st.sampled_from(["customer", "doc", "activity", "changes"]))
