@@ -157,6 +157,7 @@ def crm_addhooks(pluginmanager: pluggy.PluginManager) -> None:
     Historic: called for every plugin as it is registered. Other plugins then
     implement those hooks without importing the plugin that declares them; the core
     calls them for enabled plugins through ``ctx.hooks.<name>(...)``. Returns nothing.
+    A plugin that raises here is listed as broken (``crm_addhooks failed: ...``).
 
     Since 0.1.
     """
@@ -169,7 +170,8 @@ def crm_tables(metadata: Any, prefix: str) -> None:
     Called once per ``crmkit.open``, for every installed plugin. Name tables
     ``f"{prefix}<plugin>_<name>"`` and give them a ``tenant_id`` column that leads every
     index. Read them back later with ``ctx.crm.table("<plugin>_<name>")``. Returns
-    nothing.
+    nothing. A plugin that raises here is listed as broken with the error, the tables
+    it defined are taken back, and ``crmkit.open`` goes on with the others.
 
     Since 0.1.
     """
@@ -182,7 +184,8 @@ def crm_cli(cli: Any) -> None:
     Called for every installed plugin when the CLI starts. Plugin commands hang under
     the plugin's name; when the plugin is not enabled for the tenant, running one
     says how to enable it. Get the service API in a command with
-    ``crmkit.cli.get_crm()``. Returns nothing.
+    ``crmkit.cli.get_crm()``. Returns nothing. A plugin that raises here is listed as
+    broken and its commands are not offered (``--debug`` shows the traceback).
 
     Since 0.1.
     """
@@ -194,7 +197,8 @@ def crm_settings() -> Any:
 
     An alternative to ``PLUGIN.settings``. Values are stored per tenant and validated
     by cattrs (``crmkit plugins set NAME KEY VALUE``); read them with
-    ``ctx.settings("<plugin>")``. Returns the class.
+    ``ctx.settings("<plugin>")``. Returns the class. Asked once, when the plugin
+    manager is made; a plugin that raises here is listed as broken.
 
     Since 0.1.
     """
@@ -264,13 +268,35 @@ def crm_today(ctx: Any, on: Any) -> dict[str, Any] | None:
 
 
 @hookspec
+def crm_report_sections(ctx: Any, on: Any) -> Any:
+    """The plugin's sections of ``crmkit report`` (the HTML report) as of date ``on``.
+
+    Fires once per report, for the plugins enabled for the tenant, inside a read-only
+    unit, after the core's own section. Return a :class:`crmkit.report.ReportSection`
+    (or a list of them, or None): headline ``figures`` (label, value) pairs, ``charts``
+    (:class:`crmkit.report.Chart`: bar, hbar, line or stacked, as plain numbers) and
+    small ``tables`` - data only; the core draws the charts (inline SVG) and lays out
+    the page, escaping every text. Labels are translated with the plugin's ``_()``.
+    Compute in SQL and stay in the user's scope (``ctx.crm.customers.visible(ctx)``);
+    ask the plugin's own permission (``ctx.allowed("<plugin>.<verb>", None)``) and
+    return None when it is denied. Must not write.
+
+    Since 0.2.
+    """
+
+
+@hookspec
 def crm_deliver(ctx: Any, reminders: list[Any]) -> None:
     """Deliver reminders through a channel (terminal, e-mail, webhook).
 
     Called by ``reminders --send`` with the reminders not delivered before; the core
     records each key in the same transaction, so a reminder is delivered once. A
     channel that raises rolls the recording back and the reminders are offered again
-    next time. Returns nothing.
+    next time. A channel that talks to the outside (SMTP, HTTP) does not do it here,
+    inside the transaction: it queues the work in its own table and sends it after
+    commit (``ctx.on_commit(fn)``), like the email plugin; ``ctx.echo`` lines are
+    printed after the commit, so nothing is shown as delivered that was rolled back.
+    Returns nothing.
 
     Since 0.1.
     """
@@ -282,10 +308,13 @@ def crm_permission(ctx: Any, user: Any, action: str, record: Any) -> bool | None
     ``delete``) to ``record`` (a Customer, Contact, Activity or Document, or a plugin's
     own record)?
 
-    Return True, False or None (no opinion). Any False denies; if nobody says True the
-    action is denied too. The built-in ``permissions`` plugin gives admins and managers
-    everything in their tenant and salespeople their own customers and those
-    customers' items.
+    ``action`` is a record action or a named one (``plugins.manage``,
+    ``customers.reassign``, ``grading.run``, ...). Return True, False or None (no
+    opinion). Any False denies; if nobody says True the action is denied too. The
+    built-in ``permissions`` plugin answers named actions from its role table (True
+    or no opinion, so another plugin may grant them too), and for records gives admins
+    and managers everything in their tenant and salespeople their own customers and
+    those customers' items (docs/admin/permissions.md).
 
     Since 0.1.
     """
@@ -341,7 +370,8 @@ def crm_demo(crm: Any, customers: list[Any], rng: Any) -> None:
 
     Called after the core sample data exists and the plugin is enabled; ``customers``
     are the sample customers, ``rng`` a seeded ``random.Random`` (use it, so the demo
-    stays deterministic). Write through ``crm``. Returns nothing.
+    stays deterministic). Write through ``crm``. Returns nothing. A plugin that raises
+    here is listed as broken; the demo goes on without it and says so.
 
     Since 0.1.
     """

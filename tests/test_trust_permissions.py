@@ -77,6 +77,10 @@ def check_li(crm: Any, li: Any, mine: Ids, theirs: Ids) -> None:
         li.customers.add_many([{"name": "for wang", "owner": "wang"}])
     if theirs.customers:
         _denied(li.customers.reassign, "wang", "li")
+    # her own customers too: owner changes and reassigning are managers' actions
+    for cid in mine.customers:
+        _denied(li.customers.update, cid, owner="wang")
+    _denied(li.customers.reassign, "li", "wang")
     assert counts(crm) == before
     changes = li.changes()
     assert not {ch["id"] for ch in changes if ch["table"] == "customer"} & theirs.customers
@@ -210,3 +214,33 @@ def test_sales_user_plugin_reports_and_exports_show_nothing_of_another(crm, cli,
             ran += 1
     assert ran == len(PLUGIN_COMMANDS) + 4
     assert counts(crm) == before
+
+
+def test_reassign_and_owner_change_need_a_manager(crm, cli):
+    """li (sales) owns 2 customers; --from li --to wang, --from zhao (who owns nothing
+    but has a task on wang's customer) --to li and --owner wang are all refused, in the
+    API and the CLI; the manager boss does them."""
+    for name in ("li", "wang", "zhao"):
+        crm.users.add(name)
+    crm.users.add("boss", role="manager")
+    a = crm.customers.add(name="A", owner="li")
+    b = crm.customers.add(name="B", owner="li")
+    w = crm.customers.add(name="W", owner="wang")
+    task = crm.activities.add(w.id, kind="task", subject="ring", owner="zhao",
+                              due_on="2026-11-30")
+    before = counts(crm)
+    li = crm.using(user="li")
+    _denied(li.customers.reassign, "li", "wang")
+    _denied(li.customers.reassign, "zhao", "li")
+    _denied(li.customers.update, a.id, owner="wang")
+    for args in (("customer", "reassign", "--from", "li", "--to", "wang"),
+                 ("customer", "reassign", "--from", "zhao", "--to", "li"),
+                 ("customer", "update", str(b.id), "--owner", "wang")):
+        r = cli(*args, user="li")
+        assert r.exit_code == 1 and "permission denied: user 'li'" in r.stderr, args
+    assert counts(crm) == before
+    assert crm.activities.get(task.id).owner == "zhao"
+    boss = crm.using(user="boss")
+    # 2 customers (A, B) and no open task of li's move to wang
+    assert boss.customers.reassign("li", "wang") == {"customers": 2, "tasks": 0}
+    assert {c.owner for c in crm.customers.list()} == {"wang"}

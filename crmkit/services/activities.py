@@ -87,6 +87,7 @@ class ActivityService(ListService[Activity]):
         c.choice("kind", new.get("kind"), ACTIVITY_KINDS)
         c.text("subject", new.get("subject"), SUBJECT_MAX, required=True)
         c.text("body", new.get("body"), TEXT_MAX)
+        new["extra"] = c.extra(new.get("extra"))
         new["due_on"] = c.date("due date", new.get("due_on"))
         if "owner" in fields or before is None:
             if owners is None:

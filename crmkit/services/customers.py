@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select
 
 from .. import sql
+from ..checks import has_surrogate, quote
 from ..context import Context
 from ..convert import _default, to_dict
 from ..errors import NotFound, PermissionDenied, ValidationError
@@ -39,13 +40,20 @@ def _norm_tags(checker: Checker, tags: Any) -> tuple[str, ...]:
         return ()
     if isinstance(tags, str):
         tags = [t.strip() for t in tags.split(",")]
+    if not isinstance(tags, list | tuple | set | frozenset):
+        checker.errors.append(f"tags must be a list of texts, got {quote(tags)}")
+        return ()
     out: list[str] = []
     for t in tags:
-        t = str(t).strip()
+        if not isinstance(t, str):
+            checker.errors.append(f"invalid tag {quote(t)}: a tag is text")
+            continue
+        t = t.strip()
         if not t:
             continue
-        if "," in t or "\x00" in t or len(t) > 64:
-            checker.errors.append(f"invalid tag '{t}': no commas, at most 64 characters")
+        if "," in t or "\x00" in t or len(t) > 64 or has_surrogate(t):
+            checker.errors.append(f"invalid tag '{quote(t)}': no commas, at most 64 "
+                                  "characters")
         elif t not in out:
             out.append(t)
     return tuple(out)
@@ -66,7 +74,7 @@ def _proposed(ctx: Context, fields: Mapping[str, Any], before: Customer | None,
         elif k == "tags":
             changes[k] = _norm_tags(c, v)
         elif k == "extra":
-            changes[k] = dict(v or {})
+            changes[k] = c.extra(v)
         elif isinstance(v, str):
             changes[k] = v.strip() if k == "name" else (v.strip() or None)
         else:
@@ -145,7 +153,7 @@ class CustomerService(ListService[Customer]):
         return select(t.c.id).where(self.visible(ctx))
 
     def _load(self, ctx: Context, id_: int) -> Customer:
-        return Customer.from_row(get_row(ctx, "customers", int(id_), "customer"))
+        return Customer.from_row(get_row(ctx, "customers", id_, "customer"))
 
     def get(self, id_: int) -> Customer:
         """One customer; NotFound if it is not in this tenant, PermissionDenied if the
@@ -278,6 +286,7 @@ class CustomerService(ListService[Customer]):
         with self.crm.unit() as ctx:
             before = self._load(ctx, id_)
             ctx.check("update", before, f"customer {id_}")
+            _check_owner_change(ctx, before, fields)
             return self._update(ctx, before, fields)
 
     def _update(self, ctx: Context, before: Customer, fields: Mapping[str, Any]
@@ -336,6 +345,7 @@ class CustomerService(ListService[Customer]):
                 return self.add(external_id=external_id, **fields), True
             before = Customer.from_row(row)
             ctx.check("update", before, f"customer {before.id}")
+            _check_owner_change(ctx, before, fields)
             return self._update(ctx, before, fields), False
 
     def add_many(self, records: Iterable[Mapping[str, Any]], *, batch_size: int = 5000) -> int:
@@ -360,6 +370,8 @@ class CustomerService(ListService[Customer]):
         ``disable``: then disable ``from_user``, in the same transaction.
         ``progress(done, total)`` is called as customers move."""
         with self.crm.unit() as ctx:
+            ctx.check("customers.reassign", None, _("customers of '{user}'").format(
+                user=str(from_user)[:80]))
             names = user_names(ctx)
             for n in (from_user, to_user):
                 if n not in names:
@@ -508,3 +520,12 @@ def _escape(s: str) -> str:
 def _jsonable(data: Any) -> Any:
     return json.loads(json.dumps(data, default=_default, ensure_ascii=False))
 
+
+def _check_owner_change(ctx: Context, before: Customer, fields: Mapping[str, Any]) -> None:
+    """Changing a customer's owner is a manager's action (``customers.change_owner``),
+    beyond the ``update`` the caller may do."""
+    owner = fields.get("owner", before.owner)
+    if isinstance(owner, str):
+        owner = owner.strip() or None  # as _proposed reads it
+    if owner != before.owner:
+        ctx.check("customers.change_owner", before, _("customer {id}").format(id=before.id))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
@@ -11,9 +12,10 @@ from sqlalchemy import select
 from ..context import Context
 from ..errors import ValidationError
 from ..i18n import _
-from ..money import parse_money, parse_quantity
-from ..records import DOCUMENT_KINDS, DOCUMENT_STATUSES, Document, Line
+from ..money import base_amount, document_rate, parse_currency, parse_money, parse_quantity
+from ..records import DOCUMENT_KINDS, DOCUMENT_STATUSES, Document, Line, Term
 from ..storage import SHORT_MAX
+from ..terms import parse_terms, split_terms, term_rows
 from ._base import (
     Checker,
     ListService,
@@ -24,23 +26,41 @@ from ._base import (
 )
 
 APPLYING_KINDS = ("payment", "credit_note")
+_NUMERIC = re.compile(r"^[+-]?[\d,.¥￥$€£]*\d[\d,.]*$")
 _FIELDS = ("customer_id", "kind", "number", "status", "amount", "currency", "issued_on",
-           "due_on", "applies_to", "attachment", "extra")
+           "due_on", "applies_to", "attachment", "extra", "rate")
+#: fields an invoice's payment terms were computed from: fixed once it has terms
+_TERMED = ("amount", "currency", "rate", "issued_on", "due_on")
+
+
+def _split_line(value: str) -> list[str]:
+    """``PRODUCT:QTY:PRICE[:COST]``: four parts when the last three all read as numbers
+    (a product name may itself contain ``:``), else three."""
+    four = value.rsplit(":", 3)
+    if len(four) == 4 and four[0].strip() and all(_NUMERIC.match(x.strip()) for x in four[1:3]) \
+            and (not four[3].strip() or _NUMERIC.match(four[3].strip())):
+        return four
+    parts = value.rsplit(":", 2)
+    if len(parts) != 3:
+        raise ValidationError(f"invalid line '{value[:80]}'; expected PRODUCT:QTY:PRICE "
+                              f"or PRODUCT:QTY:PRICE:COST")
+    return parts
 
 
 def parse_line(value: Any) -> Line:
-    """``Line``, a (product, quantity, unit_price) tuple, or ``"PRODUCT:QTY:PRICE"``."""
+    """``Line``, a (product, quantity, unit_price[, unit_cost]) tuple, or
+    ``"PRODUCT:QTY:PRICE"`` / ``"PRODUCT:QTY:PRICE:COST"`` (the unit cost is optional)."""
     if isinstance(value, Line):
         return value
     if isinstance(value, str):
-        parts = value.rsplit(":", 2)
-        if len(parts) != 3:
-            raise ValidationError(f"invalid line '{value}'; expected PRODUCT:QTY:PRICE")
-        value = parts
+        value = _split_line(value)
     try:
-        product, qty, price = value
+        product, qty, price, *rest = value
+        if len(rest) > 1:
+            raise ValueError
     except (TypeError, ValueError):
         raise ValidationError(f"invalid line {value!r}; expected (product, qty, price)") from None
+    cost_in = rest[0] if rest else None
     product = str(product).strip()
     if not product or len(product) > SHORT_MAX or "\x00" in product:
         raise ValidationError(f"invalid line product '{product}'")
@@ -50,7 +70,13 @@ def parse_line(value: Any) -> Line:
     p = parse_money(price, what=f"unit price of '{product}'")
     if p < 0:
         raise ValidationError(f"unit price of '{product}' must not be negative, got {price}")
-    return Line(product=product, quantity=q, unit_price=p)
+    cost = None
+    if cost_in is not None and cost_in != "":
+        cost = parse_money(cost_in, what=f"unit cost of '{product}'")
+        if cost < 0:
+            raise ValidationError(f"unit cost of '{product}' must not be negative, "
+                                  f"got {cost_in}")
+    return Line(product=product, quantity=q, unit_price=p, unit_cost=cost)
 
 
 def _dup_message(ctx: Context, new: dict[str, Any], dup: Any) -> str:
@@ -60,6 +86,17 @@ def _dup_message(ctx: Context, new: dict[str, Any], dup: Any) -> str:
                  "document").format(kind=new["kind"], number=number)
     return _("{kind} number '{number}' already exists (document {id})").format(
         kind=new["kind"], number=number, id=dup.id)
+
+
+def _currency(c: Checker, value: Any, default: str) -> str:
+    """An ISO 4217 code (``default`` when none is given); an error goes to ``c``."""
+    if value is None or value == "":
+        return default
+    try:
+        return parse_currency(value)
+    except ValidationError as exc:
+        c.errors.extend(exc.errors)
+        return default
 
 
 class DocumentService(ListService[Document]):
@@ -73,11 +110,36 @@ class DocumentService(ListService[Document]):
         rows = ctx.conn.execute(select(t).where(t.c.tenant_id == ctx.tenant.id,
                                                 t.c.document_id == doc_id)
                                 .order_by(t.c.position))
-        return tuple(Line(r.product, r.quantity, r.unit_price) for r in rows)
+        return tuple(Line(r.product, r.quantity, r.unit_price, r.unit_cost) for r in rows)
+
+    def _installments(self, ctx: Context, doc_id: int) -> tuple[Term, ...]:
+        t = self.table("document_terms")
+        rows = ctx.conn.execute(select(t).where(t.c.tenant_id == ctx.tenant.id,
+                                                t.c.document_id == doc_id).order_by(t.c.no))
+        return tuple(Term(no=r.no, due_on=r.due_on, amount=r.amount) for r in rows)
 
     def _load(self, ctx: Context, id_: int) -> Document:
-        row = get_row(ctx, "documents", int(id_), "document")
-        return Document.from_row(row, self._lines(ctx, row.id))
+        row = get_row(ctx, "documents", id_, "document")
+        return Document.from_row(row, self._lines(ctx, row.id),
+                                 self._installments(ctx, row.id))
+
+    @staticmethod
+    def _terms(new: dict[str, Any], terms: Any) -> tuple[list[Term], list[Decimal]]:
+        """Parse ``terms`` for the document ``new``; its ``due_on`` becomes the last
+        installment's due date."""
+        if not split_terms(terms):
+            return [], []
+        if new["kind"] != "invoice":
+            raise ValidationError(_("only invoices have payment terms, not a {kind}").format(
+                kind=new["kind"]))
+        if new["due_on"] is not None:
+            raise ValidationError(_("give either --due or --term, not both: with terms the "
+                                    "due date is the last installment's"))
+        installments, bases = parse_terms(terms, amount=new["amount"],
+                                          base=new["base_amount"], rate=new["rate"],
+                                          issued_on=new["issued_on"])
+        new["due_on"] = installments[-1].due_on
+        return installments, bases
 
     def by_number(self, kind: str, number: str) -> Document | None:
         t = self.table("documents")
@@ -88,7 +150,8 @@ class DocumentService(ListService[Document]):
             if row is None:
                 return None
             ctx.crm.customers.require(ctx, row.customer_id, "view")
-            return Document.from_row(row, self._lines(ctx, row.id))
+            return Document.from_row(row, self._lines(ctx, row.id),
+                                     self._installments(ctx, row.id))
 
     def _check(self, ctx: Context, new: dict[str, Any], before: Document | None) -> Checker:
         c = Checker("document")
@@ -97,6 +160,7 @@ class DocumentService(ListService[Document]):
         key_ok = not c.errors  # kind and number can be looked up: report a duplicate too
         c.choice("status", new["status"], DOCUMENT_STATUSES)
         c.text("attachment", new.get("attachment"), 2000)
+        new["extra"] = c.extra(new.get("extra"))
         if new["amount"] is not None and new["amount"] < 0:
             c.errors.append(f"amount must not be negative, got {new['amount']}")
         if new["due_on"] and new["issued_on"] and new["due_on"] < new["issued_on"]:
@@ -128,7 +192,7 @@ class DocumentService(ListService[Document]):
                                   "{id}").format(number=str(new["applies_to"])[:80],
                                                  holder=customer_label(ctx, inv.customer_id),
                                                  id=new["customer_id"]))
-            elif new["kind"] == "credit_note" and new["amount"] > inv.amount:
+            elif new["kind"] == "credit_note" and new["base_amount"] > inv.base_amount:
                 c.errors.append(f"credit note of {new['amount']} is larger than invoice "
                                 f"'{inv.number}' ({inv.amount})")
         return c
@@ -136,8 +200,13 @@ class DocumentService(ListService[Document]):
     def add(self, customer_id: int, *, kind: str, number: str, amount: Any = None,
             issued_on: Any = None, due_on: Any = None, applies_to: str | None = None,
             lines: Iterable[Any] = (), status: str = "open", currency: str | None = None,
-            attachment: str | None = None, extra: dict[str, Any] | None = None) -> Document:
-        """Add a document; ``amount`` defaults to the lines' total."""
+            attachment: str | None = None, extra: dict[str, Any] | None = None,
+            rate: Any = None, terms: Any = None) -> Document:
+        """Add a document; ``amount`` defaults to the lines' total.
+
+        Outside the tenant's base currency ``rate`` is required (base units for one unit
+        of ``currency``); ``terms`` are an invoice's installments (``"30:30"``,
+        ``"2026-12-31:5000.00"``, or ``"30:30;60:50;90:20"``), see :mod:`crmkit.terms`."""
         with self.crm.unit() as ctx:
             customer = ctx.crm.customers.require(ctx, customer_id, "update")
             c = Checker("document")
@@ -151,16 +220,21 @@ class DocumentService(ListService[Document]):
             else:
                 amt = c.money("amount", amount, minimum=None)
             c.raise_if_any()
-            new = {"customer_id": customer.id, "kind": kind, "number": (number or "").strip(),
+            new = {"customer_id": customer.id, "kind": kind,
+                   "number": number.strip() if isinstance(number, str) else number,
                    "status": status, "amount": amt,
-                   "currency": currency or ctx.tenant.currency,
+                   "currency": _currency(c, currency, ctx.tenant.currency),
                    "issued_on": c.date("issue date", issued_on) or ctx.today,
                    "due_on": c.date("due date", due_on), "applies_to": applies_to or None,
                    "attachment": attachment, "extra": extra or {}}
             c.raise_if_any()
+            new["rate"] = document_rate(new["currency"], ctx.tenant.currency, rate)
+            new["base_amount"] = base_amount(amt, new["rate"])
+            installments, bases = self._terms(new, terms)
             c = self._check(ctx, new, None)
             c.raise_if_any()
-            doc = Document(id=None, tenant_id=ctx.tenant.id, lines=parsed, **new)
+            doc = Document(id=None, tenant_id=ctx.tenant.id, lines=parsed, terms=installments,
+                           **new)
             c.raise_if_any(ctx.hooks.crm_document_validate(ctx=ctx, document=doc,
                                                            changes=dict(new), before=None))
             t = self.table("documents")
@@ -171,7 +245,11 @@ class DocumentService(ListService[Document]):
                 ctx.conn.execute(lt.insert(), [
                     {"tenant_id": ctx.tenant.id, "document_id": new_id, "position": i,
                      "product": ln.product, "quantity": ln.quantity,
-                     "unit_price": ln.unit_price} for i, ln in enumerate(parsed, 1)])
+                     "unit_price": ln.unit_price, "unit_cost": ln.unit_cost}
+                    for i, ln in enumerate(parsed, 1)])
+            if installments:
+                ctx.conn.execute(self.table("document_terms").insert(),
+                                 term_rows(ctx.tenant.id, new_id, installments, bases))
             doc = self._load(ctx, new_id)
             ctx.hooks.crm_document_created(ctx=ctx, document=doc)
             ctx.audit("document", new_id, "insert", None, doc, customer_id=doc.customer_id)
@@ -216,16 +294,33 @@ class DocumentService(ListService[Document]):
             c = Checker("document")
             if "amount" in fields:
                 fields["amount"] = c.money("amount", fields["amount"], minimum=None)
+            if "currency" in fields:
+                fields["currency"] = _currency(c, fields["currency"], before.currency)
             for k in ("issued_on", "due_on"):
                 if k in fields:
                     fields[k] = c.date(k.replace("_on", " date"), fields[k])
             c.raise_if_any()
             new = {k: getattr(before, k) for k in _FIELDS} | fields
+            if {"amount", "currency", "rate"} & set(fields):
+                new["rate"] = document_rate(new["currency"], ctx.tenant.currency,
+                                            fields.get("rate", before.rate if new["currency"]
+                                                       == before.currency else None))
+                new["base_amount"] = base_amount(new["amount"], new["rate"])
+                fields = fields | {"rate": new["rate"], "base_amount": new["base_amount"]}
+            else:
+                new["base_amount"] = before.base_amount
             changes = {k: v for k, v in fields.items() if getattr(before, k) != v}
             if not changes:
                 return before
+            fixed = [k for k in _TERMED if k in changes]
+            if before.terms and fixed:
+                raise ValidationError(_(
+                    "invoice '{number}' has payment terms; its {field} cannot change "
+                    "(void it and add a new one)").format(number=before.number,
+                                                          field=fixed[0]))
             self._check(ctx, new, before).raise_if_any()
-            doc = Document(id=before.id, tenant_id=ctx.tenant.id, lines=before.lines, **new)
+            doc = Document(id=before.id, tenant_id=ctx.tenant.id, lines=before.lines,
+                           terms=before.terms, **new)
             c.raise_if_any(ctx.hooks.crm_document_validate(ctx=ctx, document=doc,
                                                            changes=changes, before=before))
             t = self.table("documents")

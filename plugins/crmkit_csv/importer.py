@@ -49,6 +49,8 @@ _COLUMN_OF = [  # which field an error message is about (first match wins)
     ("phone", r"\bphone\b"), ("address", r"\baddress\b"), ("tags", r"\btag"),
     ("status", r"\bstatus\b"), ("kind", r"\bkind\b"),
     ("due_on", r"due date"), ("issued_on", r"issue date"),
+    ("terms", r"\bterms?\b|installment"), ("rate", r"\brate\b"),
+    ("currency", r"\bcurrency\b"),
     ("amount", r"\bamount\b|credit note of"), ("lines", r"\bline\b|quantity|unit price"),
     ("applies_to", r"applies to|invoice '"), ("number", r"number '"),
     ("occurred_at", r"invalid time"), ("done_at", r"done"), ("subject", r"\bsubject\b"),

@@ -38,13 +38,13 @@ def crm_cli(cli: Any) -> None:
 
 @crmkit.hookimpl
 def crm_permission(ctx: Any, user: Any, action: str, record: Any) -> bool | None:
-    """A ``sales`` user may see and change only the opportunities they own (the
-    built-in rule on the customer's owner applies as well). No opinion on anything
-    else. Since 0.1."""
-    from .service import Opportunity
+    """A user without ``sales.view_all`` (by default: ``sales`` users) may see and
+    change only the opportunities they own (the built-in rule on the customer's owner
+    applies as well). No opinion on anything else. Since 0.1."""
+    from .service import Opportunity, sees_all
 
-    if isinstance(record, Opportunity) and user.role == "sales":
-        return record.owner == user.name or False
+    if isinstance(record, Opportunity) and record.owner != user.name:
+        return None if sees_all(ctx) else False
     return None
 
 
@@ -147,3 +147,12 @@ def opportunity_facts(ctx: crmkit.Context) -> Any:
                   case((o.c.stage == settings(ctx).won, 1), else_=0).label("won"),
                   type_coerce(o.c.amount, BigInteger).label("amount")
                   ).where(opp_scope(ctx, o))
+
+
+@crmkit.hookimpl
+def crm_report_sections(ctx: Any, on: dt.date) -> Any:
+    """The report's sales section as of ``on``: the forecast by month and the funnel,
+    in the user's scope. Read-only. Since 0.2."""
+    from .report_section import sections
+
+    return sections(ctx, on)

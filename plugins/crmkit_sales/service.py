@@ -70,11 +70,17 @@ def customer_scope(ctx: crmkit.Context, customer_id_col: Any) -> list[Any]:
     return [customer_id_col.in_(ctx.crm.customers.visible_ids(ctx))] if limits else []
 
 
+def sees_all(ctx: crmkit.Context) -> bool:
+    """Whether the user may see every owner's opportunities (permission
+    ``sales.view_all``; without it, only their own)."""
+    return ctx.allowed("sales.view_all", None)
+
+
 def opp_scope(ctx: crmkit.Context, o: Any) -> Any:
     """What the user may see of the opportunities table: their tenant, visible customers,
-    and for a ``sales`` user only the opportunities they own."""
+    and without ``sales.view_all`` only the opportunities they own."""
     conds = [o.c.tenant_id == ctx.tenant.id, *customer_scope(ctx, o.c.customer_id)]
-    if ctx.user.role == "sales":
+    if not sees_all(ctx):
         conds.append(o.c.owner == ctx.user.name)
     return and_(*conds)
 
@@ -87,7 +93,7 @@ def _visible_ids(ctx: crmkit.Context) -> Any:
 def _own_only(ctx: crmkit.Context) -> bool:
     """Whether :func:`opp_scope` limits the user to their own opportunities (the same
     test), so that notes and feed rows follow exactly the opportunities' rule."""
-    return ctx.user.role == "sales"
+    return not sees_all(ctx)
 
 
 def note_scope(ctx: crmkit.Context, user: Any, activities: Any) -> Any:
