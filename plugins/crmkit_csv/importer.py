@@ -24,7 +24,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from crmkit import CrmError, ValidationError
+from crmkit import CrmError, DatabaseError, ValidationError
 
 from . import dedup
 from .fields import (
@@ -81,6 +81,7 @@ class _Row:
 def import_file(crm: Any, kind: str, path: str | Path, *, mapping: tuple[str, ...] = (),
                 dry_run: bool = False, skip_invalid: bool = False,
                 update_existing: bool = False, encoding: str = "auto",
+                delimiter: str | None = None,
                 on_message: Callable[[str], None] | None = None,
                 progress: Callable[[int, int], None] | None = None,
                 batch_size: int | None = None) -> Report:
@@ -92,8 +93,10 @@ def import_file(crm: Any, kind: str, path: str | Path, *, mapping: tuple[str, ..
         ctx.crm.plugins.require(ctx, "csv")
     if kind not in KINDS:
         raise ValidationError(f"unknown kind '{kind}'; valid: {', '.join(KINDS)}")
-    return _Importer(crm, kind, Path(path), mapping, dry_run, skip_invalid, update_existing,
-                     encoding, on_message, progress, batch_size).run()
+    imp = _Importer(crm, kind, Path(path), mapping, dry_run, skip_invalid, update_existing,
+                    encoding, on_message, progress, batch_size)
+    imp.delimiter = delimiter
+    return imp.run()
 
 
 class _Importer:
@@ -117,8 +120,24 @@ class _Importer:
 
     # --- driver ----------------------------------------------------------------------
 
+    delimiter: str | None = None
+
     def run(self) -> Report:
-        src = open_source(self.path, self.encoding)
+        from sqlalchemy.exc import DBAPIError, InvalidRequestError
+
+        try:
+            return self._run()
+        except (DBAPIError, InvalidRequestError) as exc:
+            # e.g. the connection was killed mid-import: the transaction is rolled back
+            # (PendingRollbackError after the savepoint's failure), nothing was written
+            orig = getattr(exc, "orig", None) or exc
+            reason = str(orig).strip().splitlines()[0][:200] if str(orig).strip() else ""
+            raise DatabaseError(f"the import of {self.path.name} stopped on a database "
+                                f"error ({type(orig).__name__}: {reason}); it was rolled "
+                                f"back, nothing was written") from None
+
+    def _run(self) -> Report:
+        src = open_source(self.path, self.encoding, self.delimiter)
         try:
             self.header = [cell_text(h) for h in src.header]
             self.mapping, ignored = map_header(self.kind, self.header, list(self.overrides))
@@ -335,9 +354,19 @@ class _Importer:
             return key, ctx.conn.scalars(q.order_by(t.c.id).limit(1)).first()
         key = ("d", f.get("kind"), f.get("number"))
         t = ctx.crm.table("documents")
-        return key, ctx.conn.scalars(select(t.c.id).where(
+        found = ctx.conn.execute(select(t.c.id, t.c.customer_id).where(
             t.c.tenant_id == tid, t.c.kind == f.get("kind"),
             t.c.number == f.get("number"))).first()
+        if found is not None and found.customer_id != cid:
+            # kind + number is the document's identity, but a row never moves or changes
+            # another customer's document (and never says which customer that is)
+            raise _CellError(self._ref_field(), f"{f.get('kind')} number "
+                             f"'{str(f.get('number'))[:80]}' belongs to another customer; "
+                             f"a row may only update its own customer's document")
+        return key, found.id if found is not None else None
+
+    def _ref_field(self) -> str:
+        return next((r for r in REF if r in self.mapping), REF[0])
 
     # --- writing ---------------------------------------------------------------------
 
@@ -469,7 +498,7 @@ class _Importer:
             i = self.mapping.get(fld, self.claimed.get(fld))
             column = self.header[i] if i is not None else ""
             value = cell_text(r.values[i]) if i is not None and i < len(r.values) else ""
-            e = RowError(r.line, column, value, reason)
+            e = RowError(r.line, column, value[:200], reason[:1000])
             if len(self.report.errors) < 1000:
                 self.report.errors.append(e)
             self.say(str(e))
