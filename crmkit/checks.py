@@ -79,7 +79,8 @@ def _json(v: Any, where: str, depth: int) -> Any:
         if isinstance(v, Decimal):
             if not v.is_finite():
                 raise _bad(where, v, _("is not a JSON number (NaN and Infinity are not)"))
-            if v == v.to_integral_value() and abs(v) <= INT_MAX and v.as_tuple().exponent >= 0:
+            if v == v.to_integral_value() and abs(v) <= INT_MAX \
+                    and int(v.as_tuple().exponent) >= 0:
                 return int(v)
             v = float(v)
         if not math.isfinite(v):

@@ -12,11 +12,12 @@ import cattrs
 from cattrs.errors import ClassValidationError
 
 from .errors import ValidationError
-from .money import fmt_money
+from .money import Rate, fmt_money
 from .records import Line
 
 _conv = cattrs.Converter(forbid_extra_keys=True)
 _conv.register_unstructure_hook(Decimal, fmt_money)
+_conv.register_unstructure_hook(Rate, str)  # "7.1": a rate is not money
 _conv.register_unstructure_hook(dt.date, lambda d: d.isoformat())
 _conv.register_unstructure_hook(dt.datetime, lambda d: d.isoformat())
 _conv.register_unstructure_hook(tuple, list)
@@ -103,6 +104,8 @@ def unstructure_settings(obj: Any) -> dict[str, Any]:
 
 
 def _default(o: Any) -> Any:
+    if isinstance(o, Rate):
+        return str(o)
     if isinstance(o, Decimal):
         return fmt_money(o)
     if isinstance(o, dt.date | dt.datetime):

@@ -6,8 +6,10 @@ Amounts have at most two decimal places and are stored as integer minor units
 
 from __future__ import annotations
 
+import functools
 import re
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from .errors import ValidationError
 
@@ -64,7 +66,7 @@ def parse_decimal(value: object, *, places: int, what: str = "amount") -> Decima
         if not text:
             raise ValidationError(f"invalid {what} '{_q(value)}': empty")
         sign = ""
-        if text[:1] in "+-":
+        if text[:1] and text[0] in "+-":  # "" is "in" every string
             sign, text = text[0], text[1:]
         if text[:1] and text[0] in _CURRENCY_SIGNS:
             text = text[1:]
@@ -120,3 +122,98 @@ def to_cents(value: Decimal) -> int:
 
 def from_cents(value: int) -> Decimal:
     return Decimal(int(value)).scaleb(-2)
+
+
+# --- currencies and exchange rates (ISO 4217; DESIGN "Money, terms, time and language")
+
+
+@functools.cache
+def currencies() -> frozenset[str]:
+    """The ISO 4217 codes crmkit accepts, from Babel's CLDR data (not a hand-typed list).
+    Read once per process: the list is immutable."""
+    from babel.numbers import list_currencies
+
+    return frozenset(c for c in list_currencies() if len(c) == 3 and c.isupper())
+
+
+def parse_currency(value: object, what: str = "currency") -> str:
+    """An ISO 4217 code, exactly as given: ``CNY``. ``rmb``, ``usd`` (lower case is
+    refused, never upper-cased), ``dollars`` and ``ABCD`` are a ValidationError naming
+    the value and the valid form."""
+    from .i18n import _, _clip
+
+    text = value if isinstance(value, str) else ""
+    if text not in currencies():
+        raise ValidationError(_(
+            "unknown {what} '{value}'; expected an ISO 4217 code in capitals, such as "
+            "CNY, USD or EUR").format(what=what, value=_clip(value)))
+    return text
+
+
+class Rate(Decimal):
+    """An exchange rate: units of the base currency for one unit of a document's
+    currency. Printed (and in JSON) as a plain decimal string without trailing zeros:
+    ``7.1``, ``1``."""
+
+    __slots__ = ()
+
+    def __str__(self) -> str:
+        return format(Decimal(self).normalize(), "f")
+
+    def __format__(self, spec: str, context: Any = None, /) -> str:
+        if not spec:
+            return str(self)
+        d = Decimal(self)
+        return d.__format__(spec) if context is None else d.__format__(spec, context)
+
+    def __repr__(self) -> str:
+        return f"Rate('{self}')"
+
+
+RATE_PLACES = 6
+ONE = Rate(1)
+
+
+def parse_rate(value: object, what: str = "rate") -> Rate:
+    """A positive rate with at most six decimals (``7.1``, ``0.138``); zero, negative,
+    over-precise, float or non-numeric values are a ValidationError naming the value."""
+    from .i18n import _, _clip
+
+    try:
+        d = parse_decimal(value, places=RATE_PLACES, what=what)
+    except ValidationError:
+        raise ValidationError(_(
+            "invalid {what} '{value}'; expected a positive number with at most 6 "
+            "decimals, such as 7.1").format(what=what, value=_clip(value))) from None
+    if d <= 0:
+        raise ValidationError(_(
+            "invalid {what} '{value}'; a rate must be positive, such as 7.1").format(
+                what=what, value=_clip(value)))
+    return Rate(d)
+
+
+def base_amount(amount: Decimal, rate: Decimal) -> Decimal:
+    """``amount`` × ``rate`` in the base currency, rounded half up to the cent."""
+    from decimal import ROUND_HALF_UP
+
+    return (Decimal(amount) * Decimal(rate)).quantize(_CENT, ROUND_HALF_UP)
+
+
+def document_rate(currency: str, base: str, rate: object) -> Rate:
+    """The rate of a document in ``currency`` for a tenant whose base currency is
+    ``base``: required (and positive) outside the base currency, 1 in it (a rate other
+    than 1 is refused there)."""
+    from .i18n import _, _clip
+
+    given = rate is not None and rate != ""
+    if currency == base:
+        if given and parse_rate(rate) != 1:
+            raise ValidationError(_(
+                "rate '{rate}' given for a document in the base currency {base}; its rate "
+                "is 1 (leave --rate out)").format(rate=_clip(rate), base=base))
+        return ONE
+    if not given:
+        raise ValidationError(_(
+            "a document in {currency} needs a rate (--rate R: units of {base} for one "
+            "{currency}, such as 7.1)").format(currency=currency, base=base))
+    return parse_rate(rate)

@@ -215,7 +215,7 @@ def test_cli_sales_user_may_not_add(cli, crm_factory):
     crm = crm_factory(enable=("webhooks",))
     crm.users.add("li", role="sales")
     r = cli("webhooks", "add", "https://example.com/h", user="li")
-    assert r.exit_code == 1 and "may not add webhooks" in r.stderr
+    assert r.exit_code == 1 and "may not webhooks.manage" in r.stderr
 
 
 def test_settings_are_validated(crm_factory):

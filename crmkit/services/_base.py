@@ -189,6 +189,40 @@ def check_owner(ctx: Context, checker: Checker, owner: str | None) -> None:
                                 "owner").format(owner=owner))
 
 
+def reference_id(what: str, value: Any) -> int:
+    """An id given as a reference (``customer_id=...``): a whole number, else a
+    ValidationError naming the value (never a TypeError from the database)."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ValidationError(_("invalid {what} id {value}; expected a number").format(
+            what=what, value=repr(value)[:80]))
+    text = str(value).strip()
+    if not text.isdigit() or len(text) > 18:
+        raise ValidationError(_("invalid {what} id '{value}'; expected a number").format(
+            what=what, value=text[:80]))
+    return int(text)
+
+
+def customer_visible(ctx: Context, customer_id: int | None) -> bool:
+    """Whether customer ``customer_id`` is in this tenant and this user may see it."""
+    from ..records import Customer
+
+    if customer_id is None:
+        return False
+    t = ctx.crm.table("customers")
+    row = ctx.conn.execute(select(t).where(t.c.tenant_id == ctx.tenant.id,
+                                           t.c.id == customer_id)).first()
+    return row is not None and ctx.allowed("view", Customer.from_row(row))
+
+
+def customer_label(ctx: Context, customer_id: int | None) -> str:
+    """``customer 8`` when this user may see customer 8, else ``another customer``: for
+    messages about a record that blocks a change (a duplicate, a foreign invoice), which
+    must never name a record the caller may not see (issue 11.4)."""
+    if customer_visible(ctx, customer_id):
+        return _("customer {id}").format(id=customer_id)
+    return _("another customer")
+
+
 def record_id(value: Any, label: str) -> int:
     """A record id: a whole number (or its ASCII digits); one outside 1..2**63-1 is
     simply not found, the same on every backend."""

@@ -60,7 +60,7 @@ def _documents(ctx: Any, on: dt.date, settings: Any) -> Any:
             func.min(d.c.issued_on).label("first"),
             func.count().label("count"),
             cast(func.sum(case((in_window, 1), else_=0)), Integer).label("frequency"),
-            func.sum(case((in_window, _cents(d.c.amount)), else_=0)).label("gross"),
+            func.sum(case((in_window, _cents(d.c.base_amount)), else_=0)).label("gross"),
         )
         .where(d.c.tenant_id == ctx.tenant.id, d.c.kind.in_(list(settings.value_kinds)),
                d.c.status != "void", d.c.issued_on <= on)
@@ -78,7 +78,7 @@ def _credits(ctx: Any, on: dt.date, settings: Any) -> Any:
     tid = ctx.tenant.id
     start = on - dt.timedelta(days=settings.window_days)
     return (
-        select(inv.c.customer_id, func.sum(_cents(cn.c.amount)).label("credit"))
+        select(inv.c.customer_id, func.sum(_cents(cn.c.base_amount)).label("credit"))
         # by number AND customer: a number re-used by another customer's invoice (after
         # a renumbering) never carries this customer's credit to it
         .select_from(cn.join(inv, and_(inv.c.tenant_id == tid, inv.c.kind == "invoice",

@@ -24,7 +24,7 @@ from typing import Any
 from attrs import define, field
 from sqlalchemy import and_, bindparam, exists, func, insert, or_, select
 
-from .endpoints import require_enabled
+from .endpoints import _, require_enabled
 
 UTC = dt.UTC
 
@@ -327,11 +327,7 @@ class Deliverer:
         wait for retries until nothing is pending (or ``max_seconds`` would pass)."""
         with self.crm.unit(write=False) as ctx:
             require_enabled(ctx)
-            if ctx.user.role != "admin":
-                from crmkit import PermissionDenied
-
-                raise PermissionDenied(f"permission denied: user '{ctx.user.name}' may not "
-                                       "deliver webhooks (role admin needed)")
+            ctx.check("webhooks.deliver", None, _("the outbox"))
         if max_seconds is not None and (isinstance(max_seconds, bool) or not isinstance(
                 max_seconds, int | float) or not 0 < max_seconds <= MAX_RUN_SECONDS):
             from crmkit import ValidationError
