@@ -280,8 +280,9 @@ def digits(phone: str | None) -> str:
 #: Injection"): export puts a ``'`` before it, import takes one ``'`` off again.
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _QUOTED = re.compile(r"^'+[=+\-@\t\r]")
-# characters XML 1.0 cannot hold; OOXML writes them as _xHHHH_ (as Excel does)
-_XML_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+# characters XML 1.0 cannot hold, and CR (an XML reader turns it into LF); OOXML
+# writes them as _xHHHH_ (as Excel does)
+_XML_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0d\x0e-\x1f\ufffe\uffff]")
 _XML_ESCAPED = re.compile(r"_x([0-9A-Fa-f]{4})_")
 
 
