@@ -299,3 +299,27 @@ def test_json_export_of_extra_with_decimals_round_trips(crm_factory, tmp_path):
     assert report.imported == 1, [str(e) for e in report.errors]
     assert dst.customers.list()[0].extra == {"discount": 1.5, "n": 3, "deep": {"x": [0.25]}}
     assert json.loads(path.read_text(encoding="utf-8"))[0]["extra"]["discount"] == 1.5
+
+
+def test_errors_reach_their_column_by_field_not_by_wording(crm_factory, tmp_path,
+                                                           monkeypatch):
+    """Issue 20.14: the importer found an error's column by matching the core's English
+    wording; a translated message would have lost its column. With the wording rules
+    gone, the core's ValidationError.fields still names the column."""
+    import crmkit_csv.importer as importer
+
+    monkeypatch.setattr(importer, "_COLUMN_OF", [])
+    crm = crm_factory(enable=("csv",))
+    path = tmp_path / "bad.csv"
+    path.write_text("名称,邮箱,电话\n甲,not-an-address,021\n乙,b@x.cn," + "9" * 70 + "\n",
+                    encoding="utf-8")
+    report = import_file(crm, "customers", path)
+    assert sorted((e.line, e.column) for e in report.errors) == [(2, "邮箱"), (3, "电话")]
+    cp = crm.customers.add(name="丙")
+    docs = tmp_path / "d.csv"
+    docs.write_text("customer_id,kind,number,amount,due_on\n"
+                    f"{cp.id},invoice,X-1,abc,2026-11-01\n"
+                    f"{cp.id},invoice,X-2,1.00,not-a-date\n", encoding="utf-8")
+    report = import_file(crm, "documents", docs)
+    assert sorted((e.line, e.column) for e in report.errors) == [(2, "amount"),
+                                                                 (3, "due_on")]

@@ -407,7 +407,7 @@ class _Importer:
         except CrmError as exc:
             errs = getattr(exc, "errors", None) or [str(exc)]
         if errs:
-            self._reject(r, self._attribute(errs))
+            self._reject(r, self._attribute(errs, getattr(errs, "fields", None)))
         return not errs
 
     def _record(self, r: _Row) -> dict[str, Any]:
@@ -433,7 +433,8 @@ class _Importer:
             self._reject(r, exc.errors)
             return
         except CrmError as exc:
-            self._reject(r, self._attribute(getattr(exc, "errors", None) or [str(exc)]))
+            self._reject(r, self._attribute(getattr(exc, "errors", None) or [str(exc)],
+                                            getattr(exc, "fields", None)))
             return
         self.report.imported += 1
 
@@ -467,7 +468,8 @@ class _Importer:
             self._reject(r, exc.errors)
             return
         except CrmError as exc:
-            self._reject(r, self._attribute(getattr(exc, "errors", None) or [str(exc)]))
+            self._reject(r, self._attribute(getattr(exc, "errors", None) or [str(exc)],
+                                            getattr(exc, "fields", None)))
             return
         self.report.updated += 1
 
@@ -495,11 +497,18 @@ class _Importer:
 
     # --- reporting -------------------------------------------------------------------
 
-    def _attribute(self, messages: list[str]) -> list[tuple[str, str]]:
+    def _attribute(self, messages: list[str],
+                   fields: list[str | None] | None = None) -> list[tuple[str, str]]:
+        """(column field, message) for each message: the field the core named
+        (``ValidationError.fields``), else one found by the message's wording."""
         out = []
-        for m in messages:
+        for i, m in enumerate(messages):
             m = _RECORD.sub("", str(m))
             fld = ""
+            named = fields[i] if fields and i < len(fields) else None
+            if named is not None and (named in self.mapping or named in self.claimed):
+                out.append((named, m))
+                continue
             if re.match(r"^(customer \d+ not found|permission denied: .* customer \d+)", m):
                 fld = next((f for f in REF if f in self.mapping), "")
             else:
