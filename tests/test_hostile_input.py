@@ -58,6 +58,10 @@ def _api_cases(c):
             c, kind="invoice", number="D", amount="1", issued_on="0001-01-01"), "0001"),
         ("id too big", lambda crm: crm.customers.get(BIG), "not found"),
         ("doc id too big", lambda crm: crm.documents.get(BIG), "not found"),
+        ("currency EURO", lambda crm: crm.documents.add(
+            c, kind="invoice", number="C1", amount="1", currency="EURO"), "currency"),
+        ("currency emoji", lambda crm: crm.documents.add(
+            c, kind="invoice", number="C2", amount="1", currency="😀"), "currency"),
         ("limit -1", lambda crm: crm.customers.list(limit=-1), "limit"),
         ("limit too big", lambda crm: crm.customers.list(limit=BIG), "limit"),
         ("offset -1", lambda crm: crm.documents.list(offset=-1), "offset"),
@@ -90,6 +94,9 @@ def test_bad_python_api_input_is_one_validation_sentence_the_same_on_every_backe
     assert messages["limit -1"] == ("limit must be a whole number from 0 to "
                                     "9223372036854775807, got -1")
     assert messages["id too big"] == f"customer {BIG} not found"
+    # SQLite stored these, PostgreSQL and MariaDB failed with "value too long"
+    assert messages["currency EURO"] == ("unknown currency 'EURO'; expected an ISO 4217 "
+                                         "code in capitals, such as CNY, USD or EUR")
     assert messages["NaN in extra"] == ("customer extra.score holds nan, which is not a "
                                         "JSON number (NaN and Infinity are not)")
     assert messages["at 0001 +01:00"] == (
