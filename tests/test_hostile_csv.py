@@ -323,3 +323,20 @@ def test_errors_reach_their_column_by_field_not_by_wording(crm_factory, tmp_path
     report = import_file(crm, "documents", docs)
     assert sorted((e.line, e.column) for e in report.errors) == [(2, "amount"),
                                                                  (3, "due_on")]
+
+
+def test_import_times_at_the_calendars_edges_are_row_errors(crm_factory, tmp_path):
+    """Before: OverflowError from the duplicate check's SQL (0001-01-01T00:00+01:00 is
+    in year 0 in UTC)."""
+    crm = crm_factory(enable=("csv",))
+    crm.customers.add(name="甲", external_id="X")
+    path = tmp_path / "a.csv"
+    path.write_text("customer_external_id,kind,subject,occurred_at\n"
+                    "X,call,s1,0001-01-01T00:00+01:00\n"
+                    "X,call,s2,9999-12-31T23:59-01:00\n"
+                    "X,call,s3,2026-01-01T00:00\n", encoding="utf-8")
+    report = import_file(crm, "activities", path)
+    assert [(e.line, e.column) for e in report.errors] == [(2, "occurred_at"),
+                                                           (3, "occurred_at")]
+    assert all("outside the dates crmkit accepts" in e.reason for e in report.errors)
+    assert not report.written and crm.activities.list() == []

@@ -25,6 +25,7 @@ from typing import Any
 from sqlalchemy import select
 
 from crmkit import CrmError, DatabaseError, ValidationError
+from crmkit.checks import date_in_range
 
 from . import dedup
 from .fields import (
@@ -579,9 +580,14 @@ def _datetime(value: Any, fld: str) -> dt.datetime:
         try:
             d = dt.datetime.fromisoformat(str(value).strip())
         except ValueError:
-            raise _CellError(fld, f"invalid {fld.replace('_', ' ')} '{value}'; expected "
-                                  f"YYYY-MM-DDTHH:MM") from None
-    return d if d.tzinfo else d.replace(tzinfo=dt.UTC)
+            raise _CellError(fld, f"invalid {fld.replace('_', ' ')} '{str(value)[:80]}'; "
+                                  f"expected YYYY-MM-DDTHH:MM") from None
+    d = d if d.tzinfo else d.replace(tzinfo=dt.UTC)
+    try:  # before it is compared in SQL: moved to UTC it must stay in the calendar
+        date_in_range(d, fld.replace("_", " "))
+    except ValidationError as exc:
+        raise _CellError(fld, str(exc)) from None
+    return d
 
 
 def _setting(ctx: Any, name: str, default: Any) -> Any:
