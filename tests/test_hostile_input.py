@@ -155,6 +155,7 @@ CLI_CASES = [
     (("customer", "list", "--limit", "-1"), "limit"),
     (("customer", "list", "--limit", str(BIG)), "limit"),
     (("doc", "list", "--offset", "-1"), "offset"),
+    (("changes", "--since", str(BIG)), "since"),
     (("customer", "add", "x", "--email", "a" * 100_000), "e-mail"),
 ]
 
