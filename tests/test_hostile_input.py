@@ -156,6 +156,7 @@ CLI_CASES = [
     (("customer", "list", "--limit", str(BIG)), "limit"),
     (("doc", "list", "--offset", "-1"), "offset"),
     (("changes", "--since", str(BIG)), "since"),
+    (("sales", "move", str(BIG), "won"), "not found"),
     (("customer", "add", "x", "--email", "a" * 100_000), "e-mail"),
 ]
 
@@ -164,7 +165,7 @@ CLI_CASES = [
                                                            CLI_CASES])
 def test_bad_cli_input_is_one_sentence_exit_1_nothing_written(cli, crm_factory, args,
                                                               needle):
-    crm = crm_factory(enable=("receivables", "grading"))
+    crm = crm_factory(enable=("receivables", "grading", "sales"))
     c = crm.customers.add(name="基准").id
     before = _state(crm)
     r = cli(*[a.replace("{c}", str(c)) for a in args])
