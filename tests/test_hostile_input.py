@@ -62,6 +62,16 @@ def _api_cases(c):
             c, kind="invoice", number="C1", amount="1", currency="EURO"), "currency"),
         ("currency emoji", lambda crm: crm.documents.add(
             c, kind="invoice", number="C2", amount="1", currency="😀"), "currency"),
+        ("contact name=5", lambda crm: crm.contacts.add(c, 5), "name"),
+        ("owner surrogate", lambda crm: crm.customers.add(name="a", owner="\ud800"),
+         "surrogate"),
+        ("owner list", lambda crm: crm.customers.add(name="a", owner=["x"]), "owner"),
+        ("search=5", lambda crm: crm.customers.list(search=5), "search"),
+        ("tag surrogate", lambda crm: crm.customers.list(tag="\ud800"), "surrogate"),
+        ("activity owner dict", lambda crm: crm.activities.list(owner={"a": 1}), "owner"),
+        ("documents of a huge customer id", lambda crm: crm.documents.list(
+            customer_id=BIG), "customer id"),
+        ("contacts of a dict", lambda crm: crm.contacts.count(customer_id={}), "customer id"),
         ("limit -1", lambda crm: crm.customers.list(limit=-1), "limit"),
         ("limit too big", lambda crm: crm.customers.list(limit=BIG), "limit"),
         ("offset -1", lambda crm: crm.documents.list(offset=-1), "offset"),

@@ -56,6 +56,7 @@ class ListService(Service, Generic[R]):
         """:meth:`list` as a generator: rows are read from the database as they are
         consumed (a server-side cursor where the backend has one, see
         :func:`crmkit.sql.stream`)."""
+        filters = _clean_filters(filters)
         with self.crm.unit(write=False) as ctx:
             q = sql.page(self._query(ctx, **filters), limit, offset)
             for row in sql.stream(ctx.conn, q):
@@ -65,8 +66,17 @@ class ListService(Service, Generic[R]):
 
     def count(self, **filters: Any) -> int:
         """How many records :meth:`list` gives without a limit (counted in SQL)."""
+        filters = _clean_filters(filters)
         with self.crm.unit(write=False) as ctx:
             return sql.count(ctx.conn, self._query(ctx, **filters))
+
+
+def _clean_filters(filters: dict[str, Any]) -> dict[str, Any]:
+    """A list filter's ``customer_id`` as a whole number, checked before the database
+    sees it (a huge number, a dict, a surrogate are one ValidationError)."""
+    if filters.get("customer_id") is not None:
+        filters = dict(filters, customer_id=reference_id("customer", filters["customer_id"]))
+    return filters
 
 
 class FieldErrors(list):  # noqa: FURB189 - a list that also carries ``fields``
@@ -208,6 +218,9 @@ def user_names(ctx: Context, *, active_only: bool = False) -> set[str]:
 
 def check_owner(ctx: Context, checker: Checker, owner: str | None) -> None:
     if owner is None:
+        return
+    if not isinstance(owner, str) or has_surrogate(owner) or len(owner) > 200:
+        checker.text("owner", owner, 200)  # says what is wrong; not a name to look up
         return
     u = ctx.crm.table("users")
     found = ctx.conn.execute(select(u.c.id, u.c.active).where(

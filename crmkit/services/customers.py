@@ -169,6 +169,11 @@ class CustomerService(ListService[Customer]):
                kind: str | None = None) -> Any:
         t = self.table("customers")
         q = select(t).where(self.visible(ctx))
+        f = Checker("filter")
+        for label, value in (("owner", owner), ("tag", tag), ("search", search),
+                             ("kind", kind)):
+            f.text(label, value, 2000)  # text only, before the database sees it
+        f.raise_if_any()
         if status is not None:
             c = Checker("customer")
             c.choice("status", status, CUSTOMER_STATUSES)
