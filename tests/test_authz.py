@@ -19,6 +19,7 @@ from typing import Any
 import crmkit_grading as grading
 import crmkit_marketing as mkt
 import crmkit_sales.service as sales
+import crmkit_service as service
 import pytest
 from crmkit_webhooks.deliver import Deliverer
 from crmkit_webhooks.endpoints import Webhooks
@@ -53,7 +54,7 @@ class Policy:
         return None
 
 
-PLUGINS = ("policy", "grading", "webhooks", "sales", "marketing")
+PLUGINS = ("policy", "grading", "webhooks", "sales", "marketing", "service")
 
 
 @pytest.fixture
@@ -100,6 +101,9 @@ ENTRY_POINTS: list[tuple[str, Callable[[Any], Any]]] = [
     ("webhooks.deliver", lambda c: Deliverer(c).run(once=True)),
     ("marketing.manage", lambda c: mkt.add(c, "Fair", channel="print")),
     ("marketing.view", lambda c: mkt.list_campaigns(c)),
+    ("service.manage", lambda c: service.add(c, 1, subject="x")),
+    ("service.view", lambda c: service.list_cases(c)),
+    ("service.report", lambda c: service.stats(c)),
     ("plugins.uninstall", lambda c: uninstall_plan(c, "grading")),
 ]
 

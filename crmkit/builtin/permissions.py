@@ -81,6 +81,11 @@ ACTIONS: dict[str, Rule] = {
     "marketing.view": Rule(ALL, "list and show campaigns, the campaign report"),
     "marketing.lead": Rule(ALL, "record a lead for a customer (record: the customer)"),
     "marketing.target": Rule(ALL, "add customers to a campaign's audience"),
+    "service.view": Rule(ALL, "list, show and search cases, the 360° service section "
+                              "(cases of the customers one may see)"),
+    "service.manage": Rule(ALL, "open, reply to, resolve, close and reopen cases (record: "
+                                "the case or its customer)"),
+    "service.report": Rule(ALL, "case stats (over the customers one may see)"),
 }
 
 
