@@ -105,6 +105,8 @@ def test_a_shanghai_deadline_that_crosses_midnight(crm, cli):
     assert (r.json["opened_at"], r.json["response_due"], r.json["resolution_due"]) == (
         "2026-11-22T12:00:00+00:00", "2026-11-22T13:00:00+00:00",
         "2026-11-22T20:00:00+00:00")
+    shown = cli("case", "list", env={"COLUMNS": "200"})  # local time: 20:00, due 04:00
+    assert "2026-11-22 20:00" in shown.stdout and "2026-11-23 04:00" in shown.stdout
 
     def due(on):  # through the command line, which reads the tenant (and its zone) anew
         rows = cli("reminders", "--on", on.isoformat(), "--json").json

@@ -221,7 +221,8 @@ def section(ctx: crmkit.Context, customer: crmkit.Customer, on: dt.date) -> crmk
     products = bought(ctx, int(customer.id), on)  # type: ignore[arg-type]  # stored: has an id
     summary = [
         (_("Open cases"), int(n_open)),
-        (_("Last cases"), [{_("id"): x["id"], _("opened"): x["opened_at"][:16],
+        (_("Last cases"), [{_("id"): x["id"], _("opened"): dt.datetime.fromisoformat(
+            x["opened_at"]).astimezone(zones.tenant_zone(ctx)).strftime("%Y-%m-%d %H:%M"),
                             _("status"): x["status"], _("priority"): x["priority"],
                             _("subject"): x["subject"], _("solution"): x["solution"]}
                            for x in last]),
