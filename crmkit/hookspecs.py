@@ -264,6 +264,24 @@ def crm_today(ctx: Any, on: Any) -> dict[str, Any] | None:
 
 
 @hookspec
+def crm_report_sections(ctx: Any, on: Any) -> Any:
+    """The plugin's sections of ``crmkit report`` (the HTML report) as of date ``on``.
+
+    Fires once per report, for the plugins enabled for the tenant, inside a read-only
+    unit, after the core's own section. Return a :class:`crmkit.report.ReportSection`
+    (or a list of them, or None): headline ``figures`` (label, value) pairs, ``charts``
+    (:class:`crmkit.report.Chart`: bar, hbar, line or stacked, as plain numbers) and
+    small ``tables`` - data only; the core draws the charts (inline SVG) and lays out
+    the page, escaping every text. Labels are translated with the plugin's ``_()``.
+    Compute in SQL and stay in the user's scope (``ctx.crm.customers.visible(ctx)``);
+    ask the plugin's own permission (``ctx.allowed("<plugin>.<verb>", None)``) and
+    return None when it is denied. Must not write.
+
+    Since 0.2.
+    """
+
+
+@hookspec
 def crm_deliver(ctx: Any, reminders: list[Any]) -> None:
     """Deliver reminders through a channel (terminal, e-mail, webhook).
 

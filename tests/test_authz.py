@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import crmkit_grading as grading
+import crmkit_insights as insights
 import crmkit_marketing as mkt
 import crmkit_sales.service as sales
 import crmkit_service as service
@@ -25,6 +26,7 @@ from crmkit_webhooks.deliver import Deliverer
 from crmkit_webhooks.endpoints import Webhooks
 
 import crmkit
+import crmkit.report as report
 from crmkit.builtin.permissions import ACTIONS, OPERATOR_TENANT
 from crmkit.errors import NotFound, PermissionDenied
 from crmkit.services.plugins import purge, uninstall_plan
@@ -54,7 +56,8 @@ class Policy:
         return None
 
 
-PLUGINS = ("policy", "grading", "webhooks", "sales", "marketing", "service")
+PLUGINS = ("policy", "grading", "webhooks", "sales", "marketing", "service", "insights",
+           "receivables")
 
 
 @pytest.fixture
@@ -101,11 +104,18 @@ ENTRY_POINTS: list[tuple[str, Callable[[Any], Any]]] = [
     ("webhooks.deliver", lambda c: Deliverer(c).run(once=True)),
     ("marketing.manage", lambda c: mkt.add(c, "Fair", channel="print")),
     ("marketing.view", lambda c: mkt.list_campaigns(c)),
-    ("service.manage", lambda c: service.add(c, 1, subject="x")),
-    ("service.view", lambda c: service.list_cases(c)),
-    ("service.report", lambda c: service.stats(c)),
     ("plugins.uninstall", lambda c: uninstall_plan(c, "grading")),
+    ("service.view", lambda c: service.list_cases(c)),
+    ("service.work", lambda c: service.add(c, 1, subject="Broken")),
+    ("service.report", lambda c: service.stats(c)),
+    ("report.view", lambda c: report.build(c)),
+    ("insights.read", lambda c: insights.profit(c)),
+    ("insights.manage", lambda c: insights.add_product(c, "Widget")),
 ]
+
+#: the report's sections: a denied one is left out of the report (no error)
+SECTION_ACTIONS = {"receivables.view": "receivables", "grading.view": "grading",
+                   "sales.report": "sales", "insights.read": "insights"}
 
 
 def test_a_third_party_plugin_can_deny_every_admin_action(world):
@@ -119,7 +129,20 @@ def test_a_third_party_plugin_can_deny_every_admin_action(world):
     # every named action of the table is asked by some entry point (sales.view_all below)
     asked = {a for a, _ in ENTRY_POINTS} | {"sales.view_all"}
     assert set(ACTIONS) - asked <= {"audit.read", "marketing.costs", "marketing.lead",
-                                    "marketing.target"}
+                                    "marketing.target", "service.reopen",
+                                    *SECTION_ACTIONS}
+
+
+def test_a_denied_section_action_leaves_that_section_out_of_the_report(world):
+    crm, policy = world
+    crm.documents.add(customer_id=1, kind="invoice", number="INV-1", amount="100.00",
+                      issued_on="2026-11-01", due_on="2026-11-10")
+    everything = {s.plugin for s in report.build(crm).sections}
+    assert set(SECTION_ACTIONS.values()) <= everything
+    for action, plugin in SECTION_ACTIONS.items():
+        policy.deny = {action}
+        assert {s.plugin for s in report.build(crm).sections} == everything - {plugin}, action
+    policy.deny = set()
 
 
 def test_a_third_party_plugin_can_grant_every_admin_action(world):

@@ -17,7 +17,7 @@ from tests.plugins.installing import install_isolated
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 PLUGIN_PAGES = ("receivables", "grading", "sales", "csv", "webhooks", "email", "marketing",
-                "service")
+                "service", "insights")
 
 
 def _core_command_paths() -> list[str]:

@@ -81,11 +81,17 @@ ACTIONS: dict[str, Rule] = {
     "marketing.view": Rule(ALL, "list and show campaigns, the campaign report"),
     "marketing.lead": Rule(ALL, "record a lead for a customer (record: the customer)"),
     "marketing.target": Rule(ALL, "add customers to a campaign's audience"),
-    "service.view": Rule(ALL, "list, show and search cases, the 360° service section "
-                              "(cases of the customers one may see)"),
-    "service.manage": Rule(ALL, "open, reply to, resolve, close and reopen cases (record: "
-                                "the case or its customer)"),
-    "service.report": Rule(ALL, "case stats (over the customers one may see)"),
+    "receivables.view": Rule(ALL, "the report's receivables section (in the user's scope)"),
+    "grading.view": Rule(ALL, "the report's grading section (in the user's scope)"),
+    "sales.report": Rule(ALL, "the report's sales section (in the user's scope)"),
+    "report.view": Rule(ALL, "write the HTML report (`crmkit report`), in the user's scope"),
+    "insights.read": Rule(ALL, "profit, expenses, trend, cohorts, cross-sell; the 360° "
+                               "insights panel (in the user's scope)"),
+    "insights.manage": Rule(MANAGERS, "keep the product catalogue (`product add`)"),
+    "service.view": Rule(ALL, "list, show and search cases; the 360° service section"),
+    "service.work": Rule(ALL, "add cases, reply, resolve and close them"),
+    "service.reopen": Rule(ALL, "reopen a resolved or closed case"),
+    "service.report": Rule(ALL, "case statistics (`case stats`, in the user's scope)"),
 }
 
 

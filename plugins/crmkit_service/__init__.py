@@ -4,9 +4,9 @@ history in the 360° view and contract renewal reminders.
 Commands hang under ``crmkit case``. Hooks implemented: ``crm_tables``, ``crm_cli``,
 ``crm_reminders``, ``crm_customer_sections``, ``crm_demo``. Python API: ``add``,
 ``reply``, ``resolve``, ``close``, ``reopen``, ``list_cases``, ``show``, ``search``,
-``stats``. Permissions: the actions ``service.view``, ``service.manage`` and
-``service.report`` of the core's role table, and the built-in rule on the case's
-customer. See docs/plugins/service.md.
+``stats``. Permissions: the actions ``service.view``, ``service.work``,
+``service.reopen`` and ``service.report`` of the core's role table, and the built-in
+rule on the case's customer. See docs/plugins/service.md.
 """
 
 from __future__ import annotations

@@ -27,7 +27,7 @@ from .tables import CHANNELS, PRODUCT_MAX, STATUSES, SUBJECT_MAX
 _ = Domain("crmkit_service").gettext
 
 #: The plugin's actions (rows of the core's role table).
-VIEW, MANAGE, REPORT = "service.view", "service.manage", "service.report"
+VIEW, WORK, REOPEN, REPORT = "service.view", "service.work", "service.reopen", "service.report"
 #: The activity kind a reply is logged as, by the case's channel.
 REPLY_KIND = {"phone": "call", "email": "email", "visit": "visit"}
 FIELDS = ("id", "customer_id", "customer", "subject", "body", "priority", "channel",
@@ -196,7 +196,7 @@ def add(crm: crmkit.Crm, customer_id: Any, *, subject: str, body: str | None = N
         if errors:
             raise ValidationError(errors)
         customer = visible_customer(ctx, customer_id)
-        ctx.check(MANAGE, customer, _("customer {id}").format(id=customer.id))
+        ctx.check(WORK, customer, _("customer {id}").format(id=customer.id))
         hours = ctx.settings("service").sla_hours[priority]
         c = ctx.crm.table("service_cases")
         key = ctx.conn.execute(c.insert().values(
@@ -227,7 +227,7 @@ def reply(crm: crmkit.Crm, value: Any, *, body: str, at: Any = None) -> Case:
             errors.append(_("case {id} is closed; reopen it first").format(id=case.id))
         if errors:
             raise ValidationError(errors)
-        ctx.check(MANAGE, case, _("case {id}").format(id=case.id))
+        ctx.check(WORK, case, _("case {id}").format(id=case.id))
         activity = ctx.crm.activities.add(
             case.customer_id, kind=REPLY_KIND.get(case.channel, "note"),
             subject=q(_("Case #{id}: {subject}").format(id=case.id, subject=case.subject),
@@ -262,7 +262,7 @@ def resolve(crm: crmkit.Crm, value: Any, *, solution: str, at: Any = None) -> Ca
                           .format(id=case.id, status=case.status))
         if errors:
             raise ValidationError(errors)
-        ctx.check(MANAGE, case, _("case {id}").format(id=case.id))
+        ctx.check(WORK, case, _("case {id}").format(id=case.id))
         assert text_sol is not None and when is not None
         found = fulltext.searchable(case.subject, text_sol)
         fulltext.index(ctx, case.id, found)
@@ -296,7 +296,7 @@ def close(crm: crmkit.Crm, value: Any, *, rating: Any = None, at: Any = None) ->
                                   r=case.resolved_at.isoformat()))
         if errors:
             raise ValidationError(errors)
-        ctx.check(MANAGE, case, _("case {id}").format(id=case.id))
+        ctx.check(WORK, case, _("case {id}").format(id=case.id))
         values: dict[str, Any] = {"status": "closed", "closed_at": when, "rating": score}
         if case.status == "open":  # closed without a solution: searchable by its subject
             found = fulltext.searchable(case.subject, None)
@@ -311,7 +311,7 @@ def reopen(crm: crmkit.Crm, value: Any) -> Case:
     with crm.unit() as ctx:
         ctx.crm.plugins.require(ctx, "service")
         case = load(ctx, value)
-        ctx.check(MANAGE, case, _("case {id}").format(id=case.id))
+        ctx.check(REOPEN, case, _("case {id}").format(id=case.id))
         if case.status == "open":
             raise ValidationError(_("case {id} is already open").format(id=case.id))
         c = ctx.crm.table("service_cases")
