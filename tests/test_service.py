@@ -279,7 +279,9 @@ def _case(crm, customer, owner, *, reply=None, resolve=None, rating=None,
     return k
 
 
-def test_stats_with_hand_computed_medians_and_shares(crm, cli):
+def _worked_stats_cases(crm):
+    """li's and wang's cases of November (and one of October) with the hand-computed
+    figures of the tests below."""
     c = crm.customers.add(name="上海大众", owner="li")
     # normal priority: response within 8 h, resolution within 72 h
     _case(crm, c.id, "li", reply=1, resolve=2, rating=5)       # met, met, 2 h
@@ -293,6 +295,10 @@ def test_stats_with_hand_computed_medians_and_shares(crm, cli):
     # open, no reply: response due 11-30 04:00 passed by the end of 11-30 (missed);
     # resolution due 12-02 20:00 not passed: not counted
     _case(crm, c.id, "wang", opened="2026-11-29T20:00")
+
+
+def test_stats_with_hand_computed_medians_and_shares(crm, cli):
+    _worked_stats_cases(crm)
     rows = cli("case", "stats", "--from", "2026-11-01", "--to", "2026-11-30", "--json").json
     assert rows == [
         # li: median of 2, 5, 30 = 5; responses 2 of 3 = 0.6667; resolutions 3 of 3;
@@ -314,6 +320,21 @@ def test_stats_with_hand_computed_medians_and_shares(crm, cli):
             li["response_met"], li["resolution_met"]) == (3, 2, 1, 3.5, 0.6667, 1.0)
     table = cli("case", "stats", "--from", "2026-11-01", "--to", "2026-11-30")
     assert table.exit_code == 0 and "wang" in table.stdout and "66.7%" in table.stdout
+
+
+def test_crm_report_sections_case_sla_overall_and_by_owner(crm):
+    from crmkit.report import build
+
+    _worked_stats_cases(crm)
+    report = build(crm, D(2026, 11, 30))
+    (sec,) = [x for x in report.sections if x.plugin == "service"]
+    # the 30 days ending 11-30 are 11-01..11-30: li's 3 and wang's 5 cases. Responses
+    # met 2 + 2 of 3 + 5 = 4 / 8 = 50.0%; resolutions 3 + 3 of 3 + 4 = 6 / 7 = 85.7%;
+    # resolution hours 1, 2, 3, 4, 5, 30, 80: median 4.0
+    assert dict(sec.figures) == {"opened": 8, "open": 1, "response met": "50.0%",
+                                 "resolution met": "85.7%", "median resolution hours": 4.0}
+    assert [r[0] for r in sec.tables[0].rows] == ["li", "wang"]
+    assert sec.charts[0].series[0] == ("response met", (66.67, 40.0))
 
 
 def test_median_in_sql_equals_pythons_median(crm):
