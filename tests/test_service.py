@@ -337,6 +337,15 @@ def test_crm_report_sections_case_sla_overall_and_by_owner(crm):
     assert sec.charts[0].series[0] == ("response met", (66.67, 40.0))
 
 
+def test_the_html_report_draws_the_case_sla_section(crm, cli, tmp_path):
+    _worked_stats_cases(crm)
+    out = tmp_path / "r.html"
+    r = cli("report", "--out", str(out), "--as-of", "2026-11-30")
+    assert r.exit_code == 0, r.stderr
+    html = out.read_text(encoding="utf-8")
+    assert "Service: case SLA" in html and "85.7%" in html and "<svg" in html
+
+
 def test_median_in_sql_equals_pythons_median(crm):
     rng = random.Random(15)
     c = crm.customers.add(name="Acme", owner="li")
