@@ -132,7 +132,8 @@ def median_seconds(ctx: crmkit.Context, c: Any, where: list[Any], *, by_owner: b
                                             **part).label("rn"),
                      func.count().over(**part).label("n"))
               .where(*where).subquery("ranked"))
-    mid = (select(ranked.c.owner, func.sum(ranked.c.s).label("total"),
+    mid = (select((ranked.c.owner if by_owner else null()).label("owner"),
+                  func.sum(ranked.c.s).label("total"),
                   func.count().label("k"))
            .where(2 * ranked.c.rn >= ranked.c.n, 2 * ranked.c.rn <= ranked.c.n + 2))
     if by_owner:
