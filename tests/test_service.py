@@ -197,6 +197,24 @@ def test_a_case_reopened_loses_its_resolution_and_leaves_the_solution_base(crm):
     assert [e["event"] for e in emitted_events(crm, "case.reopened")] == ["case.reopened"]
 
 
+def test_a_change_checked_against_a_stale_status_is_refused(crm, monkeypatch):
+    # two clerks resolve the same case at once: the second read "open" before the first
+    # committed; its update (WHERE status = 'open') finds nothing and is refused
+    from crmkit_service import cases
+
+    c = crm.customers.add(name="Acme", owner="li")
+    k = svc.add(crm, c.id, subject="x", at="2026-11-20T08:00+00:00")
+    stale = cases.load
+    svc.resolve(crm, k.id, solution="first", at="2026-11-20T09:00+00:00")
+    monkeypatch.setattr(cases, "load", lambda ctx, v: k if v == k.id else stale(ctx, v))
+    before = crm.changes()
+    with pytest.raises(crmkit.ValidationError, match="changed by someone else"):
+        svc.resolve(crm, k.id, solution="second", at="2026-11-20T10:00+00:00")
+    monkeypatch.undo()
+    assert crm.changes() == before
+    assert svc.show(crm, k.id)["solution"] == "first"
+
+
 # --- the solution base -----------------------------------------------------------------
 
 

@@ -156,8 +156,14 @@ def _not_before(errors: list[str], at: dt.datetime | None, case: Case) -> None:
 def _update(ctx: crmkit.Context, case: Case, event: str, **values: Any) -> Case:
     """Write ``values`` to the case, audit and announce the change; the new case."""
     c = ctx.crm.table("service_cases")
-    ctx.conn.execute(c.update().where(c.c.tenant_id == ctx.tenant.id, c.c.id == case.id)
-                     .values(**values))
+    # only from the status this change was checked against: of two concurrent resolves
+    # (or a close racing a reopen) the second finds nothing to update and is refused
+    done = ctx.conn.execute(c.update().where(
+        c.c.tenant_id == ctx.tenant.id, c.c.id == case.id, c.c.status == case.status)
+        .values(**values)).rowcount
+    if done != 1:
+        raise ValidationError(_("case {id} was changed by someone else meanwhile; look at "
+                                "it again").format(id=case.id))
     after = load(ctx, case.id)
     ctx.audit("case", case.id, "update", case, after, customer_id=case.customer_id)
     ctx.emit(event, after.as_json(), customer_id=case.customer_id)
