@@ -5,7 +5,8 @@ headline charts.
 
 Commands: ``crmkit product add|list|update`` and ``crmkit insights
 profit|expenses|trend|cohorts|cross-sell``. Hooks implemented: ``crm_tables``,
-``crm_cli``, ``crm_permission``, ``crm_customer_sections``, ``crm_report_sections``.
+``crm_cli``, ``crm_customer_sections``, ``crm_report_sections``, ``crm_demo``. Its
+actions ``insights.read`` and ``insights.manage`` are rows of the core's role table.
 Python API: ``add_product``, ``update_product``, ``products``, ``profit``, ``expenses``,
 ``trend``, ``cohorts``, ``cross_sell``. See docs/plugins/insights.md.
 """
@@ -25,14 +26,6 @@ PLUGIN = crmkit.PluginSpec(
                 "report's charts.",
     settings=InsightsSettings)
 
-#: Who may take the plugin's actions, by role. Every figure is further limited to the
-#: customers the user may see (a ``sales`` user: their own).
-ROLES: dict[str, tuple[str, ...]] = {
-    "insights.read": ("admin", "manager", "sales"),   # the analyses, the 360° panel
-    "insights.manage": ("admin", "manager"),          # the product catalogue
-}
-
-
 @crmkit.hookimpl
 def crm_tables(metadata: Any, prefix: str) -> None:
     """Define ``insights_products``, the product catalogue. Since 0.2."""
@@ -48,16 +41,6 @@ def crm_cli(cli: Any) -> None:
 
     cli.add_command(product)
     cli.add_command(insights)
-
-
-@crmkit.hookimpl
-def crm_permission(ctx: Any, user: Any, action: str, record: Any) -> bool | None:
-    """The roles of :data:`ROLES` for the ``insights.*`` actions; no opinion on any
-    other action. Since 0.2."""
-    roles = ROLES.get(action)
-    if roles is None:
-        return None
-    return user.role in roles
 
 
 @crmkit.hookimpl
@@ -160,5 +143,5 @@ def cross_sell(crm: crmkit.Crm, **kw: Any) -> Any:
     return run(crm, **kw)
 
 
-__all__ = ["PLUGIN", "ROLES", "InsightsSettings", "add_product", "cohorts", "cross_sell",
+__all__ = ["PLUGIN", "InsightsSettings", "add_product", "cohorts", "cross_sell",
            "expenses", "products", "profit", "trend", "update_product"]

@@ -6,6 +6,8 @@ from typing import Any
 
 from attrs import field, frozen
 
+from crmkit.settings import MAX_DAYS
+
 DEFAULT_STAGES = (("lead", 10), ("qualified", 30), ("proposal", 60), ("negotiation", 80),
                   ("won", 100), ("lost", 0))
 STAGE_NAME_MAX = 64
@@ -51,7 +53,8 @@ def _whole(name: str, low: int, high: int | None = None) -> Any:
         if isinstance(value, bool) or not isinstance(value, int) or value < low or (
                 high is not None and value > high):
             bounds = f"from {low} to {high}" if high is not None else f"of {low} or more"
-            raise ValueError(f"setting {name} must be a whole number {bounds}, got {value!r}")
+            raise ValueError(f"setting {name} must be a whole number {bounds}, "
+                             f"got {repr(value)[:80]}")
     return check
 
 
@@ -67,11 +70,12 @@ class SalesSettings:
     """
 
     stages: Any = field(default=DEFAULT_STAGES, converter=_stages)
-    class_a_days: int = field(default=30, validator=_whole("class_a_days", 0))
+    class_a_days: int = field(default=30, validator=_whole("class_a_days", 0, MAX_DAYS))
     class_a_probability: int = field(default=60,
                                      validator=_whole("class_a_probability", 0, 100))
-    stale_days: int = field(default=14, validator=_whole("stale_days", 1))
-    expense_alert_pct: int = field(default=50, validator=_whole("expense_alert_pct", 0))
+    stale_days: int = field(default=14, validator=_whole("stale_days", 1, MAX_DAYS))
+    expense_alert_pct: int = field(default=50, validator=_whole("expense_alert_pct", 0,
+                                                                     1_000_000))
 
     @property
     def names(self) -> list[str]:

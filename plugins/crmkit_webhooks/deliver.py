@@ -24,7 +24,7 @@ from typing import Any
 from attrs import define, field
 from sqlalchemy import and_, bindparam, exists, func, insert, or_, select
 
-from .endpoints import require_enabled
+from .endpoints import _, require_enabled
 
 UTC = dt.UTC
 
@@ -323,11 +323,7 @@ class Deliverer:
         wait for retries until nothing is pending (or ``max_seconds`` would pass)."""
         with self.crm.unit(write=False) as ctx:
             require_enabled(ctx)
-            if ctx.user.role != "admin":
-                from crmkit import PermissionDenied
-
-                raise PermissionDenied(f"permission denied: user '{ctx.user.name}' may not "
-                                       "deliver webhooks (role admin needed)")
+            ctx.check("webhooks.deliver", None, _("the outbox"))
         settings = self.crm.plugins.settings("webhooks")
         report = DeliveryReport()
         started = self.clock()

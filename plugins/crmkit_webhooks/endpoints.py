@@ -11,6 +11,8 @@ from sqlalchemy import exists, func, select
 
 import crmkit
 
+_ = crmkit.i18n.Domain("crmkit_webhooks").gettext
+
 PATTERN = re.compile(r"^[A-Za-z0-9_.*?\[\]!-]{1,100}$")
 
 
@@ -23,13 +25,6 @@ def mask(secret: str | None) -> str:
 
 def require_enabled(ctx: Any) -> None:
     ctx.crm.plugins.require(ctx, "webhooks")
-
-
-def _require_role(ctx: Any, roles: tuple[str, ...], what: str) -> None:
-    if ctx.user.role not in roles:
-        raise crmkit.PermissionDenied(
-            f"permission denied: user '{ctx.user.name}' may not {what} "
-            f"(role {' or '.join(roles)} needed)")
 
 
 def _public(row: Any, secret: str | None = None) -> dict[str, Any]:
@@ -89,7 +84,7 @@ class Webhooks:
         t = self._t("endpoints")
         with self.crm.unit() as ctx:
             require_enabled(ctx)
-            _require_role(ctx, ("admin",), "add webhooks")
+            ctx.check("webhooks.manage", None, _("webhooks"))
             o = self.crm.table("outbox")
             since = ctx.conn.execute(select(func.coalesce(func.max(o.c.id), 0)).where(
                 o.c.tenant_id == ctx.tenant.id)).scalar_one()
@@ -108,7 +103,7 @@ class Webhooks:
         t = self._t("endpoints")
         with self.crm.unit(write=False) as ctx:
             require_enabled(ctx)
-            _require_role(ctx, ("admin", "manager"), "list webhooks")
+            ctx.check("webhooks.read", None, _("webhooks"))
             rows = ctx.conn.execute(select(t).where(t.c.tenant_id == ctx.tenant.id)
                                     .order_by(t.c.id))
             return [_public(r) for r in rows]
@@ -118,7 +113,7 @@ class Webhooks:
         t, d = self._t("endpoints"), self._t("deliveries")
         with self.crm.unit() as ctx:
             require_enabled(ctx)
-            _require_role(ctx, ("admin",), "remove webhooks")
+            ctx.check("webhooks.manage", None, _("webhook {id}").format(id=id_))
             row = ctx.conn.execute(select(t).where(t.c.tenant_id == ctx.tenant.id,
                                                    t.c.id == id_)).first()
             if row is None:
@@ -133,7 +128,7 @@ class Webhooks:
         t, d = self._t("endpoints"), self._t("deliveries")
         with self.crm.unit(write=False) as ctx:
             require_enabled(ctx)
-            _require_role(ctx, ("admin", "manager"), "read webhook status")
+            ctx.check("webhooks.read", None, _("webhook status"))
             counts = ctx.conn.execute(
                 select(d.c.endpoint_id, d.c.status, func.count().label("n"))
                 .where(d.c.tenant_id == ctx.tenant.id)
