@@ -20,6 +20,7 @@ import crmkit_grading as grading
 import crmkit_insights as insights
 import crmkit_marketing as mkt
 import crmkit_sales.service as sales
+import crmkit_service as service
 import pytest
 from crmkit_webhooks.deliver import Deliverer
 from crmkit_webhooks.endpoints import Webhooks
@@ -55,7 +56,7 @@ class Policy:
         return None
 
 
-PLUGINS = ("policy", "grading", "webhooks", "sales", "marketing", "insights")
+PLUGINS = ("policy", "grading", "webhooks", "sales", "marketing", "service", "insights")
 
 
 @pytest.fixture
@@ -103,6 +104,9 @@ ENTRY_POINTS: list[tuple[str, Callable[[Any], Any]]] = [
     ("marketing.manage", lambda c: mkt.add(c, "Fair", channel="print")),
     ("marketing.view", lambda c: mkt.list_campaigns(c)),
     ("plugins.uninstall", lambda c: uninstall_plan(c, "grading")),
+    ("service.view", lambda c: service.list_cases(c)),
+    ("service.work", lambda c: service.add(c, 1, subject="Broken")),
+    ("service.report", lambda c: service.stats(c)),
     ("insights.manage", lambda c: insights.add_product(c, "X")),
     ("insights.read", lambda c: insights.profit(c)),
     ("report.view", lambda c: report.build(c)),
@@ -120,7 +124,7 @@ def test_a_third_party_plugin_can_deny_every_admin_action(world):
     # every named action of the table is asked by some entry point (sales.view_all below)
     asked = {a for a, _ in ENTRY_POINTS} | {"sales.view_all"}
     assert set(ACTIONS) - asked <= {"audit.read", "marketing.costs", "marketing.lead",
-                                    "marketing.target"}
+                                    "marketing.target", "service.reopen"}
 
 
 def test_a_third_party_plugin_can_grant_every_admin_action(world):

@@ -81,6 +81,10 @@ ACTIONS: dict[str, Rule] = {
     "marketing.view": Rule(ALL, "list and show campaigns, the campaign report"),
     "marketing.lead": Rule(ALL, "record a lead for a customer (record: the customer)"),
     "marketing.target": Rule(ALL, "add customers to a campaign's audience"),
+    "service.view": Rule(ALL, "list, show and search cases; the 360° service section"),
+    "service.work": Rule(ALL, "add cases, reply, resolve and close them"),
+    "service.reopen": Rule(ALL, "reopen a resolved or closed case"),
+    "service.report": Rule(ALL, "case statistics (`case stats`, in the user's scope)"),
     "insights.read": Rule(ALL, "the insights analyses (profit, expenses, trend, cohorts, "
                                "cross-sell), the catalogue and the 360° panel, in scope"),
     "insights.manage": Rule(MANAGERS, "add and change catalogue products and their costs"),
