@@ -344,3 +344,13 @@ def test_the_csv_import_reads_a_line_cost_and_profit_uses_it(crm_factory, cli, t
     (row,) = ins.profit(crm, "customer", NOV1, NOV22)
     assert money([row], "revenue", "cost", "margin", "margin_pct",
                  "unknown_cost_revenue") == [("1334.50", "800.00", "434.50", 0.352, "100.00")]
+
+
+def test_customer_show_prints_the_insights_panel_for_people(shop, cli):
+    _crm, cu = shop
+    r = cli("customer", "show", str(cu["A"].id))
+    assert r.exit_code == 0
+    panel = r.stdout.split("Insights", 1)[1]
+    # 2 of 3 months active: 66.7%; margin 60 of 130: 46.2%
+    assert "66.7%" in panel and "46.2%" in panel and "倚天屠龙记" in panel
+    assert "None" not in panel and "[]" not in panel
