@@ -101,6 +101,7 @@ from crmkit import migrations
 with tempfile.TemporaryDirectory() as d:
     crm = crmkit.open(f"sqlite:///{d}/t.db", plugins=["crmkit_followup"], discover=False)
     crm.init()
+    crm.plugins.enable("followup")  # as the page does: its branch comes with enabling
     print(migrations.revision(crm, "followup", sys.argv[1])["revision"])
 """
 

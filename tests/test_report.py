@@ -10,6 +10,7 @@ from html.parser import HTMLParser
 import pytest
 
 import crmkit
+import crmkit.report.render
 from crmkit.report import Chart, ReportSection, build
 from tests.plugins.report_sample import HOSTILE, PLUGINS, ExtraSection
 from tests.plugins.report_sample import build as sample

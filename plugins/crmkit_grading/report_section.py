@@ -13,8 +13,8 @@ _ = Domain("crmkit_grading").gettext
 
 
 def sections(ctx: Any, on: dt.date) -> Any:
-    # the report asked ``report.view``; the figures are those the plugin's own
-    # commands show this user (their scope)
+    if not ctx.allowed("grading.view", None):  # denied: the section is left out
+        return None
     from crmkit.report import Chart, ReportSection
 
     from .compute import grades_query

@@ -11,8 +11,8 @@ _ = Domain("crmkit_sales").gettext
 
 
 def sections(ctx: Any, on: dt.date) -> Any:
-    # the report asked ``report.view``; the figures are those the plugin's own
-    # commands show this user (their scope)
+    if not ctx.allowed("sales.report", None):  # denied: the section is left out
+        return None
     from crmkit.report import Chart, ReportSection
 
     from .reports import forecast, funnel, today_part
