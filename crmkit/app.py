@@ -154,16 +154,18 @@ class Crm:
     # --- identity --------------------------------------------------------------------
 
     def _resolve(self, conn: Any) -> tuple[Tenant, User]:
-        if self._tenant is None:
-            t = self.table("tenants")
-            row = conn.execute(select(t).where(t.c.slug == self.tenant_slug)).first()
-            if row is None:
-                slug = self.tenant_slug
-                how = (_("`crmkit tenant add {slug}`") if self._shared.get("cli")
-                       else _("crm.tenants.add({slug!r})")).format(slug=slug)
-                raise NotFound(_("tenant '{slug}' not found; add it with {how}").format(
-                    slug=slug, how=how))
-            self._tenant = Tenant.from_row(row)
+        # the tenant row is read by every unit (one lookup by its unique slug): a zone,
+        # locale or name changed by another process or view counts at once
+        t = self.table("tenants")
+        row = conn.execute(select(t).where(t.c.slug == self.tenant_slug)).first()
+        if row is None:
+            self._tenant = None
+            slug = self.tenant_slug
+            how = (_("`crmkit tenant add {slug}`") if self._shared.get("cli")
+                   else _("crm.tenants.add({slug!r})")).format(slug=slug)
+            raise NotFound(_("tenant '{slug}' not found; add it with {how}").format(
+                slug=slug, how=how))
+        self._tenant = Tenant.from_row(row)
         if self._user is None or self._user.tenant_id != self._tenant.id:
             u = self.table("users")
             row = conn.execute(select(u).where(u.c.tenant_id == self._tenant.id,
