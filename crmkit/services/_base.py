@@ -149,21 +149,23 @@ class Checker:
             raise ValidationError(errs)
 
 
-def parse_datetime(value: Any, field: str = "datetime") -> dt.datetime:
-    """ISO 8601; a value without offset is UTC."""
+def parse_datetime(value: Any, field: str = "datetime",
+                   zone: dt.tzinfo | None = None) -> dt.datetime:
+    """ISO 8601; a value without offset is in ``zone`` (the tenant's; default UTC).
+    Returns an aware instant in UTC."""
     if isinstance(value, dt.datetime):
         d = value
     elif isinstance(value, dt.date):
-        d = dt.datetime.combine(value, dt.time(), UTC)
+        d = dt.datetime.combine(value, dt.time(), zone or UTC)
     else:
         try:
             d = dt.datetime.fromisoformat(str(value))
         except ValueError:
             raise ValidationError(
                 f"invalid {field} '{quote(value)}'; expected YYYY-MM-DDTHH:MM") from None
-    d = d if d.tzinfo else d.replace(tzinfo=UTC)
+    d = d if d.tzinfo else d.replace(tzinfo=zone or UTC)
     date_in_range(d, field)  # then the move to UTC stays in the calendar
-    return d
+    return d.astimezone(UTC)
 
 
 def user_names(ctx: Context, *, active_only: bool = False) -> set[str]:

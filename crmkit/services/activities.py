@@ -97,7 +97,7 @@ class ActivityService(ListService[Activity]):
         if new.get("occurred_at") is None:
             new["occurred_at"] = ctx.now()
         else:
-            new["occurred_at"] = parse_datetime(new["occurred_at"], "time")
+            new["occurred_at"] = parse_datetime(new["occurred_at"], "time", ctx.zone)
         changes = {k: v for k, v in new.items() if before is None or getattr(before, k) != v}
         act = Activity(id=before.id if before else None, tenant_id=ctx.tenant.id, **new)
         return act, changes, c

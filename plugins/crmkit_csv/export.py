@@ -95,7 +95,7 @@ def _text(v: Any) -> str:
 
 def _json(v: Any) -> Any:
     if isinstance(v, _Lines):
-        return [f"{p}:{q}:{price}" for p, q, price in v]
+        return [line_text(*x, escape=False) for x in v]
     if isinstance(v, tuple):
         return list(v)
     if hasattr(v, "isoformat"):
@@ -148,14 +148,15 @@ def _records(ctx: Any, kind: str, progress: Any = None) -> Iterator[dict[str, An
             progress(done)
 
 
-def _lines(ctx: Any, ids: list[int]) -> dict[int, list[tuple[str, str, str]]]:
+def _lines(ctx: Any, ids: list[int]) -> dict[int, list[tuple[str, str, str, str | None]]]:
     lt = ctx.crm.table("document_lines")
-    out: dict[int, list[tuple[str, str, str]]] = {}
+    out: dict[int, list[tuple[str, str, str, str | None]]] = {}
     for r in ctx.conn.execute(select(lt).where(lt.c.tenant_id == ctx.tenant.id,
                                                lt.c.document_id.in_(ids))
                               .order_by(lt.c.document_id, lt.c.position)):
         out.setdefault(r.document_id, []).append(
-            (r.product, str(r.quantity), fmt_money(r.unit_price)))
+            (r.product, str(r.quantity), fmt_money(r.unit_price),
+             None if r.unit_cost is None else fmt_money(r.unit_cost)))
     return out
 
 

@@ -260,10 +260,17 @@ def converter(kind: str, field: str) -> Callable[[Any], Any]:
     return plain
 
 
-def line_text(product: str, quantity: Any, price: str) -> str:
-    """One document line as ``PRODUCT:QTY:PRICE`` (``;`` and ``\\`` escaped)."""
-    p = product.replace("\\", "\\\\").replace(";", "\\;")
-    return f"{p}:{quantity}:{price}"
+def line_text(product: str, quantity: Any, price: str, cost: str | None = None, *,
+              escape: bool = True) -> str:
+    """One document line as ``PRODUCT:QTY:PRICE`` or, with a unit cost,
+    ``PRODUCT:QTY:PRICE:COST`` (``;`` and ``\\`` escaped). A product whose name itself
+    holds ``:`` gets an empty cost part at least (``Model:7:1:5:``), so that reading the
+    text back never takes a number of the name for a quantity. ``escape=False`` for a
+    JSON list, where each line is its own string."""
+    p = product.replace("\\", "\\\\").replace(";", "\\;") if escape else product
+    if cost is None and ":" in product:
+        cost = ""
+    return f"{p}:{quantity}:{price}" + ("" if cost is None else f":{cost}")
 
 
 def norm_name(name: str | None) -> str:

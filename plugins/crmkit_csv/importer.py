@@ -257,7 +257,7 @@ class _Importer:
             f["customer_id"] = cid
             for k in ("occurred_at", "done_at"):
                 if k in f:
-                    f[k] = _datetime(f[k], k)
+                    f[k] = _datetime(f[k], k, getattr(self.ctx, "zone", dt.UTC))
             key, existing = self._natural(f)
         except _CellError as exc:
             self._reject(row, [(exc.field, exc.reason)])
@@ -533,8 +533,9 @@ def _what(kind: str) -> str:
             "documents": "document"}[kind]
 
 
-def _datetime(value: Any, fld: str) -> dt.datetime:
-    """ISO 8601; a value without offset is UTC (as everywhere in crmkit)."""
+def _datetime(value: Any, fld: str, zone: dt.tzinfo = dt.UTC) -> dt.datetime:
+    """ISO 8601; a value without offset is in ``zone`` (the tenant's, as everywhere in
+    crmkit)."""
     if isinstance(value, dt.datetime):
         d = value
     else:
@@ -543,7 +544,7 @@ def _datetime(value: Any, fld: str) -> dt.datetime:
         except ValueError:
             raise _CellError(fld, f"invalid {fld.replace('_', ' ')} '{value}'; expected "
                                   f"YYYY-MM-DDTHH:MM") from None
-    return d if d.tzinfo else d.replace(tzinfo=dt.UTC)
+    return (d if d.tzinfo else d.replace(tzinfo=zone)).astimezone(dt.UTC)
 
 
 def _setting(ctx: Any, name: str, default: Any) -> Any:

@@ -143,7 +143,9 @@ def _owner_exists(ctx: crmkit.Context, owner: str) -> bool:
 
 
 def _at(ctx: crmkit.Context, on: dt.date) -> dt.datetime:
-    return dt.datetime.combine(on, ctx.now().timetz())
+    """The current time of day on ``on``, in the tenant's zone (an aware instant)."""
+    local = ctx.now().astimezone(getattr(ctx, "zone", dt.UTC))
+    return dt.datetime.combine(on, local.timetz())
 
 
 def _record_change(ctx: crmkit.Context, opp_id: int, from_stage: str | None, to_stage: str,
