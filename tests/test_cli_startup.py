@@ -123,3 +123,33 @@ def test_json_rows_equal_the_records_for_whole_seconds_and_extra(cli, crm_db_url
     listed = cli("customer", "list", "--json")
     assert listed.exit_code == 0 and listed.json == expected
     assert "城市" in listed.stdout  # UTF-8 text, not \\u escapes
+
+
+def test_entry_points_are_scanned_once_per_sys_path(monkeypatch, tmp_path):
+    """Every ``PluginHost`` of a process reuses one scan of the installed distributions;
+    a distribution put on ``sys.path`` later is found (a new scan)."""
+    import crmkit.plugins as plugins_mod
+    from crmkit.plugins import PluginHost
+
+    calls: list[str] = []
+    real = plugins_mod.entry_points
+
+    def counting(group):
+        calls.append(group)
+        return real(group=group)
+
+    monkeypatch.setattr(plugins_mod, "entry_points", counting)
+    first = plugins_mod.discovered()
+    PluginHost()
+    PluginHost()
+    assert calls == ["crmkit.plugins"] and plugins_mod.discovered() is first
+    assert "grading" in {ep.name for ep in first}
+    info = tmp_path / "crmkit_zzfound-0.1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: crmkit-zzfound\n"
+                                   "Version: 0.1.0\n", encoding="utf-8")
+    (info / "entry_points.txt").write_text("[crmkit.plugins]\nzzfound = crmkit_zzfound\n",
+                                           encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert "zzfound" in {ep.name for ep in plugins_mod.discovered()}
+    assert len(calls) == 2
