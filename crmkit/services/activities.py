@@ -218,6 +218,11 @@ class ActivityService(ListService[Activity]):
             c = Checker("activity")
             c.choice("kind", kind, ACTIVITY_KINDS)
             c.raise_if_any()
+        f = Checker("filter")
+        f.text("owner", owner, 200)  # text only, before the database sees it
+        f.raise_if_any()
+        if customer_id is not None:
+            customer_id = reference_id("customer", customer_id)
         q = select(t).where(self.visible(ctx))
         if customer_id is not None:
             q = q.where(t.c.customer_id == customer_id)

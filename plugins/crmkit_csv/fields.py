@@ -279,3 +279,44 @@ def norm_name(name: str | None) -> str:
 
 def digits(phone: str | None) -> str:
     return _NONDIGIT.sub("", phone) if phone else ""
+
+
+# --- cells that a spreadsheet would run, and characters XML cannot hold ------------
+
+#: A CSV cell starting with one of these is a formula to a spreadsheet (OWASP, "CSV
+#: Injection"): export puts a ``'`` before it, import takes one ``'`` off again.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_QUOTED = re.compile(r"^'+[=+\-@\t\r]")
+# characters XML 1.0 cannot hold, and CR (an XML reader turns it into LF); OOXML
+# writes them as _xHHHH_ (as Excel does)
+_XML_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0d\x0e-\x1f\ufffe\uffff]")
+_XML_ESCAPED = re.compile(r"_x([0-9A-Fa-f]{4})_")
+
+
+def neutralise(text: str) -> str:
+    """``=1+1`` -> ``'=1+1`` (and ``'=x`` -> ``''=x``, so that :func:`unneutralise`
+    gives back exactly what was written)."""
+    if text.startswith(FORMULA_START) or _QUOTED.match(text):
+        return "'" + text
+    return text
+
+
+def unneutralise(text: str) -> str:
+    """Undo :func:`neutralise`: one ``'`` off a cell that starts with quotes and then a
+    formula character."""
+    return text[1:] if _QUOTED.match(text) else text
+
+
+def xlsx_escape(text: str) -> str:
+    """Control characters as OOXML ``_xHHHH_`` escapes (and a literal ``_xHHHH_`` with
+    its underscore escaped, ``_x005F_``), so that any text can go into a sheet."""
+    text = _XML_ESCAPED.sub(lambda m: "_x005F_" + m.group(0)[1:], text)
+    return _XML_ILLEGAL.sub(lambda m: f"_x{ord(m.group(0)):04X}_", text)
+
+
+def xlsx_unescape(text: str) -> str:
+    """Undo :func:`xlsx_escape` (what Excel does on reading, too)."""
+    if "_x" not in text:
+        return text
+    return _XML_ESCAPED.sub(lambda m: chr(int(m.group(1), 16)), text)
+
