@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import json
 import os
 import re
 import shutil
@@ -34,7 +35,8 @@ from typing import Any
 import click
 from attrs import frozen
 
-from .convert import dumps
+from .convert import _default
+from .convert import dumps as _dumps
 from .errors import ValidationError, did_you_mean
 from .i18n import _
 
@@ -328,6 +330,21 @@ def json_option(fn: Callable[..., Any]) -> Callable[..., Any]:
 def print_json(obj: Any) -> None:
     """One JSON document (a record, a dict, a list) on stdout."""
     click.echo(dumps(obj, indent=2))
+
+
+@functools.cache
+def _encoder() -> json.JSONEncoder:
+    """The JSON encoder of :func:`crmkit.dumps` (crmkit's encodings, UTF-8 text), made
+    once: ``json.dumps`` with a ``default`` builds a new one on every call."""
+    return json.JSONEncoder(ensure_ascii=False, default=_default)
+
+
+def dumps(obj: Any, **kw: Any) -> str:
+    """:func:`crmkit.dumps`; a plain dict (a row of ``--json``) through one encoder made
+    once."""
+    if type(obj) is dict and not kw:
+        return _encoder().encode(obj)
+    return _dumps(obj, **kw)
 
 
 def stream_json(items: Iterable[Any], *, chunk: int = 500) -> int:
