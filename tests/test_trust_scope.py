@@ -89,6 +89,35 @@ def test_duplicate_document_number_of_a_hidden_customer_is_not_named(crm):
     assert counts(crm) == before
 
 
+def test_a_refusal_names_what_was_asked_for_not_the_hidden_customer_behind_it(crm):
+    li, _mine, theirs, wang = _two_sellers(crm)
+    act = wang.activities.add(theirs.id, kind="task", subject="x")
+    contact = wang.contacts.add(theirs.id, "Ann")
+    doc = crm.documents.by_number("invoice", "INV-9")
+    before = counts(crm)
+    # old code: "may not view customer <wang's id>" for each of these
+    refusals = [
+        (lambda: li.activities.get(act.id), f"may not view activity {act.id}"),
+        (lambda: li.activities.done(act.id), f"may not update activity {act.id}"),
+        (lambda: li.contacts.update(contact.id, name="x"),
+         f"may not update contact {contact.id}"),
+        (lambda: li.documents.get(doc.id), f"may not view document {doc.id}"),
+        (lambda: li.documents.update(doc.id, status="void"),
+         f"may not update document {doc.id}"),
+        (lambda: li.documents.by_number("invoice", "INV-9"),
+         "may not view invoice 'INV-9'"),
+        (lambda: li.customers.find(external_id="SAP-4711"),
+         "may not view the customer with external id 'SAP-4711'"),
+        (lambda: li.customers.upsert("SAP-4711", name="taken over"),
+         "may not update the customer with external id 'SAP-4711'"),
+    ]
+    for call, message in refusals:
+        with pytest.raises(PermissionDenied) as exc:
+            call()
+        assert str(exc.value) == f"permission denied: user 'li' {message}"
+    assert counts(crm) == before
+
+
 def test_doc_add_cli_does_not_name_the_hidden_document(crm, cli):
     li, mine, theirs, _w = _two_sellers(crm)
     wang_doc = crm.documents.by_number("invoice", "INV-9")

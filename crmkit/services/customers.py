@@ -228,7 +228,8 @@ class CustomerService(ListService[Customer]):
             if row is None:
                 return None
             c = Customer.from_row(row)
-            ctx.check("view", c, f"customer {c.id}")
+            ctx.check("view", c, _("the customer with external id '{ext}'").format(
+                ext=external_id[:80]))
             return c
 
     # --- writes ----------------------------------------------------------------------
@@ -344,7 +345,8 @@ class CustomerService(ListService[Customer]):
             if row is None:
                 return self.add(external_id=external_id, **fields), True
             before = Customer.from_row(row)
-            ctx.check("update", before, f"customer {before.id}")
+            ctx.check("update", before, _("the customer with external id '{ext}'").format(
+                ext=external_id[:80]))
             _check_owner_change(ctx, before, fields)
             return self._update(ctx, before, fields), False
 
@@ -495,10 +497,15 @@ class CustomerService(ListService[Customer]):
         messages that name a record only to those who may see it."""
         return customer_visible(ctx, id_)
 
-    def require(self, ctx: Context, id_: int, action: str = "view") -> Customer:
-        """Load a customer in ``ctx`` and check ``action``: for plugins' services."""
+    def require(self, ctx: Context, id_: int, action: str = "view",
+                label: str | None = None) -> Customer:
+        """Load a customer in ``ctx`` and check ``action``: for plugins' services.
+
+        ``label`` names what the caller asked for in the refusal ("activity 5"), when
+        that was not the customer: a refusal never names a record the caller may not see
+        (the customer behind someone else's activity)."""
         c = self._load(ctx, id_)
-        ctx.check(action, c, f"customer {id_}")
+        ctx.check(action, c, label or f"customer {id_}")
         return c
 
 
