@@ -333,6 +333,11 @@ def test_the_change_feed_hides_an_opportunity_the_user_may_not_see(crm):
     assert any("li deal" in (ch["after"] or {}).get("subject", "") for ch in feed
                if ch["table"] == "activity")
     assert li.count_changes() == len(feed)
+    # the customer's history (`crmkit audit ID`) follows the same rule
+    history = li.customers.history(mine.id)
+    assert _secret_in(history) == [] and li.customers.count_history(mine.id) == len(history)
+    assert any(ch["table"] == "opportunity" and ch["id"] == own.id for ch in history)
+    assert _secret_in(crm.customers.history(mine.id)) == ["秘密", "77777"]
     # the admin sees all of it: the detector works
     assert _secret_in(crm.changes()) == ["秘密", "77777"]
 
@@ -353,7 +358,8 @@ def test_the_timeline_hides_the_notes_of_an_opportunity_the_user_may_not_see(crm
             li.activities.update(note.id, subject="x")
     # li's own opportunity's note stays on her timeline
     assert any("li deal" in a.subject for a in li.activities.list(customer_id=mine.id))
-    for args in (("changes", "--json"), ("activity", "list", "--json"),
+    for args in (("changes", "--json"), ("audit", str(mine.id), "--json"),
+                 ("activity", "list", "--json"),
                  ("customer", "show", str(mine.id), "--json")):
         r = cli(*args, user="li")
         assert r.exit_code == 0, (args, r)

@@ -147,6 +147,14 @@ class CustomerService(ListService[Customer]):
         t = self.table("customers")
         return and_(t.c.tenant_id == ctx.tenant.id, *self._scope(ctx))
 
+    def change_scope(self, ctx: Context, audit: Any) -> builtins.list[Any]:
+        """Conditions on the audit table hiding the changes of records this user may not
+        see (activities hidden by ``crm_activity_scope``, plugins' records by
+        ``crm_change_scope``): for the change feed and a customer's history."""
+        return [*ctx.crm.activities.change_scope(ctx, audit), *[
+            c for c in ctx.hooks.crm_change_scope(ctx=ctx, user=ctx.user, audit=audit)
+            if c is not None]]
+
     def visible_ids(self, ctx: Context) -> Any:
         """A subquery of the ids of the customers this user may see."""
         t = self.table("customers")
@@ -446,8 +454,8 @@ class CustomerService(ListService[Customer]):
         a = self.table("audit")
         c = self._load(ctx, id_)
         ctx.check("view", c, f"customer {id_}")
-        return select(a).where(a.c.tenant_id == ctx.tenant.id,
-                               a.c.customer_id == c.id).order_by(a.c.id)
+        return select(a).where(a.c.tenant_id == ctx.tenant.id, a.c.customer_id == c.id,
+                               *self.change_scope(ctx, a)).order_by(a.c.id)
 
     def stream_history(self, id_: int, *, limit: int | None = None,
                        offset: int = 0) -> Iterator[dict[str, Any]]:
