@@ -69,7 +69,7 @@ def _opt(v: str) -> str | None:
 CUSTOMER_LIMITS = {"phone": 64, "address": 2000, "external_id": 200}
 LABELS = {"name": "name", "email": "e-mail", "phone": "phone", "address": "address",
           "external_id": "external", "tags": "tag", "title": "title", "subject": "subject",
-          "body": "body", "number": "number", "attachment": "attachment"}
+          "body": "body", "number": "number", "attachment": "attachment", "extra": "extra"}
 
 
 def _expect_customer(fields: dict[str, Any], used_ext: set[str]) -> tuple[dict, set[str]]:
@@ -104,6 +104,9 @@ def _expect_customer(fields: dict[str, Any], used_ext: set[str]) -> tuple[dict, 
         exp["tags"] = tuple(tags)
     if "extra" in fields:
         exp["extra"] = fields["extra"]
+        # keys and values are JSON text: a NUL is refused (found at 200 random examples)
+        if any("\x00" in t for kv in fields["extra"].items() for t in kv):
+            bad.add("extra")
     return exp, bad
 
 
