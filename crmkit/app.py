@@ -301,9 +301,7 @@ class Crm:
             q = q.where(or_(about, none if reads_all else and_(none,
                                                                a.c.user == ctx.user.name)))
         # and of each record only what the user may see of it now (issue 11.12)
-        return q.where(*self.activities.change_scope(ctx, a), *[
-            c for c in ctx.hooks.crm_change_scope(ctx=ctx, user=ctx.user, audit=a)
-            if c is not None])
+        return q.where(*self.customers.change_scope(ctx, a))
 
     def stream_changes(self, since: int = 0, limit: int | None = None,
                        offset: int = 0) -> Iterator[dict[str, Any]]:

@@ -67,7 +67,7 @@ class ActivityService(ListService[Activity]):
         """One activity, with ``action`` checked on its customer; an entry a plugin hides
         from this user is refused like a customer they may not see."""
         act = Activity.from_row(get_row(ctx, "activities", id_, "activity"))
-        ctx.crm.customers.require(ctx, act.customer_id, action)
+        ctx.crm.customers.require(ctx, act.customer_id, action, f"activity {act.id}")
         conds = self._scope(ctx)
         if conds:
             t = self.table("activities")

@@ -148,6 +148,14 @@ class CustomerService(ListService[Customer]):
         t = self.table("customers")
         return and_(t.c.tenant_id == ctx.tenant.id, *self._scope(ctx))
 
+    def change_scope(self, ctx: Context, audit: Any) -> builtins.list[Any]:
+        """Conditions on the audit table hiding the changes of records this user may not
+        see (activities hidden by ``crm_activity_scope``, plugins' records by
+        ``crm_change_scope``): for the change feed and a customer's history."""
+        return [*ctx.crm.activities.change_scope(ctx, audit), *[
+            c for c in ctx.hooks.crm_change_scope(ctx=ctx, user=ctx.user, audit=audit)
+            if c is not None]]
+
     def visible_ids(self, ctx: Context) -> Any:
         """A subquery of the ids of the customers this user may see."""
         t = self.table("customers")
@@ -253,7 +261,8 @@ class CustomerService(ListService[Customer]):
             if row is None:
                 return None
             c = Customer.from_row(row)
-            ctx.check("view", c, f"customer {c.id}")
+            ctx.check("view", c, _("the customer with external id '{ext}'").format(
+                ext=external_id[:80]))
             return c
 
     # --- writes ----------------------------------------------------------------------
@@ -371,7 +380,8 @@ class CustomerService(ListService[Customer]):
             if row is None:
                 return self.add(external_id=external_id, **fields), True
             before = Customer.from_row(row)
-            ctx.check("update", before, f"customer {before.id}")
+            ctx.check("update", before, _("the customer with external id '{ext}'").format(
+                ext=external_id[:80]))
             _check_owner_change(ctx, before, fields)
             return self._update(ctx, before, fields), False
 
@@ -471,8 +481,8 @@ class CustomerService(ListService[Customer]):
         a = self.table("audit")
         c = self._load(ctx, id_)
         ctx.check("view", c, f"customer {id_}")
-        return select(a).where(a.c.tenant_id == ctx.tenant.id,
-                               a.c.customer_id == c.id).order_by(a.c.id)
+        return select(a).where(a.c.tenant_id == ctx.tenant.id, a.c.customer_id == c.id,
+                               *self.change_scope(ctx, a)).order_by(a.c.id)
 
     def stream_history(self, id_: int, *, limit: int | None = None,
                        offset: int = 0) -> Iterator[dict[str, Any]]:
@@ -522,10 +532,15 @@ class CustomerService(ListService[Customer]):
         messages that name a record only to those who may see it."""
         return customer_visible(ctx, id_)
 
-    def require(self, ctx: Context, id_: int, action: str = "view") -> Customer:
-        """Load a customer in ``ctx`` and check ``action``: for plugins' services."""
+    def require(self, ctx: Context, id_: int, action: str = "view",
+                label: str | None = None) -> Customer:
+        """Load a customer in ``ctx`` and check ``action``: for plugins' services.
+
+        ``label`` names what the caller asked for in the refusal ("activity 5"), when
+        that was not the customer: a refusal never names a record the caller may not see
+        (the customer behind someone else's activity)."""
         c = self._load(ctx, id_)
-        ctx.check(action, c, f"customer {id_}")
+        ctx.check(action, c, label or f"customer {id_}")
         return c
 
 

@@ -149,7 +149,8 @@ class DocumentService(ListService[Document]):
                                    ).first()
             if row is None:
                 return None
-            ctx.crm.customers.require(ctx, row.customer_id, "view")
+            ctx.crm.customers.require(ctx, row.customer_id, "view",
+                                      f"{kind} '{str(number)[:80]}'")
             return Document.from_row(row, self._lines(ctx, row.id),
                                      self._installments(ctx, row.id))
 
@@ -294,14 +295,15 @@ class DocumentService(ListService[Document]):
     def get(self, id_: int) -> Document:
         with self.crm.unit(write=False) as ctx:
             doc = self._load(ctx, id_)
-            ctx.crm.customers.require(ctx, doc.customer_id, "view")
+            ctx.crm.customers.require(ctx, doc.customer_id, "view", f"document {doc.id}")
             return doc
 
     def update(self, id_: int, **fields: Any) -> Document:
         """Change a document's fields (not its lines)."""
         with self.crm.unit() as ctx:
             before = self._load(ctx, id_)
-            ctx.crm.customers.require(ctx, before.customer_id, "update")
+            ctx.crm.customers.require(ctx, before.customer_id, "update",
+                                      f"document {before.id}")
             if "customer_id" in fields and fields["customer_id"] != before.customer_id:
                 # payments and credit notes applied to it stay with the old customer
                 raise ValidationError(_("a document cannot move to another customer; void "
