@@ -1,0 +1,236 @@
+"""The translation catalogs: every human string is wrapped, extracted, translated.
+
+After adding or changing a message: ``python tools/i18n.py update && python
+tools/i18n.py compile``, then translate what ``python tools/i18n.py todo`` lists in the
+``zh_CN`` catalog of its package (docs/author/i18n.md).
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import os
+import re
+import string
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from babel.messages.pofile import read_po
+
+ROOT = Path(__file__).resolve().parent.parent
+FIX = "python tools/i18n.py update && python tools/i18n.py compile"
+
+_spec = importlib.util.spec_from_file_location("crmkit_i18n_tool", ROOT / "tools" / "i18n.py")
+tool = importlib.util.module_from_spec(_spec)
+assert _spec.loader is not None
+_spec.loader.exec_module(tool)
+
+PACKAGES = tool.packages(ROOT)
+
+# --- 1. every human string in code is wrapped -------------------------------------
+
+#: Functions whose first argument is shown to a person.
+OUTPUT_CALLS = {"echo", "secho", "warn", "fail", "confirm", "prompt", "note"}
+#: Exceptions that carry a message for a person (programmer errors such as TypeError,
+#: KeyError, AssertionError or RuntimeError("... works inside a crmkit command only")
+#: are for the developer, in English).
+HUMAN_ERRORS = re.compile(r"(Validation|Crm|NotFound|Permission|Conflict|Plugin|Click|"
+                          r"Usage|BadParameter|Import|Config|Value|Lock|Job)\w*(Error|Exception)"
+                          r"$|^(NotFound|PermissionDenied|Conflict|BadParameter|UsageError|"
+                          r"ClickException|Abort)$")
+#: Wrapping calls.
+WRAPPERS = {"_", "N_", "gettext", "ngettext", "pgettext"}
+
+#: (file, first 40 characters of the literal): strings that must stay as they are, with
+#: the reason. Keep this short: anything a person reads is translated.
+ALLOWED = {
+    # the language itself is what is wrong: a message in the unknown language is no use
+    ("crmkit/i18n.py", "unknown {what} '{_clip(value)}'; valid: "),
+}
+
+
+def _has_words(text: str) -> bool:
+    return bool(re.search(r"[A-Za-z]{2,}", text))
+
+
+def _literal_text(node: ast.AST) -> str | None:
+    """The text of an unwrapped literal message (None: wrapped, or not a literal)."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value if _has_words(node.value) else None
+    if isinstance(node, ast.JoinedStr):
+        text = "".join(v.value for v in node.values
+                       if isinstance(v, ast.Constant) and isinstance(v.value, str))
+        return ast.unparse(node)[2:-1] if _has_words(text) else None
+    if isinstance(node, ast.BinOp):
+        return _literal_text(node.left) or _literal_text(node.right)
+    if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "format"):
+        return _literal_text(node.func.value)
+    return None
+
+
+def _name(func: ast.expr) -> str:
+    if isinstance(func, ast.Attribute):
+        return func.attr
+    if isinstance(func, ast.Name):
+        return func.id
+    return ""
+
+
+def unwrapped(path: Path) -> list[tuple[int, str, str]]:
+    """``(line, where, text)`` of the unwrapped human strings of one file."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found: list[tuple[int, str, str]] = []
+
+    def report(node: ast.AST, where: str) -> None:
+        text = _literal_text(node)
+        if text is not None:
+            found.append((node.lineno, where, text))
+
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call):
+            exc = _name(node.exc.func)
+            if HUMAN_ERRORS.search(exc) and node.exc.args:
+                report(node.exc.args[0], f"raise {exc}")
+        elif isinstance(node, ast.Call):
+            name = _name(node.func)
+            if name in OUTPUT_CALLS and node.args:
+                report(node.args[0], f"{name}()")
+            if name == "table":
+                cols = node.args[1] if len(node.args) > 1 else next(
+                    (k.value for k in node.keywords if k.arg == "columns"), None)
+                if isinstance(cols, ast.List | ast.Tuple):
+                    for c in cols.elts:
+                        report(c, "table column")
+            if name in {"table", "fields", "progress"}:
+                for k in node.keywords:
+                    if k.arg in {"title", "empty", "label"}:
+                        report(k.value, f"{name}({k.arg}=)")
+            if name in {"option", "argument", "command", "group"}:
+                for k in node.keywords:
+                    # literal help= is extracted by tools/i18n.py; an f-string cannot be
+                    if k.arg == "help" and isinstance(k.value, ast.JoinedStr):
+                        report(k.value, "help= f-string")
+    return found
+
+
+def _sources() -> list[Path]:
+    files = []
+    for folder in PACKAGES.values():
+        for p in sorted(folder.rglob("*.py")):
+            rel = p.relative_to(folder)
+            if "migrations" in rel.parts or "templates" in rel.parts:
+                continue
+            files.append(p)
+    return files
+
+
+def test_every_human_string_in_code_is_wrapped():
+    problems = []
+    for path in _sources():
+        rel = str(path.relative_to(ROOT))
+        for line, where, text in unwrapped(path):
+            if (rel, text[:40]) in ALLOWED:
+                continue
+            problems.append(f"{rel}:{line}: {where}: {text[:70]!r}")
+    assert not problems, (
+        "human strings not wrapped for translation (use _(...).format(name=...); in a "
+        "plugin `_ = Domain(\"crmkit_<plugin>\").gettext`):\n" + "\n".join(problems))
+
+
+def test_the_checker_finds_an_unwrapped_string(tmp_path):
+    # the check above must be able to fail: three unwrapped strings, two wrapped ones
+    src = tmp_path / "m.py"
+    src.write_text(
+        "def f(x):\n"
+        "    echo('plain text')\n"
+        "    raise ValidationError(f'bad value {x}')\n"
+        "    table(rows, ['customer', _('amount')], title=_('Overdue'))\n"
+        "    raise ValidationError(_('bad value {x}').format(x=x))\n", encoding="utf-8")
+    assert [(line, text) for line, _w, text in unwrapped(src)] == [
+        (2, "plain text"), (3, "bad value {x}"), (4, "customer")]
+
+
+# --- 2. every msgid is in each catalog, translated; .mo compiled -------------------
+
+
+def _catalog(po: Path):
+    with open(po, "rb") as f:
+        return read_po(f, locale=po.parent.parent.name)
+
+
+@pytest.mark.parametrize("package", sorted(PACKAGES))
+def test_catalog_is_complete_and_compiled(package):
+    folder = PACKAGES[package]
+    template = tool.extract(package, folder)
+    pot = tool.pot_path(package, folder)
+    stale = not pot.exists() or tool._stable(pot.read_bytes()) != tool._stable(
+        tool._po_bytes(template))
+    for locale in tool.LOCALES:
+        po = tool.po_path(package, folder, locale)
+        assert po.exists(), f"{po.relative_to(ROOT)} is missing; run: {FIX}"
+        cat = _catalog(po)
+        have = {m.id for m in cat if m.id}
+        missing = [m.id for m in template if m.id and m.id not in have]
+        assert not missing, (
+            f"{len(missing)} msgid(s) of {package} are not in {po.relative_to(ROOT)}; run "
+            f"`{FIX}`, then translate them:\n" + "\n".join(repr(m) for m in missing))
+        todo = tool.untranslated(cat)
+        assert not todo, (
+            f"{len(todo)} msgid(s) untranslated in {po.relative_to(ROOT)} (`python "
+            f"tools/i18n.py todo` lists them):\n" + "\n".join(repr(m) for m in todo))
+        mo = po.with_suffix(".mo")
+        assert mo.exists() and mo.read_bytes() == tool._mo_bytes(cat), (
+            f"{mo.relative_to(ROOT)} is not compiled from its .po; run: "
+            "python tools/i18n.py compile")
+    assert not stale, f"{pot.relative_to(ROOT)} is out of date; run: {FIX}"
+
+
+def _fields(text: str) -> list[str]:
+    return sorted(f for _lit, f, _spec, _conv in string.Formatter().parse(text)
+                  if f is not None)
+
+
+@pytest.mark.parametrize("package", sorted(PACKAGES))
+def test_translations_keep_the_placeholders(package):
+    bad = []
+    for locale in tool.LOCALES:
+        po = tool.po_path(package, PACKAGES[package], locale)
+        if not po.exists():
+            continue
+        for m in _catalog(po):
+            if not m.id or not m.string:
+                continue
+            ids = m.id if isinstance(m.id, tuple) else (m.id,)
+            strings = m.string if isinstance(m.string, tuple) else (m.string,)
+            want = _fields(ids[-1])
+            for s in strings:
+                try:
+                    got = _fields(s)
+                except ValueError as exc:
+                    bad.append(f"{m.id!r} -> {s!r}: {exc}")
+                    continue
+                if got != want and not (len(ids) > 1 and set(got) <= set(want)):
+                    bad.append(f"{m.id!r} -> {s!r}: placeholders {got} != {want}")
+    assert not bad, "\n".join(bad)
+
+
+def test_every_catalog_ships_in_the_wheel_package_data():
+    import tomllib
+
+    data = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "package-data"]
+    for package in PACKAGES:
+        assert "locale/*/LC_MESSAGES/*.mo" in data.get(package, []), package
+
+
+def test_installed_crmkit_finds_its_catalogs():
+    # the editable install (and a wheel) resolve each package's locale folder
+    from crmkit.i18n import Domain, use_locale
+
+    for package, folder in PACKAGES.items():
+        assert Domain(package).localedir == folder / "locale", package
+    with use_locale("zh_CN"):
+        assert Domain("crmkit").gettext("customer") == "客户"
