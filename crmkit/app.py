@@ -130,8 +130,9 @@ class Crm:
             row = conn.execute(select(u).where(u.c.tenant_id == self._tenant.id,
                                                u.c.name == self.user_name)).first()
             if row is None:
-                raise NotFound(f"user '{self.user_name}' not found in tenant "
-                               f"'{self.tenant_slug}'")
+                raise NotFound(_("user '{user_name}' not found in tenant "
+                                 "'{tenant_slug}'").format(
+                                   user_name=self.user_name, tenant_slug=self.tenant_slug))
             user = User.from_row(row)
             if not user.active:
                 raise PermissionDenied(_(

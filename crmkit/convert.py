@@ -12,6 +12,7 @@ import cattrs
 from cattrs.errors import ClassValidationError
 
 from .errors import ValidationError
+from .i18n import _
 from .money import fmt_money
 from .records import Line
 
@@ -41,7 +42,8 @@ def structure_settings(data: dict[str, Any], cls: type, plugin: str) -> Any:
         msgs = cattrs.transform_error(exc, path=plugin, format_exception=_format)
         raise ValidationError([f"invalid setting: {m}" for m in msgs]) from None
     except (ValueError, TypeError) as exc:
-        raise ValidationError(f"invalid settings for {plugin}: {exc}") from None
+        raise ValidationError(_("invalid settings for {plugin}: {exc}").format(
+                                  plugin=plugin, exc=exc)) from None
 
 
 def _format(exc: BaseException, type_: Any) -> str:

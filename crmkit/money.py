@@ -10,6 +10,7 @@ import re
 from decimal import Decimal, InvalidOperation
 
 from .errors import ValidationError
+from .i18n import _
 
 _CENT = Decimal("0.01")
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
@@ -27,17 +28,20 @@ def parse_decimal(value: object, *, places: int, what: str = "amount") -> Decima
     that would need rounding (``0.005`` as an amount).
     """
     if isinstance(value, bool):
-        raise ValidationError(f"invalid {what} {value!r}: not a number")
+        raise ValidationError(_("invalid {what} {value!r}: not a number").format(
+                                  what=what, value=value))
     if isinstance(value, float):
         raise ValidationError(
-            f"invalid {what} {value!r}: pass a string or Decimal, floats are inexact"
+            _("invalid {what} {value!r}: pass a string or Decimal, floats are "
+              "inexact").format(what=what, value=value)
         )
     if isinstance(value, int):
         d = Decimal(value)
     elif isinstance(value, Decimal):
         d = value
         if not d.is_finite():
-            raise ValidationError(f"invalid {what} '{value}': not a finite number")
+            raise ValidationError(_("invalid {what} '{value}': not a finite number").format(
+                                      what=what, value=value))
     elif isinstance(value, str):
         text = value.strip().replace(" ", "")
         sign = ""
@@ -49,27 +53,33 @@ def parse_decimal(value: object, *, places: int, what: str = "amount") -> Decima
         if _GROUPED.match(text):
             text = text.replace(",", "")
         if not _NUMBER.match(text):
-            raise ValidationError(f"invalid {what} '{value}': not a plain decimal number")
+            raise ValidationError(_("invalid {what} '{value}': not a plain decimal "
+                                    "number").format(what=what, value=value))
         try:
             d = Decimal(text)
         except InvalidOperation:  # pragma: no cover - the regex already guards
-            raise ValidationError(f"invalid {what} '{value}'") from None
+            raise ValidationError(_("invalid {what} '{value}'").format(
+                                      what=what, value=value)) from None
     else:
-        raise ValidationError(f"invalid {what} {value!r}: not a number")
+        raise ValidationError(_("invalid {what} {value!r}: not a number").format(
+                                  what=what, value=value))
     quantum = Decimal(1).scaleb(-places)
     try:
         d.quantize(quantum)
     except InvalidOperation:  # more digits than Decimal's precision holds
-        raise ValidationError(f"invalid {what} '{value}': too large") from None
+        raise ValidationError(_("invalid {what} '{value}': too large").format(
+                                  what=what, value=value)) from None
     if d != d.quantize(quantum):
         raise ValidationError(
-            f"invalid {what} '{value}': more than {places} decimal places would be rounded"
+            _("invalid {what} '{value}': more than {places} decimal places would "
+              "be rounded").format(what=what, value=value, places=places)
         )
     d = d.quantize(quantum)
     if d == 0:
         d = abs(d)  # -0 is 0
     if abs(d) > MAX_AMOUNT:
-        raise ValidationError(f"invalid {what} '{value}': too large")
+        raise ValidationError(_("invalid {what} '{value}': too large").format(
+                                  what=what, value=value))
     return d
 
 

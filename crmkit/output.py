@@ -396,8 +396,8 @@ def paging(fn: Callable[..., Any]) -> Callable[..., Any]:
         "--offset", type=int, metavar="N", help="Skip the first N rows.")(wrapper)
     return click.option(
         "--limit", type=int, metavar="N",
-        help=f"At most N rows (0: none) [default: {TABLE_LIMIT} in a table, every row "
-             "with --json].")(wrapper)
+        help=_("At most N rows (0: none) [default: {TABLE_LIMIT} in a table, every "
+               "row with --json].").format(TABLE_LIMIT=TABLE_LIMIT))(wrapper)
 
 
 def parse_date(value: str | None, option: str) -> dt.date | None:

@@ -111,7 +111,8 @@ class State:
             try:
                 engine = storage.create_engine(self.db)
             except Exception as exc:  # bad URL, missing driver
-                raise CrmError(f"cannot reach database {self.db}: {exc}") from None
+                raise CrmError(_("cannot reach database {db}: {exc}").format(
+                                   db=self.db, exc=exc)) from None
             self._crm = Crm(engine, self.host, self.prefix, tenant=self.tenant,
                             user=self.user, today=self.today, url=self.db)
             self._crm._shared["cli"] = True  # messages name commands, not Python calls
@@ -178,7 +179,7 @@ class CrmkitGroup(Group):
                 import traceback
 
                 traceback.print_exception(exc, file=sys.stderr)
-            click.echo(f"Error: {_message(exc, state)}", err=True)
+            click.echo(_("Error: {message}").format(message=_message(exc, state)), err=True)
             ctx.exit(1)
 
 

@@ -56,7 +56,7 @@ def db_history(crm: Any, as_json: bool) -> None:
     if as_json:
         return print_json(rows)
     table([(r["revision"], r["down_revision"], ", ".join(r["branch"]), r["message"])
-           for r in rows], ["revision", "revises", "branch", "message"])
+           for r in rows], [_("revision"), _("revises"), _("branch"), _("message")])
 
 
 @db.command("revision")
@@ -123,16 +123,17 @@ def plugins_uninstall(crm: Any, name: str, dry_run: bool, purge: bool, as_json: 
     from ..services import plugins as svc
 
     if dry_run == purge:
-        raise ValidationError("say --dry-run to see what would be dropped, or --purge to "
-                              "drop it")
+        raise ValidationError(_("say --dry-run to see what would be dropped, or "
+                                "--purge to drop it"))
     plan = svc.uninstall_plan(crm, name) if dry_run else svc.purge(crm, name)
     if as_json:
         return print_json({**plan, "dropped": purge})
     verb = "dropped" if purge else "would drop"
     if dry_run and plan["enabled_in"]:
-        click.echo(f"still enabled for: {', '.join(plan['enabled_in'])} (disable it there "
-                   "before --purge)")
-    table([(t, n) for t, n in plan["tables"].items()], ["table", "rows"],
-          title=f"{name}: {verb}", empty=f"{name} has no tables")
+        click.echo(_("still enabled for: {valid} (disable it there before --purge)").format(
+                       valid=', '.join(plan['enabled_in'])))
+    table([(t, n) for t, n in plan["tables"].items()], [_("table"), _("rows")],
+          title=f"{name}: {verb}", empty=_("{name} has no tables").format(name=name))
     if purge:
-        click.echo(f"{name} uninstalled; its settings and delivery records are gone too")
+        click.echo(_("{name} uninstalled; its settings and delivery records are "
+                     "gone too").format(name=name))

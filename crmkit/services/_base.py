@@ -143,7 +143,8 @@ def parse_datetime(value: Any, field: str = "datetime") -> dt.datetime:
             d = dt.datetime.fromisoformat(str(value))
         except ValueError:
             raise ValidationError(
-                f"invalid {field} '{value}'; expected YYYY-MM-DDTHH:MM") from None
+                _("invalid {field} '{value}'; expected YYYY-MM-DDTHH:MM").format(
+                    field=field, value=value)) from None
     return d if d.tzinfo else d.replace(tzinfo=UTC)
 
 
@@ -175,7 +176,7 @@ def get_row(ctx: Context, table: str, id_: int, label: str) -> Any:
     row = ctx.conn.execute(select(t).where(t.c.tenant_id == ctx.tenant.id,
                                            t.c.id == id_)).first()
     if row is None:
-        raise NotFound(f"{label} {id_} not found")
+        raise NotFound(_("{label} {id} not found").format(label=label, id=id_))
     return row
 
 

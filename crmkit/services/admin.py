@@ -30,8 +30,9 @@ class TenantService(Service):
         except NotFound:
             return  # acting from outside any tenant (the embedding host itself)
         if user.role != "admin":
-            raise PermissionDenied(f"permission denied: user '{user.name}' may not "
-                                   "manage tenants (role admin needed)")
+            raise PermissionDenied(_("permission denied: user '{name}' may not "
+                                     "manage tenants (role admin needed)").format(
+                                       name=user.name))
 
     def add(self, slug: str, *, name: str | None = None, currency: str = "CNY") -> Tenant:
         """Add a tenant and its ``admin`` user."""
@@ -47,7 +48,8 @@ class TenantService(Service):
         with self.crm.engine.connect() as conn, conn.begin():
             self._require_admin(conn)
             if conn.execute(select(t.c.id).where(t.c.slug == slug)).first():
-                raise ValidationError(f"tenant '{slug}' already exists")
+                raise ValidationError(_("tenant '{slug}' already exists").format(
+                                          slug=slug))
             from datetime import UTC, datetime
 
             now = datetime.now(UTC)
@@ -76,7 +78,7 @@ class TenantService(Service):
         if row is None:
             if missing_ok:
                 return None
-            raise NotFound(f"tenant '{slug}' not found")
+            raise NotFound(_("tenant '{slug}' not found").format(slug=slug))
         return Tenant.from_row(row)
 
     def list(self) -> list[Tenant]:
@@ -91,8 +93,9 @@ class UserService(Service):
     def add(self, name: str, *, role: str = "sales", email: str | None = None) -> User:
         with self.crm.unit() as ctx:
             if ctx.user.role != "admin":
-                raise PermissionDenied(f"permission denied: user '{ctx.user.name}' may not "
-                                       "add users (role admin needed)")
+                raise PermissionDenied(_("permission denied: user '{name}' may not "
+                                         "add users (role admin needed)").format(
+                                           name=ctx.user.name))
             c = Checker("user")
             name = (name or "").strip()
             c.text("name", name, 100, required=True)
@@ -102,7 +105,8 @@ class UserService(Service):
             u = self.table("users")
             if ctx.conn.execute(select(u.c.id).where(u.c.tenant_id == ctx.tenant.id,
                                                      u.c.name == name)).first():
-                raise ValidationError(f"user '{name}' already exists")
+                raise ValidationError(_("user '{name}' already exists").format(
+                                          name=name))
             uid = inserted_id(ctx.conn.execute(u.insert().values(
                 tenant_id=ctx.tenant.id, name=name, role=role, email=email,
                 created_at=ctx.now())))
@@ -122,7 +126,7 @@ class UserService(Service):
             row = ctx.conn.execute(select(u).where(u.c.tenant_id == ctx.tenant.id,
                                                    u.c.name == name)).first()
             if row is None:
-                raise NotFound(f"user '{name}' not found")
+                raise NotFound(_("user '{name}' not found").format(name=name))
             return User.from_row(row)
 
     def update(self, name: str, *, role: str | None = None,

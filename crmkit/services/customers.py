@@ -313,7 +313,7 @@ class CustomerService(ListService[Customer]):
     def upsert(self, external_id: str, **fields: Any) -> tuple[Customer, bool]:
         """Insert or update by ``external_id`` (ERP sync). Returns (customer, created)."""
         if not external_id:
-            raise ValidationError("upsert needs an external id")
+            raise ValidationError(_("upsert needs an external id"))
         with self.crm.unit() as ctx:
             t = self.table("customers")
             row = ctx.conn.execute(select(t).where(t.c.tenant_id == ctx.tenant.id,
@@ -349,9 +349,9 @@ class CustomerService(ListService[Customer]):
             names = user_names(ctx)
             for n in (from_user, to_user):
                 if n not in names:
-                    raise ValidationError(f"unknown user '{n}'")
+                    raise ValidationError(_("unknown user '{n}'").format(n=n))
             if from_user == to_user:
-                raise ValidationError("--from and --to name the same user")
+                raise ValidationError(_("--from and --to name the same user"))
             if to_user not in user_names(ctx, active_only=True):
                 raise ValidationError(_("user '{user}' is disabled; hand the customers to "
                                         "an active user").format(user=to_user))
@@ -460,7 +460,7 @@ class CustomerService(ListService[Customer]):
                     ).format(n=len(rows) if len(rows) < 6 else _("more than 5"),
                              name=text[:80], ids=ids))
         if text.isdigit():
-            raise NotFound(f"customer {text[:20]} not found")
+            raise NotFound(_("customer {text} not found").format(text=text[:20]))
         raise NotFound(_("no customer with the external id or name '{ref}'").format(
             ref=text[:80]))
 

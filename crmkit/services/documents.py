@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from ..context import Context
 from ..errors import ValidationError
+from ..i18n import _
 from ..money import parse_money, parse_quantity
 from ..records import DOCUMENT_KINDS, DOCUMENT_STATUSES, Document, Line
 from ..storage import SHORT_MAX
@@ -27,21 +28,26 @@ def parse_line(value: Any) -> Line:
     if isinstance(value, str):
         parts = value.rsplit(":", 2)
         if len(parts) != 3:
-            raise ValidationError(f"invalid line '{value}'; expected PRODUCT:QTY:PRICE")
+            raise ValidationError(_("invalid line '{value}'; expected "
+                                    "PRODUCT:QTY:PRICE").format(value=value))
         value = parts
     try:
         product, qty, price = value
     except (TypeError, ValueError):
-        raise ValidationError(f"invalid line {value!r}; expected (product, qty, price)") from None
+        raise ValidationError(_("invalid line {value!r}; expected (product, qty, "
+                                "price)").format(value=value)) from None
     product = str(product).strip()
     if not product or len(product) > SHORT_MAX or "\x00" in product:
-        raise ValidationError(f"invalid line product '{product}'")
+        raise ValidationError(_("invalid line product '{product}'").format(
+                                  product=product))
     q = parse_quantity(qty, what=f"quantity of '{product}'")
     if q <= 0:
-        raise ValidationError(f"quantity of '{product}' must be positive, got {qty}")
+        raise ValidationError(_("quantity of '{product}' must be positive, got "
+                                "{qty}").format(product=product, qty=qty))
     p = parse_money(price, what=f"unit price of '{product}'")
     if p < 0:
-        raise ValidationError(f"unit price of '{product}' must not be negative, got {price}")
+        raise ValidationError(_("unit price of '{product}' must not be negative, "
+                                "got {price}").format(product=product, price=price))
     return Line(product=product, quantity=q, unit_price=p)
 
 
@@ -125,7 +131,7 @@ class DocumentService(ListService[Document]):
             parsed = tuple(parse_line(x) for x in lines)
             if amount is None or amount == "":
                 if not parsed:
-                    raise ValidationError("amount is required (or give lines)")
+                    raise ValidationError(_("amount is required (or give lines)"))
                 amt: Any = sum((ln.total for ln in parsed), Decimal("0.00"))
             else:
                 amt = c.money("amount", amount, minimum=None)
@@ -166,7 +172,7 @@ class DocumentService(ListService[Document]):
                 try:
                     self.add(rec.pop("customer_id"), **rec)
                 except (ValidationError, KeyError) as exc:
-                    raise ValidationError(f"record {i}: {exc}") from None
+                    raise ValidationError(_("record {i}: {exc}").format(i=i, exc=exc)) from None
                 n += 1
         return n
 
@@ -183,7 +189,8 @@ class DocumentService(ListService[Document]):
             ctx.crm.customers.require(ctx, before.customer_id, "update")
             bad = [k for k in fields if k not in _FIELDS or k == "customer_id"]
             if bad:
-                raise ValidationError(f"unknown document field '{bad[0]}'")
+                raise ValidationError(_("unknown document field '{bad}'").format(
+                                          bad=bad[0]))
             c = Checker("document")
             if "amount" in fields:
                 fields["amount"] = c.money("amount", fields["amount"], minimum=None)

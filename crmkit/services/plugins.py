@@ -95,8 +95,9 @@ class PluginService(Service):
 
     def _admin(self, ctx: Context) -> None:
         if ctx.user.role != "admin":
-            raise PermissionDenied(f"permission denied: user '{ctx.user.name}' may not "
-                                   "change plugins (role admin needed)")
+            raise PermissionDenied(_("permission denied: user '{name}' may not "
+                                     "change plugins (role admin needed)").format(
+                                       name=ctx.user.name))
 
     def _closure(self, names: tuple[str, ...]) -> builtins.list[str]:
         """The plugins to enable for ``names``: requirements first."""
@@ -109,11 +110,13 @@ class PluginService(Service):
             if n not in host.installed:
                 if by:
                     raise ValidationError(
-                        f"cannot enable '{by}': it requires '{n}', which is not installed")
+                        _("cannot enable '{by}': it requires '{n}', which is not "
+                          "installed").format(by=by, n=n))
                 host.get(n)
             p = host.installed[n]
             if not p.loaded:
-                raise ValidationError(f"cannot enable '{n}': it failed to load ({p.error})")
+                raise ValidationError(_("cannot enable '{n}': it failed to load "
+                                        "({error})").format(n=n, error=p.error))
             for r in p.spec.requires:  # type: ignore[union-attr]
                 visit(r, n)
             todo.append(n)
@@ -152,7 +155,8 @@ class PluginService(Service):
             enabled = {n for n, st in state.items() if st.enabled}
             for n in names:
                 if n in host.installed and host.installed[n].builtin:
-                    raise ValidationError(f"built-in plugin '{n}' cannot be disabled")
+                    raise ValidationError(_("built-in plugin '{n}' cannot be "
+                                            "disabled").format(n=n))
                 if n not in host.installed and n not in state:
                     host.get(n)
             remaining = enabled - set(names)
@@ -161,8 +165,9 @@ class PluginService(Service):
                     p = host.installed.get(other)
                     if p and p.spec and n in p.spec.requires:
                         raise ValidationError(
-                            f"cannot disable '{n}': enabled plugin '{other}' requires it; "
-                            f"disable '{other}' first")
+                            _("cannot disable '{n}': enabled plugin '{other}' "
+                              "requires it; disable '{other}' first").format(
+                                n=n, other=other))
             done = []
             for n in names:
                 if n in enabled:
@@ -211,11 +216,12 @@ class PluginService(Service):
         host.get(name)
         cls = host.settings_class(name)
         if cls is None:
-            raise ValidationError(f"plugin '{name}' has no settings")
+            raise ValidationError(_("plugin '{name}' has no settings").format(name=name))
         fields = [f.name for f in attrs.fields(cls)]
         if key not in fields:
-            raise ValidationError(f"unknown setting '{key}' of {name}; valid: "
-                                  f"{', '.join(fields)}")
+            raise ValidationError(_("unknown setting '{key}' of {name}; valid: "
+                                    "{valid}").format(
+                                      key=key, name=name, valid=', '.join(fields)))
         with self.crm.unit() as ctx:
             self._admin(ctx)
             state = self._state(ctx)
@@ -260,7 +266,8 @@ def uninstall_plan(crm: Any, name: str) -> dict[str, Any]:
 
     p = crm.host.get(name)
     if p.builtin:
-        raise ValidationError(f"built-in plugin '{name}' cannot be uninstalled")
+        raise ValidationError(_("built-in plugin '{name}' cannot be uninstalled").format(
+                                  name=name))
     ps = crm.table("plugin_state")
     t = crm.table("tenants")
     existing = set(inspect(crm.engine).get_table_names())
@@ -285,9 +292,9 @@ def purge(crm: Any, name: str) -> dict[str, Any]:
     plan = uninstall_plan(crm, name)
     if plan["enabled_in"]:
         raise ValidationError(
-            f"cannot uninstall '{name}': still enabled for tenant(s) "
-            f"{', '.join(plan['enabled_in'])}; run `crmkit --tenant SLUG plugins disable "
-            f"{name}` in each first")
+            _("cannot uninstall '{name}': still enabled for tenant(s) {valid}; run "
+              "`crmkit --tenant SLUG plugins disable {name}` in each first").format(
+                name=name, valid=', '.join(plan['enabled_in'])))
     purge_plugin(crm, name)
     ps, d = crm.table("plugin_state"), crm.table("deliveries")
     with crm.engine.begin() as conn:

@@ -16,8 +16,11 @@ from typing import Any
 from sqlalchemy import select
 
 from crmkit import ValidationError, fmt_money
+from crmkit.i18n import Domain
 
 from .fields import KINDS, line_text
+
+_ = Domain("crmkit_csv").gettext
 
 FORMATS = ("csv", "xlsx", "json")
 COLUMNS: dict[str, tuple[str, ...]] = {
@@ -39,12 +42,14 @@ def export_file(crm: Any, kind: str, path: str | Path, fmt: str | None = None,
     """Write every visible ``kind`` record to ``path``; returns the number written.
     ``progress(done)`` is called after each page of records."""
     if kind not in KINDS:
-        raise ValidationError(f"unknown kind '{kind}'; valid: {', '.join(KINDS)}")
+        raise ValidationError(_("unknown kind '{kind}'; valid: {valid}").format(
+                                  kind=kind, valid=', '.join(KINDS)))
     p = Path(path)
     fmt = (fmt or p.suffix.lstrip(".")).lower()
     if fmt not in FORMATS:
-        raise ValidationError(f"unknown format '{fmt or p.name}'; valid: {', '.join(FORMATS)} "
-                              f"(give --format or a file ending in .csv, .xlsx or .json)")
+        raise ValidationError(_("unknown format '{value}'; valid: {valid} (give "
+                                "--format or a file ending in .csv, .xlsx or .json)").format(
+                                  value=fmt or p.name, valid=', '.join(FORMATS)))
     cols = COLUMNS[kind]
     n = 0
     with crm.unit(write=False) as ctx:

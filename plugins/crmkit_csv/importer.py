@@ -25,6 +25,7 @@ from typing import Any
 from sqlalchemy import select
 
 from crmkit import CrmError, ValidationError
+from crmkit.i18n import Domain
 
 from . import dedup
 from .fields import (
@@ -41,6 +42,8 @@ from .fields import (
 )
 from .report import Report, RowError
 from .source import open_source, rejected_path
+
+_ = Domain("crmkit_csv").gettext
 
 _RECORD = re.compile(r"^record \d+: ")
 _COLUMN_OF = [  # which field an error message is about (first match wins)
@@ -91,7 +94,8 @@ def import_file(crm: Any, kind: str, path: str | Path, *, mapping: tuple[str, ..
     with crm.unit(write=False) as ctx:
         ctx.crm.plugins.require(ctx, "csv")
     if kind not in KINDS:
-        raise ValidationError(f"unknown kind '{kind}'; valid: {', '.join(KINDS)}")
+        raise ValidationError(_("unknown kind '{kind}'; valid: {valid}").format(
+                                  kind=kind, valid=', '.join(KINDS)))
     return _Importer(crm, kind, Path(path), mapping, dry_run, skip_invalid, update_existing,
                      encoding, on_message, progress, batch_size).run()
 

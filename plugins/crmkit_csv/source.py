@@ -19,6 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from crmkit import ValidationError
+from crmkit.i18n import Domain
+
+_ = Domain("crmkit_csv").gettext
 
 _CHUNK = 1 << 20
 
@@ -67,8 +70,9 @@ class CsvSource(Source):
         try:
             codecs.lookup(encoding)
         except LookupError:
-            raise ValidationError(f"unknown encoding '{encoding}'; use auto, utf-8, "
-                                  f"gb18030 or another Python codec name") from None
+            raise ValidationError(_("unknown encoding '{encoding}'; use auto, "
+                                    "utf-8, gb18030 or another Python codec name").format(
+                                      encoding=encoding)) from None
         self.encoding = encoding
         if self.label in ("auto", ""):
             self.label = "UTF-8" if encoding == "utf-8-sig" else encoding.upper()
@@ -81,7 +85,8 @@ class CsvSource(Source):
         except UnicodeDecodeError as exc:
             raise self._decode_error(exc) from None
         except csv.Error as exc:
-            raise ValidationError(f"{path.name} line 1: {exc}") from None
+            raise ValidationError(_("{name} line 1: {exc}").format(
+                                      name=path.name, exc=exc)) from None
         if self.header:
             self.header[0] = self.header[0].lstrip("\ufeff")
 
@@ -100,7 +105,8 @@ class CsvSource(Source):
         except UnicodeDecodeError as exc:
             raise self._decode_error(exc) from None
         except csv.Error as exc:
-            raise ValidationError(f"{self.path.name} line {last + 1}: {exc}") from None
+            raise ValidationError(_("{name} line {line}: {exc}").format(
+                                      name=self.path.name, line=last + 1, exc=exc)) from None
 
     def position(self) -> int:
         return self._raw.tell()
@@ -119,8 +125,8 @@ class XlsxSource(Source):
         try:
             self._wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
         except Exception as exc:  # zipfile.BadZipFile, KeyError, InvalidFileException
-            raise ValidationError(f"cannot read {path.name} as an Excel workbook: "
-                                  f"{exc}") from None
+            raise ValidationError(_("cannot read {name} as an Excel workbook: {exc}").format(
+                                      name=path.name, exc=exc)) from None
         ws = self._wb.worksheets[0]
         self._rows = ws.iter_rows(values_only=True)
         self.header = ["" if v is None else str(v) for v in next(self._rows, ())]
@@ -152,7 +158,8 @@ class JsonSource(Source):
         try:
             first = next(self._objects, None)
         except ValueError as exc:
-            raise ValidationError(f"cannot read {path.name} as JSON: {exc}") from None
+            raise ValidationError(_("cannot read {name} as JSON: {exc}").format(
+                                      name=path.name, exc=exc)) from None
         self._first = first
         self.header = list(first[1]) if first else []
 
@@ -169,7 +176,8 @@ class JsonSource(Source):
                     obj = None
                 if not isinstance(obj, dict):
                     if yielded:
-                        raise ValueError(f"line {n} is not one JSON object")
+                        raise ValueError(_("line {n} is not one JSON object").format(
+                                             n=n))
                     break
                 yielded = True
                 yield n, obj
@@ -179,7 +187,7 @@ class JsonSource(Source):
         with open(self.path, encoding="utf-8-sig") as f:
             data = json.load(f, parse_float=Decimal)
         if not isinstance(data, list) or not all(isinstance(o, dict) for o in data):
-            raise ValueError("expected an array of objects")
+            raise ValueError(_("expected an array of objects"))
         yield from ((i + 2, o) for i, o in enumerate(data))
 
     def rows(self) -> Iterator[tuple[int, list[Any]]]:
@@ -191,14 +199,15 @@ class JsonSource(Source):
             for line, obj in self._objects:
                 yield line, [obj.get(h) for h in self.header]
         except ValueError as exc:
-            raise ValidationError(f"cannot read {self.path.name} as JSON: {exc}") from None
+            raise ValidationError(_("cannot read {name} as JSON: {exc}").format(
+                                      name=self.path.name, exc=exc)) from None
 
 
 def open_source(path: str | Path, encoding: str = "auto") -> Source:
     """The right reader for the file's extension; ValidationError for any other."""
     p = Path(path)
     if not p.is_file():
-        raise ValidationError(f"file '{path}' not found")
+        raise ValidationError(_("file '{path}' not found").format(path=path))
     ext = p.suffix.lower()
     if ext in (".csv", ".tsv", ".txt"):
         return CsvSource(p, encoding)
@@ -206,8 +215,8 @@ def open_source(path: str | Path, encoding: str = "auto") -> Source:
         return XlsxSource(p)
     if ext in (".json", ".jsonl"):
         return JsonSource(p)
-    raise ValidationError(f"unsupported file type '{ext or p.name}'; use .csv, .xlsx or "
-                          f".json")
+    raise ValidationError(_("unsupported file type '{value}'; use .csv, .xlsx or "
+                            ".json").format(value=ext or p.name))
 
 
 def rejected_path(path: str | Path) -> Path:

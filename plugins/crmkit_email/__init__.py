@@ -14,6 +14,9 @@ from typing import Any
 from attrs import field, frozen
 
 import crmkit
+from crmkit.i18n import Domain
+
+_ = Domain("crmkit_email").gettext
 
 LANGUAGES = ("zh", "en")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+\Z|^[^@\s]+@localhost\Z")
@@ -23,7 +26,8 @@ _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 def _check(name: str, ok: Any, message: str) -> Any:
     def check(_inst: Any, _attr: Any, value: Any) -> None:
         if not ok(value):
-            raise ValueError(f"setting {name} {message}, got {value!r}")
+            raise ValueError(_("setting {name} {message}, got {value!r}").format(
+                                 name=name, message=message, value=value))
     return check
 
 

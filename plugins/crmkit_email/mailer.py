@@ -12,6 +12,9 @@ from email.utils import formataddr, make_msgid
 from typing import Any
 
 import crmkit
+from crmkit.i18n import Domain
+
+_ = Domain("crmkit_email").gettext
 
 
 def _env() -> Any:
@@ -96,13 +99,14 @@ def send(settings: Any, messages: list[EmailMessage]) -> None:
     if settings.username:
         if not settings.password_env:
             raise crmkit.ValidationError(
-                "email setting username is set but password_env is not; set it with "
-                "`crmkit plugins set email password_env NAME_OF_VARIABLE`")
+                _("email setting username is set but password_env is not; set it "
+                  "with `crmkit plugins set email password_env NAME_OF_VARIABLE`"))
         password = os.environ.get(settings.password_env)
         if password is None:
             raise crmkit.ValidationError(
-                f"environment variable '{settings.password_env}' (email setting "
-                "password_env) is not set; it must hold the SMTP password")
+                _("environment variable '{password_env}' (email setting "
+                  "password_env) is not set; it must hold the SMTP password").format(
+                    password_env=settings.password_env))
     with smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout_seconds) as smtp:
         if settings.starttls:
             smtp.starttls(context=ssl.create_default_context())
@@ -118,4 +122,4 @@ def deliver(ctx: Any, reminders: list[Any]) -> None:
     if messages:
         send(settings, messages)
         if ctx.echo is not None:
-            ctx.echo(f"email: {len(messages)} message(s) sent")
+            ctx.echo(_("email: {n} message(s) sent").format(n=len(messages)))

@@ -33,15 +33,17 @@ def _reminder(r: Any, on: dt.date) -> crmkit.Reminder:
     if days > 0:
         kind, level = "overdue", int(r.level)
         key = f"receivables:overdue:{r.number}:L{level}"
-        subject = f"Invoice {r.number} is {days} days overdue"
+        subject = _("Invoice {number} is {days} days overdue").format(
+                      number=r.number, days=days)
     else:
         kind = ("due_today" if days == 0 else "due_tomorrow" if days == -1
                 else "due_this_week")
         level = None
         key = f"receivables:{kind}:{r.number}:{due.isoformat()}"
-        subject = {"due_today": f"Invoice {r.number} is due today",
-                   "due_tomorrow": f"Invoice {r.number} is due tomorrow",
-                   "due_this_week": f"Invoice {r.number} is due on {due.isoformat()}"}[kind]
+        subject = {"due_today": _("Invoice {number} is due today"),
+                   "due_tomorrow": _("Invoice {number} is due tomorrow"),
+                   "due_this_week": _("Invoice {number} is due on {due}")}[kind].format(
+                       number=r.number, due=due.isoformat())
     return crmkit.Reminder(
         key=key, plugin="receivables", kind=kind, subject=subject, customer_id=r.customer_id,
         customer=r.customer, owner=r.owner, due_on=due, amount=r.outstanding, level=level,

@@ -16,9 +16,12 @@ from sqlalchemy import and_, func, select
 
 import crmkit
 from crmkit import NotFound, ValidationError, parse_money, to_dict
+from crmkit.i18n import Domain
 
 from .settings import SalesSettings
 from .tables import TITLE_MAX
+
+_ = Domain("crmkit_sales").gettext
 
 CENT = Decimal("0.01")
 
@@ -98,7 +101,7 @@ def _load(ctx: crmkit.Context, opp_id: int) -> Opportunity:
     row = ctx.conn.execute(select(o).where(o.c.tenant_id == ctx.tenant.id,
                                            o.c.id == int(opp_id))).first()
     if row is None:
-        raise NotFound(f"opportunity {opp_id} not found")
+        raise NotFound(_("opportunity {opp_id} not found").format(opp_id=opp_id))
     return Opportunity.from_row(row)
 
 
@@ -189,8 +192,9 @@ def add(crm: crmkit.Crm, customer_id: int, *, title: str, amount: Any, close: An
         ctx.emit("opportunity.created", to_dict(opp), customer_id=customer.id)
         ctx.crm.activities.add(
             customer.id, kind="note",
-            subject=f"Opportunity #{new_id} '{title}' opened: {stage}, {amt:.2f}, "
-                    f"expected close {close_d}",
+            subject=_("Opportunity #{new_id} '{title}' opened: {stage}, {amt:.2f}, "
+                      "expected close {close_d}").format(
+                new_id=new_id, title=title, stage=stage, amt=amt, close_d=close_d),
             extra={"sales": {"opportunity_id": new_id, "event": "created"}})
         return opp
 
@@ -210,10 +214,12 @@ def move(crm: crmkit.Crm, opp_id: int, stage: str, *, on: dt.date | None = None,
         if stage not in s.names:
             raise _unknown_stage(stage, s)
         if before.closed_on is not None:
-            raise ValidationError(f"opportunity {opp_id} is closed ({before.stage} on "
-                                  f"{before.closed_on}); a closed opportunity cannot move")
+            raise ValidationError(_("opportunity {opp_id} is closed ({stage} on "
+                                    "{closed_on}); a closed opportunity cannot move").format(
+                opp_id=opp_id, stage=before.stage, closed_on=before.closed_on))
         if stage == before.stage:
-            raise ValidationError(f"opportunity {opp_id} is already in stage '{stage}'")
+            raise ValidationError(_("opportunity {opp_id} is already in stage "
+                                    "'{stage}'").format(opp_id=opp_id, stage=stage))
         on = on or ctx.today
         ch = ctx.crm.table("sales_stage_changes")
         last = ctx.conn.execute(select(func.max(ch.c.changed_on)).where(
@@ -249,8 +255,9 @@ def move(crm: crmkit.Crm, opp_id: int, stage: str, *, on: dt.date | None = None,
                                        "on": on.isoformat()}, customer_id=before.customer_id)
         ctx.crm.activities.add(
             before.customer_id, kind="note", occurred_at=_at(ctx, on),
-            subject=f"Opportunity #{before.id} '{before.title}' moved from {before.stage} "
-                    f"to {stage}" + (f": {reason}" if reason else ""),
+            subject=_("Opportunity #{id} '{title}' moved from {before} to {stage}").format(
+                id=before.id, title=before.title, before=before.stage, stage=stage)
+            + (f": {reason}" if reason else ""),
             extra={"sales": {"opportunity_id": before.id, "event": "moved",
                              "from": before.stage, "to": stage}})
         if stage == s.won:

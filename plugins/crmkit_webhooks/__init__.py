@@ -23,14 +23,16 @@ _ = crmkit.i18n.Domain("crmkit_webhooks").gettext
 def _positive(name: str) -> Any:
     def check(_inst: Any, _attr: Any, value: Any) -> None:
         if not value > 0:
-            raise ValueError(f"setting {name} must be greater than 0, got {value}")
+            raise ValueError(_("setting {name} must be greater than 0, got {value}").format(
+                                 name=name, value=value))
     return check
 
 
 def _int_range(name: str, lo: int, hi: int) -> Any:
     def check(_inst: Any, _attr: Any, value: Any) -> None:
         if not lo <= value <= hi:
-            raise ValueError(f"setting {name} must be between {lo} and {hi}, got {value}")
+            raise ValueError(_("setting {name} must be between {lo} and {hi}, got "
+                               "{value}").format(name=name, lo=lo, hi=hi, value=value))
     return check
 
 
@@ -52,8 +54,11 @@ class WebhookSettings:
 
     def __attrs_post_init__(self) -> None:
         if self.lease_seconds <= self.timeout_seconds + 1:
-            raise ValueError(f"setting lease_seconds ({self.lease_seconds:g}) must exceed "
-                             f"timeout_seconds ({self.timeout_seconds:g}) by more than 1")
+            raise ValueError(_("setting lease_seconds ({lease_seconds:g}) must "
+                               "exceed timeout_seconds ({timeout_seconds:g}) by "
+                               "more than 1").format(
+                                 lease_seconds=self.lease_seconds,
+                                 timeout_seconds=self.timeout_seconds))
 
 
 PLUGIN = crmkit.PluginSpec(

@@ -24,7 +24,11 @@ from typing import Any
 from attrs import define, field
 from sqlalchemy import and_, bindparam, exists, func, insert, or_, select
 
+from crmkit.i18n import Domain
+
 from .endpoints import require_enabled
+
+_ = Domain("crmkit_webhooks").gettext
 
 UTC = dt.UTC
 
@@ -326,8 +330,9 @@ class Deliverer:
             if ctx.user.role != "admin":
                 from crmkit import PermissionDenied
 
-                raise PermissionDenied(f"permission denied: user '{ctx.user.name}' may not "
-                                       "deliver webhooks (role admin needed)")
+                raise PermissionDenied(_("permission denied: user '{name}' may not "
+                                         "deliver webhooks (role admin needed)").format(
+                                           name=ctx.user.name))
         settings = self.crm.plugins.settings("webhooks")
         report = DeliveryReport()
         started = self.clock()

@@ -10,6 +10,9 @@ from typing import Any
 from sqlalchemy import exists, func, select
 
 import crmkit
+from crmkit.i18n import Domain
+
+_ = Domain("crmkit_webhooks").gettext
 
 PATTERN = re.compile(r"^[A-Za-z0-9_.*?\[\]!-]{1,100}$")
 
@@ -28,8 +31,8 @@ def require_enabled(ctx: Any) -> None:
 def _require_role(ctx: Any, roles: tuple[str, ...], what: str) -> None:
     if ctx.user.role not in roles:
         raise crmkit.PermissionDenied(
-            f"permission denied: user '{ctx.user.name}' may not {what} "
-            f"(role {' or '.join(roles)} needed)")
+            _("permission denied: user '{name}' may not {what} (role {valid} "
+              "needed)").format(name=ctx.user.name, what=what, valid=' or '.join(roles)))
 
 
 def _public(row: Any, secret: str | None = None) -> dict[str, Any]:
@@ -122,7 +125,7 @@ class Webhooks:
             row = ctx.conn.execute(select(t).where(t.c.tenant_id == ctx.tenant.id,
                                                    t.c.id == id_)).first()
             if row is None:
-                raise crmkit.NotFound(f"webhook {id_} not found")
+                raise crmkit.NotFound(_("webhook {id} not found").format(id=id_))
             ctx.conn.execute(d.delete().where(d.c.tenant_id == ctx.tenant.id,
                                               d.c.endpoint_id == id_))
             ctx.conn.execute(t.delete().where(t.c.id == id_))
