@@ -181,8 +181,7 @@ def test_catalog_is_complete_and_compiled(package):
     folder = PACKAGES[package]
     template = tool.extract(package, folder)
     pot = tool.pot_path(package, folder)
-    stale = not pot.exists() or tool._stable(pot.read_bytes()) != tool._stable(
-        tool._po_bytes(template))
+    stale = not pot.exists() or tool.msgids(tool.read(pot)) != tool.msgids(template)
     for locale in tool.LOCALES:
         po = tool.po_path(package, folder, locale)
         assert po.exists(), f"{po.relative_to(ROOT)} is missing; run: {FIX}"
@@ -249,3 +248,127 @@ def test_installed_crmkit_finds_its_catalogs():
         assert Domain(package).localedir == folder / "locale", package
     with use_locale("zh_CN"):
         assert Domain("crmkit").gettext("customer") == "客户"
+
+
+# --- 3. the demo in Chinese -----------------------------------------------------------
+
+
+def test_the_demo_in_chinese(tmp_path, monkeypatch):
+    """``CRMKIT_LANG=zh_CN crmkit demo``: Chinese figures, table headers, reminder
+    subjects and e-mail digest; JSON keys and fixed values stay English."""
+    import json
+
+    from click.testing import CliRunner
+    from test_email import Inbox
+
+    from crmkit.cli import cli
+
+    monkeypatch.delenv("CRMKIT_LANG", raising=False)
+    base = ["--db", f"sqlite:///{tmp_path / 'demo.db'}", "--today", "2026-12-01"]
+    runner = CliRunner()
+
+    def run(*args, lang="zh_CN"):
+        env = {"CRMKIT_LANG": lang} if lang else {"CRMKIT_LANG": ""}
+        r = runner.invoke(cli, [*base, *args], env=env, catch_exceptions=False)
+        assert r.exit_code == 0, r.output
+        return r.output
+
+    out = run("demo")
+    assert "已在 sqlite:///" in out and "个客户；已启用插件：" in out
+    assert "今天 2026-12-01 · admin（全部客户）" in out
+    assert "应收账款  未收 " in out and "销售      销售管道 " in out
+    assert "逾期金额最多的客户" in out
+    assert re.search(r"^客户 +逾期$", out, re.M), out  # the table's header row
+    assert "待办任务（1）" in out and re.search(r"^到期日 +客户 +任务 +负责人$", out, re.M)
+
+    out = run("reminders")
+    assert "2026-12-01 的提醒" in out
+    assert re.search(r"^到期日 +客户 +负责人 +主题 +金额$", out, re.M), out
+    assert re.search(r"发票 INV-\d{4} 已逾期 \d+ 天", out), out
+
+    rows = json.loads(run("reminders", "--json"))
+    overdue = [r for r in rows if r["kind"] == "overdue"]  # fixed value: English
+    assert overdue and {"subject", "customer", "due_on", "amount"} <= set(overdue[0])
+    assert re.fullmatch(r"发票 INV-\d{4} 已逾期 \d+ 天", overdue[0]["subject"])
+    assert all(re.search(r"Invoice INV-\d{4} is \d+ days overdue", r["subject"])
+               for r in json.loads(run("reminders", "--json", lang=None))
+               if r["kind"] == "overdue")
+
+    inbox = Inbox()
+    try:
+        for key, value in [("host", "127.0.0.1"), ("port", str(inbox.port)),
+                           ("fallback_email", "owner@example.com"),
+                           ("language", "en")]:  # CRMKIT_LANG wins over the setting
+            run("plugins", "set", "email", key, value)
+        run("reminders", "--send")
+    finally:
+        inbox.close()
+    assert inbox.messages, "no digest was sent"
+    digest = inbox.messages[0]
+    assert digest["subject"].endswith(f"2026-12-01 的提醒（{digest['body'].count('客户：')} 项）")
+    assert "以下是 2026-12-01 需要您处理的事项：" in digest["body"]
+    assert re.search(r"发票 INV-\d{4} 已逾期 \d+ 天", digest["body"])
+    assert "   金额：" in digest["body"] and "Amount:" not in digest["body"]
+
+
+def test_help_in_chinese_leaves_english_alone(monkeypatch):
+    from click.testing import CliRunner
+
+    from crmkit.cli import cli
+
+    runner = CliRunner()
+    zh = runner.invoke(cli, ["customer", "add", "--help"], env={"CRMKIT_LANG": "zh_CN"})
+    assert "添加客户；输出其编号。" in zh.output and "负责的用户（默认：您自己）。" in zh.output
+    top = runner.invoke(cli, ["--help"], env={"CRMKIT_LANG": "zh_CN"}).output
+    assert "数据库 URL [环境变量 CRMKIT_DB；默认 sqlite:///crmkit.db]。" in top
+    assert re.search(r"^  customer +客户：添加、列表", top, re.M), top
+    monkeypatch.delenv("CRMKIT_LANG", raising=False)
+    en = runner.invoke(cli, ["customer", "add", "--help"]).output
+    assert "Add a customer; prints its id." in en and "添加" not in en
+
+
+def test_every_help_text_of_the_cli_is_translated():
+    """Walk the real command tree (every plugin's commands): each command's help and
+    each option's help is in a zh_CN catalog (a help text built at run time, which
+    tools/i18n.py cannot extract, fails here)."""
+    import click
+
+    from crmkit.cli import CORE_COMMANDS, cli
+    from crmkit.i18n import use_locale
+
+    ctx = click.Context(cli)
+    missing = []
+
+    def walk(cmd, path):
+        texts = [cmd.help] + [getattr(p, "help", None) for p in cmd.params]
+        for t in texts:
+            if not t:
+                continue
+            clean = __import__("inspect").cleandoc(t).partition("\f")[0].strip()
+            package = (getattr(cmd.callback, "__module__", None) or "crmkit").split(".")[0]
+            from crmkit.i18n import CORE, Domain
+
+            with use_locale("zh_CN"):
+                ok = (Domain(package).gettext(clean) != clean
+                      or CORE.gettext(clean) != clean)
+            if not ok:
+                missing.append(f"{' '.join(path)}: {clean[:70]!r}")
+        for name, sub in getattr(cmd, "commands", {}).items():
+            walk(sub, [*path, name])
+
+    walk(cli, ["crmkit"])
+    for name in cli.list_commands(ctx):
+        sub = cli.get_command(ctx, name)
+        if sub is not None and (name in CORE_COMMANDS or sub.crmkit_plugin  # type: ignore
+                                in {p.removeprefix("crmkit_") for p in PACKAGES}):
+            walk(sub, ["crmkit", name])
+    assert not missing, f"help texts without a translation (run `{FIX}`):\n" + "\n".join(
+        missing)
+
+
+def test_the_limit_help_names_the_table_limit():
+    from crmkit.output import TABLE_LIMIT, paging
+
+    cmd = __import__("click").command()(paging(lambda limit, offset: None))
+    limit = next(p for p in cmd.params if p.name == "limit")
+    assert f"[default: {TABLE_LIMIT} in a table" in limit.help

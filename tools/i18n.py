@@ -35,6 +35,7 @@ import io
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from babel.messages.catalog import Catalog
 from babel.messages.extract import extract_from_dir
@@ -123,8 +124,9 @@ def extract(package: str, folder: Path) -> Catalog:
 
 def _po_bytes(cat: Catalog, template: bool = False) -> bytes:
     buf = io.BytesIO()
+    # file names without line numbers: a line moving in the code changes no catalog
     write_po(buf, cat, width=0, sort_output=True, omit_header=False,
-             include_previous=False, ignore_obsolete=True)
+             include_previous=False, ignore_obsolete=True, include_lineno=False)
     return buf.getvalue()
 
 
@@ -177,6 +179,11 @@ def _write_if_changed(path: Path, data: bytes, stable: bool = True) -> bool:
     return True
 
 
+def msgids(cat: Catalog) -> set[Any]:
+    """The messages of ``cat`` (plural ones as their (singular, plural) pair)."""
+    return {m.id for m in cat if m.id}
+
+
 def untranslated(cat: Catalog) -> list[str]:
     """The msgids of ``cat`` without a (complete) translation."""
     missing = []
@@ -197,7 +204,7 @@ def problems(root: Path = ROOT, only: str | None = None) -> list[str]:
             continue
         template = extract(package, folder)
         pot = pot_path(package, folder)
-        if not pot.exists() or _stable(pot.read_bytes()) != _stable(_po_bytes(template)):
+        if not pot.exists() or msgids(read(pot)) != msgids(template):
             out.append(f"{pot.relative_to(root)} is out of date")
         for locale in LOCALES:
             po = po_path(package, folder, locale)

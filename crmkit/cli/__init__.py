@@ -157,13 +157,25 @@ class CrmkitGroup(Group):
         return sorted(set(CORE_COMMANDS) | set(self._plugins(ctx)))
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        from .helptext import localized
+
         if name in CORE_COMMANDS:
             import importlib
 
             mod, attr = CORE_COMMANDS[name]
             cmd: click.Command = getattr(importlib.import_module(mod), attr)
-            return cmd
-        return self._plugins(ctx).get(name)
+            return localized(cmd)
+        found = self._plugins(ctx).get(name)
+        return None if found is None else localized(found)
+
+    def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        from .helptext import localized
+
+        shown = localized(self)
+        if shown is self:
+            super().format_help(ctx, formatter)
+        else:
+            shown.format_help(ctx, formatter)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:

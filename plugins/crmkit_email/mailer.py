@@ -12,7 +12,7 @@ from email.utils import formataddr, make_msgid
 from typing import Any
 
 import crmkit
-from crmkit.i18n import Domain
+from crmkit.i18n import Domain, env_locale
 
 _ = Domain("crmkit_email").gettext
 
@@ -49,7 +49,7 @@ def _message(settings: Any, to: list[str], subject: str, body: str) -> EmailMess
 def compose(ctx: Any, reminders: list[Any], settings: Any) -> list[EmailMessage]:
     """The messages for these reminders (nothing is sent)."""
     env = _env()
-    lang = settings.language
+    lang = {"zh_CN": "zh", "en": "en"}.get(env_locale() or "", settings.language)  # CRMKIT_LANG
     common = {"tenant": ctx.tenant, "today": ctx.today}
     messages: list[EmailMessage] = []
 

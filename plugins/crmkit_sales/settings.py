@@ -59,7 +59,8 @@ def _whole(name: str, low: int, high: int | None = None) -> Any:
     def check(_inst: Any, _attr: Any, value: Any) -> None:
         if isinstance(value, bool) or not isinstance(value, int) or value < low or (
                 high is not None and value > high):
-            bounds = f"from {low} to {high}" if high is not None else f"of {low} or more"
+            bounds = (_("from {low} to {high}").format(low=low, high=high) if high is not None
+                      else _("of {low} or more").format(low=low))
             raise ValueError(_("setting {name} must be a whole number {bounds}, "
                                "got {value!r}").format(
                                  name=name, bounds=bounds, value=value))
