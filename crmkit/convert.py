@@ -40,7 +40,7 @@ def structure_settings(data: dict[str, Any], cls: type, plugin: str) -> Any:
         return _conv.structure(data, cls)
     except ClassValidationError as exc:
         msgs = cattrs.transform_error(exc, path=plugin, format_exception=_format)
-        raise ValidationError([f"invalid setting: {m}" for m in msgs]) from None
+        raise ValidationError([_("invalid setting: {m}").format(m=m) for m in msgs]) from None
     except (ValueError, TypeError) as exc:
         raise ValidationError(_("invalid settings for {plugin}: {exc}").format(
                                   plugin=plugin, exc=exc)) from None

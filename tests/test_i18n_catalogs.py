@@ -8,7 +8,6 @@ tools/i18n.py compile``, then translate what ``python tools/i18n.py todo`` lists
 from __future__ import annotations
 
 import ast
-import importlib.util
 import re
 import string
 from pathlib import Path
@@ -16,13 +15,10 @@ from pathlib import Path
 import pytest
 from babel.messages.pofile import read_po
 
+from crmkit import catalogs as tool
+
 ROOT = Path(__file__).resolve().parent.parent
 FIX = "python tools/i18n.py update && python tools/i18n.py compile"
-
-_spec = importlib.util.spec_from_file_location("crmkit_i18n_tool", ROOT / "tools" / "i18n.py")
-tool = importlib.util.module_from_spec(_spec)
-assert _spec.loader is not None
-_spec.loader.exec_module(tool)
 
 PACKAGES = tool.packages(ROOT)
 
@@ -53,6 +49,9 @@ ALLOWED_FILES = {"crmkit/testing.py"}
 #: The demo's sample data (names, products, activity subjects) is a business's own
 #: records, deliberately bilingual: data, not messages.
 ALLOWED_FILES |= {"crmkit/demo.py"}
+#: The conformance kit reports to a plugin's developer (its tests, `crmkit plugins
+#: check`), in the language of the code and the docs it points to.
+ALLOWED_FILES |= {"crmkit/conformance.py"}
 
 
 def _has_words(text: str) -> bool:
@@ -97,7 +96,8 @@ def unwrapped(path: Path) -> list[tuple[int, str, str]]:
         if isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call):
             exc = _name(node.exc.func)
             if HUMAN_ERRORS.search(exc) and node.exc.args:
-                report(node.exc.args[0], f"raise {exc}")
+                arg = node.exc.args[0]
+                report(arg.elt if isinstance(arg, ast.ListComp) else arg, f"raise {exc}")
         elif (isinstance(node, ast.Assign) and len(node.targets) == 1
               and isinstance(node.targets[0], ast.Name) and node.targets[0].id == "subject"):
             value = node.value.value if isinstance(node.value, ast.Subscript) else node.value
@@ -108,6 +108,9 @@ def unwrapped(path: Path) -> list[tuple[int, str, str]]:
             name = _name(node.func)
             if name in OUTPUT_CALLS and node.args:
                 report(node.args[0], f"{name}()")
+            if (name == "append" and node.args and isinstance(node.func, ast.Attribute)
+                    and _name(node.func.value) in {"errors", "problems", "messages"}):
+                report(node.args[0], f"{_name(node.func.value)}.append()")
             if name == "table":
                 cols = node.args[1] if len(node.args) > 1 else next(
                     (k.value for k in node.keywords if k.arg == "columns"), None)
@@ -372,3 +375,34 @@ def test_the_limit_help_names_the_table_limit():
     cmd = __import__("click").command()(paging(lambda limit, offset: None))
     limit = next(p for p in cmd.params if p.name == "limit")
     assert f"[default: {TABLE_LIMIT} in a table" in limit.help
+
+
+def test_a_third_party_plugin_builds_its_own_catalog(tmp_path, capsys):
+    """docs/author/i18n.md: ``python -m crmkit.catalogs update/compile --root .`` in a
+    plugin made by ``crmkit plugins new``."""
+    from babel.messages.pofile import write_po
+
+    from crmkit.i18n import Domain, use_locale
+    from crmkit.scaffold import write
+
+    root, _files = write("acme-loyalty", tmp_path / "crmkit-acme-loyalty")
+    pkg = root / "crmkit_acme_loyalty"
+    (pkg / "extra.py").write_text(
+        "from crmkit.i18n import Domain\n_ = Domain('crmkit_acme_loyalty').gettext\n\n"
+        "def hello(n):\n    return _('{n} points earned').format(n=n)\n", encoding="utf-8")
+    assert tool.main(["update", "--root", str(root)]) == 0
+    po = pkg / "locale" / "zh_CN" / "LC_MESSAGES" / "crmkit_acme_loyalty.po"
+    cat = _catalog(po)
+    assert "{n} points earned" in tool.msgids(cat)
+    assert tool.main(["check", "--root", str(root)]) == 1  # untranslated
+    assert "untranslated msgid '{n} points earned'" in capsys.readouterr().out
+    for m in cat:
+        if m.id:
+            m.string = "已获得 {n} 积分" if m.id == "{n} points earned" else "译文"
+    with open(po, "wb") as f:
+        write_po(f, cat)
+    assert tool.main(["compile", "--root", str(root)]) == 0
+    assert tool.main(["check", "--root", str(root)]) == 0
+    with use_locale("zh_CN"):
+        got = Domain("crmkit_acme_loyalty", pkg / "locale").gettext("{n} points earned")
+    assert got.format(n=30) == "已获得 30 积分"

@@ -77,29 +77,34 @@ class Checker:
     def text(self, field: str, value: Any, limit: int, *, required: bool = False) -> str | None:
         if value is None or (isinstance(value, str) and value == "" and not required):
             if required:
-                self.errors.append(f"{self.what} {field} is required")
+                self.errors.append(_("{what} {field} is required").format(
+                                       what=self.what, field=field))
             return None
         if not isinstance(value, str):
             value = str(value)
         if required and not value.strip():
-            self.errors.append(f"{self.what} {field} must not be empty")
+            self.errors.append(_("{what} {field} must not be empty").format(
+                                   what=self.what, field=field))
         if "\x00" in value:
-            self.errors.append(f"{self.what} {field} contains a NUL character")
+            self.errors.append(_("{what} {field} contains a NUL character").format(
+                                   what=self.what, field=field))
         if len(value) > limit:
             self.errors.append(
-                f"{self.what} {field} is {len(value)} characters long; the limit is {limit}")
+                _("{what} {field} is {n} characters long; the limit is {limit}").format(
+                    what=self.what, field=field, n=len(value), limit=limit))
         return value
 
     def choice(self, field: str, value: Any, allowed: tuple[str, ...]) -> Any:
         if value not in allowed:
             self.errors.append(
-                f"unknown {self.what} {field} '{value}'; valid: {', '.join(allowed)}")
+                _("unknown {what} {field} '{value}'; valid: {valid}").format(
+                    what=self.what, field=field, value=value, valid=', '.join(allowed)))
         return value
 
     def email(self, value: str | None) -> str | None:
         value = self.text("email", value, 200)
         if value and not EMAIL.match(value):
-            self.errors.append(f"invalid e-mail address '{value}'")
+            self.errors.append(_("invalid e-mail address '{value}'").format(value=value))
         return value
 
     def money(self, field: str, value: Any, *, minimum: Any = 0) -> Any:
@@ -109,7 +114,8 @@ class Checker:
             self.errors.extend(exc.errors)
             return None
         if minimum is not None and d < minimum:
-            self.errors.append(f"{field} must not be negative, got {value}")
+            self.errors.append(_("{field} must not be negative, got {value}").format(
+                                   field=field, value=value))
         return d
 
     def date(self, field: str, value: Any) -> dt.date | None:
@@ -118,7 +124,8 @@ class Checker:
         try:
             return dt.date.fromisoformat(str(value))
         except ValueError:
-            self.errors.append(f"invalid {field} '{value}'; expected YYYY-MM-DD")
+            self.errors.append(_("invalid {field} '{value}'; expected YYYY-MM-DD").format(
+                                   field=field, value=value))
             return None
 
     def raise_if_any(self, extra: Any = None) -> None:
@@ -164,8 +171,8 @@ def check_owner(ctx: Context, checker: Checker, owner: str | None) -> None:
     found = ctx.conn.execute(select(u.c.id, u.c.active).where(
         u.c.tenant_id == ctx.tenant.id, u.c.name == owner)).first()
     if found is None:
-        checker.errors.append(f"unknown owner '{owner}'; add the user first "
-                              f"(`crmkit user add {owner}`)")
+        checker.errors.append(_("unknown owner '{owner}'; add the user first "
+                                "(`crmkit user add {owner}`)").format(owner=owner))
     elif not found.active:
         checker.errors.append(_("owner '{owner}' is a disabled user; choose another "
                                 "owner").format(owner=owner))

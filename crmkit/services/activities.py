@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from ..context import Context
 from ..errors import ValidationError
+from ..i18n import _
 from ..records import ACTIVITY_KINDS, Activity
 from ..storage import SUBJECT_MAX, TEXT_MAX
 from ._base import (
@@ -49,7 +50,7 @@ class ActivityService(ListService[Activity]):
             if owners is None:
                 check_owner(ctx, c, new.get("owner"))
             elif new.get("owner") is not None and new["owner"] not in owners:
-                c.errors.append(f"unknown owner '{new['owner']}'")
+                c.errors.append(_("unknown owner '{owner}'").format(owner=new['owner']))
         if new.get("occurred_at") is None:
             new["occurred_at"] = ctx.now()
         else:
@@ -101,8 +102,8 @@ class ActivityService(ListService[Activity]):
                 for i, rec in enumerate(batch, start=total + 1):
                     rec = dict(rec)
                     if rec.get("customer_id") not in visible:
-                        errors.append(f"record {i}: customer {rec.get('customer_id')} "
-                                      "not found")
+                        errors.append(_("record {i}: customer {id} not found").format(
+                                          i=i, id=rec.get("customer_id")))
                         continue
                     act, changes, c = self._proposed(ctx, rec, None, owners)
                     errs = c.errors or flatten(ctx.hooks.crm_activity_validate(

@@ -38,11 +38,12 @@ class TenantService(Service):
         """Add a tenant and its ``admin`` user."""
         c = Checker("tenant")
         if not isinstance(slug, str) or not SLUG.match(slug):
-            c.errors.append(f"invalid tenant slug '{slug}': lower-case letters, digits, "
-                            "'-' and '_', at most 64")
+            c.errors.append(_("invalid tenant slug '{slug}': lower-case letters, "
+                              "digits, '-' and '_', at most 64").format(slug=slug))
         c.text("name", name, 200)
         if not CURRENCY.match(currency or ""):
-            c.errors.append(f"invalid currency '{currency}': three capital letters (CNY)")
+            c.errors.append(_("invalid currency '{currency}': three capital "
+                              "letters (CNY)").format(currency=currency))
         c.raise_if_any()
         t, u, a = self.table("tenants"), self.table("users"), self.table("audit")
         with self.crm.engine.connect() as conn, conn.begin():

@@ -43,7 +43,8 @@ def _norm_tags(checker: Checker, tags: Any) -> tuple[str, ...]:
         if not t:
             continue
         if "," in t or "\x00" in t or len(t) > 64:
-            checker.errors.append(f"invalid tag '{t}': no commas, at most 64 characters")
+            checker.errors.append(_("invalid tag '{t}': no commas, at most 64 "
+                                    "characters").format(t=t))
         elif t not in out:
             out.append(t)
     return tuple(out)
@@ -60,7 +61,8 @@ def _proposed(ctx: Context, fields: Mapping[str, Any], before: Customer | None,
     changes: dict[str, Any] = {}
     for k, v in fields.items():
         if k not in _FIELDSET:
-            c.errors.append(f"unknown customer field '{k}'; valid: {', '.join(FIELDS)}")
+            c.errors.append(_("unknown customer field '{k}'; valid: {valid}").format(
+                                k=k, valid=', '.join(FIELDS)))
         elif k == "tags":
             changes[k] = _norm_tags(c, v)
         elif k == "extra":
@@ -92,8 +94,8 @@ def _proposed(ctx: Context, fields: Mapping[str, Any], before: Customer | None,
         if owners is None:
             check_owner(ctx, c, owner)
         elif owner not in owners:
-            c.errors.append(f"unknown owner '{owner}'; add the user first "
-                            f"(`crmkit user add {owner}`)")
+            c.errors.append(_("unknown owner '{owner}'; add the user first "
+                              "(`crmkit user add {owner}`)").format(owner=owner))
     if before is not None:
         changes = {k: v for k, v in changes.items() if getattr(before, k) != v}
     customer = Customer(id=before.id if before else None, tenant_id=ctx.tenant.id,

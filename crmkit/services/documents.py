@@ -86,10 +86,12 @@ class DocumentService(ListService[Document]):
         c.text("number", new["number"], 100, required=True)
         c.text("attachment", new.get("attachment"), 2000)
         if new["amount"] is not None and new["amount"] < 0:
-            c.errors.append(f"amount must not be negative, got {new['amount']}")
+            c.errors.append(_("amount must not be negative, got {amount}").format(
+                                amount=new['amount']))
         if new["due_on"] and new["issued_on"] and new["due_on"] < new["issued_on"]:
-            c.errors.append(f"due date {new['due_on']} is before the issue date "
-                            f"{new['issued_on']}")
+            c.errors.append(_("due date {due_on} is before the issue date "
+                              "{issued_on}").format(
+                                due_on=new['due_on'], issued_on=new['issued_on']))
         t = self.table("documents")
         if c.errors:
             return c
@@ -98,24 +100,29 @@ class DocumentService(ListService[Document]):
                 t.c.tenant_id == ctx.tenant.id, t.c.kind == new["kind"],
                 t.c.number == new["number"])).first()
             if dup is not None:
-                c.errors.append(f"{new['kind']} number '{new['number']}' already exists "
-                                f"(document {dup.id})")
+                c.errors.append(_("{kind} number '{number}' already exists "
+                                  "(document {id})").format(
+                                    kind=new['kind'], number=new['number'], id=dup.id))
         if new["applies_to"]:
             if new["kind"] not in APPLYING_KINDS:
-                c.errors.append(f"only payments and credit notes apply to an invoice, "
-                                f"not a {new['kind']}")
+                c.errors.append(_("only payments and credit notes apply to an "
+                                  "invoice, not a {kind}").format(kind=new['kind']))
             inv = ctx.conn.execute(select(t).where(
                 t.c.tenant_id == ctx.tenant.id, t.c.kind == "invoice",
                 t.c.number == new["applies_to"])).first()
             if inv is None:
-                c.errors.append(f"{new['kind'].replace('_', ' ')} applies to unknown invoice "
-                                f"'{new['applies_to']}'")
+                c.errors.append(_("{kind} applies to unknown invoice "
+                                  "'{applies_to}'").format(
+                    kind=new["kind"].replace("_", " "), applies_to=new["applies_to"]))
             elif inv.customer_id != new["customer_id"]:
-                c.errors.append(f"invoice '{new['applies_to']}' belongs to customer "
-                                f"{inv.customer_id}, not {new['customer_id']}")
+                c.errors.append(_("invoice '{applies_to}' belongs to customer "
+                                  "{customer_id}, not {other}").format(
+                    applies_to=new["applies_to"], customer_id=inv.customer_id,
+                    other=new["customer_id"]))
             elif new["kind"] == "credit_note" and new["amount"] > inv.amount:
-                c.errors.append(f"credit note of {new['amount']} is larger than invoice "
-                                f"'{inv.number}' ({inv.amount})")
+                c.errors.append(_("credit note of {amount} is larger than invoice "
+                                  "'{number}' ({invoice_amount})").format(
+                    amount=new["amount"], number=inv.number, invoice_amount=inv.amount))
         return c
 
     def add(self, customer_id: int, *, kind: str, number: str, amount: Any = None,

@@ -92,7 +92,8 @@ def _date(errors: list[str], what: str, value: Any) -> dt.date | None:
     try:
         return dt.date.fromisoformat(str(value))
     except ValueError:
-        errors.append(f"invalid {what} '{value}'; expected YYYY-MM-DD")
+        errors.append(_("invalid {what} '{value}'; expected YYYY-MM-DD").format(
+                          what=what, value=value))
         return None
 
 
@@ -143,15 +144,16 @@ def add(crm: crmkit.Crm, customer_id: int, *, title: str, amount: Any, close: An
         errors: list[str] = []
         title = (title or "").strip()
         if not title:
-            errors.append("opportunity title must not be empty")
+            errors.append(_("opportunity title must not be empty"))
         elif len(title) > TITLE_MAX:
-            errors.append(f"opportunity title is {len(title)} characters long; the limit "
-                          f"is {TITLE_MAX}")
+            errors.append(_("opportunity title is {n} characters long; the limit "
+                            "is {TITLE_MAX}").format(n=len(title), TITLE_MAX=TITLE_MAX))
         amt: Decimal | None = None
         try:
             amt = parse_money(amount, what="amount")
             if amt < 0:
-                errors.append(f"amount must not be negative, got {amount}")
+                errors.append(_("amount must not be negative, got {amount}").format(
+                                  amount=amount))
         except ValidationError as exc:
             errors.extend(exc.errors)
         close_d = _date(errors, "expected close date", close)
@@ -160,19 +162,20 @@ def add(crm: crmkit.Crm, customer_id: int, *, title: str, amount: Any, close: An
         if stage not in s.names:
             raise _unknown_stage(stage, s)
         if stage not in s.open_stages:
-            errors.append(f"a new opportunity starts in an open stage "
-                          f"({', '.join(s.open_stages)}), not '{stage}'; add it, then "
-                          f"`crmkit sales move`")
+            errors.append(_("a new opportunity starts in an open stage ({valid}), "
+                            "not '{stage}'; add it, then `crmkit sales move`").format(
+                              valid=', '.join(s.open_stages), stage=stage))
         created_on = ctx.today
         if close_d is not None and close_d < created_on:
-            errors.append(f"expected close date {close_d} is before the creation date "
-                          f"{created_on}")
+            errors.append(_("expected close date {close_d} is before the creation "
+                            "date {created_on}").format(
+                              close_d=close_d, created_on=created_on))
         if close_d is None and not any("expected close" in e for e in errors):
-            errors.append("expected close date is required")
+            errors.append(_("expected close date is required"))
         owner = owner if owner is not None else (customer.owner or ctx.user.name)
         if not _owner_exists(ctx, owner):
-            errors.append(f"unknown owner '{owner}'; add the user first "
-                          f"(`crmkit user add {owner}`)")
+            errors.append(_("unknown owner '{owner}'; add the user first (`crmkit "
+                            "user add {owner}`)").format(owner=owner))
         if errors:
             raise ValidationError(errors)
         opp = Opportunity(id=None, tenant_id=ctx.tenant.id, customer_id=customer.id,
@@ -229,11 +232,14 @@ def move(crm: crmkit.Crm, opp_id: int, stage: str, *, on: dt.date | None = None,
             last = dt.date.fromisoformat(last)
         errors: list[str] = []
         if on < last:
-            errors.append(f"move date {on} is before the opportunity's last change on {last}")
+            errors.append(_("move date {on} is before the opportunity's last "
+                            "change on {last}").format(on=on, last=last))
         if contract_number and stage != s.won:
-            errors.append(f"--contract-number is only for a move to '{s.won}', not '{stage}'")
+            errors.append(_("--contract-number is only for a move to '{won}', not "
+                            "'{stage}'").format(won=s.won, stage=stage))
         if reason is not None and len(reason) > TITLE_MAX:
-            errors.append(f"reason is {len(reason)} characters long; the limit is {TITLE_MAX}")
+            errors.append(_("reason is {n} characters long; the limit is "
+                            "{TITLE_MAX}").format(n=len(reason), TITLE_MAX=TITLE_MAX))
         next_d = _date(errors, "next step date", next_step)
         if errors:
             raise ValidationError(errors)
