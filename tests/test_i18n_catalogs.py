@@ -406,3 +406,16 @@ def test_a_third_party_plugin_builds_its_own_catalog(tmp_path, capsys):
     with use_locale("zh_CN"):
         got = Domain("crmkit_acme_loyalty", pkg / "locale").gettext("{n} points earned")
     assert got.format(n=30) == "已获得 30 积分"
+
+
+def test_an_unknown_crmkit_lang_is_one_line_exit_1(tmp_path):
+    from click.testing import CliRunner
+
+    from crmkit.cli import cli
+
+    db = tmp_path / "x.db"
+    r = CliRunner().invoke(cli, ["--db", f"sqlite:///{db}", "init"],
+                           env={"CRMKIT_LANG": "klingon"})
+    assert r.exit_code == 1
+    assert r.output.strip() == "Error: unknown CRMKIT_LANG 'klingon'; valid: en, zh_CN"
+    assert not db.exists()  # nothing written

@@ -75,7 +75,11 @@ class State:
         self.today_text: str | None = None
 
     def check(self) -> None:
-        """Refuse a bad ``--prefix`` or ``--today`` (a domain error, exit 1)."""
+        """Refuse a bad ``--prefix``, ``--today`` or ``CRMKIT_LANG`` (a domain error,
+        exit 1)."""
+        from ..i18n import env_locale
+
+        env_locale()
         if not PREFIX.match(self.prefix):
             raise ValidationError(_("invalid --prefix '{prefix}'; expected letters, digits "
                                     "and '_', starting with a letter or '_' (e.g. crm_)"
