@@ -30,7 +30,8 @@ What is extracted, per package: the arguments of ``_``, ``N_``, ``gettext``
 of click commands: the docstring of every function decorated with ``@….command`` or
 ``@….group`` and every literal ``help="..."`` of ``command``/``group``/``option``/
 ``argument`` (the CLI translates those when it shows ``--help``, see
-``crmkit.cli.helptext``).
+``crmkit.cli.helptext``), and the ``description="..."`` of ``PluginSpec(...)`` (shown
+by ``crmkit plugins list``).
 
 Only the build tools need this module; it imports Babel, a dependency of crmkit.
 """
@@ -90,9 +91,10 @@ def _click_help(path: Path) -> Iterator[tuple[int, str]]:
                 doc = ast.get_docstring(node, clean=True)
                 if doc:
                     yield node.lineno, doc.partition("\f")[0].strip()
-        elif isinstance(node, ast.Call) and _is_click_call(node, CLICK_CALLS):
+        elif isinstance(node, ast.Call) and (_is_click_call(node, CLICK_CALLS)
+                                             or _is_click_call(node, {"PluginSpec"})):
             for kw in node.keywords:
-                if (kw.arg == "help" and isinstance(kw.value, ast.Constant)
+                if (kw.arg in ("help", "description") and isinstance(kw.value, ast.Constant)
                         and isinstance(kw.value.value, str) and kw.value.value.strip()):
                     yield kw.value.lineno, kw.value.value
 

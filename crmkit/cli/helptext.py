@@ -35,6 +35,18 @@ def _domain(cmd: click.Command) -> Domain:
     return dom
 
 
+def translated(obj: object, text: str) -> str:
+    """``text`` (a literal of the package that defines ``obj``: a module, a class or a
+    function) in the current locale, from that package's catalog or the core's."""
+    if not text or current_locale() == DEFAULT_LOCALE:
+        return text
+    module = getattr(obj, "__name__", None) if isinstance(obj, type(click)) else None
+    module = module or getattr(obj, "__module__", None) or "crmkit"
+    package = module.split(".")[0]
+    dom = _domains.setdefault(package, CORE if package == "crmkit" else Domain(package))
+    return _tr(dom, text) or text
+
+
 def _tr(dom: Domain, text: str | None) -> str | None:
     """``text`` from ``dom``'s catalog, else the core's, else itself."""
     if not text:
@@ -82,4 +94,4 @@ def localized(cmd: click.Command) -> click.Command:
     return new
 
 
-__all__ = ["localized"]
+__all__ = ["localized", "translated"]
