@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import datetime
 import io
 import sys
 from collections.abc import Iterator
@@ -57,6 +58,7 @@ KEYWORDS = {"_": None, "N_": None, "gettext": None, "ngettext": (1, 2),
             "pgettext": ((1, "c"), 2)}
 CLICK_CALLS = {"command", "group", "option", "argument"}
 FIX = "python tools/i18n.py update && python tools/i18n.py compile"  # in this repository
+FIXED_DATE = datetime.datetime(2026, 12, 1, tzinfo=datetime.UTC)
 HEADER = "Translations of {package} (crmkit). Managed with tools/i18n.py; see docs/author."
 
 
@@ -109,8 +111,10 @@ def _is_click_call(node: ast.expr, names: set[str]) -> bool:
 
 def extract(package: str, folder: Path) -> Catalog:
     """The template (messages without translations) of one package."""
+    # a fixed creation date: two branches updating a catalog never conflict on it
     cat = Catalog(project=package, domain=package, header_comment="# "
-                  + HEADER.format(package=package), fuzzy=False)
+                  + HEADER.format(package=package), fuzzy=False,
+                  creation_date=FIXED_DATE, revision_date=FIXED_DATE)
     base = folder.parent
     for filename, lineno, message, comments, context in extract_from_dir(
             str(folder), method_map=[("**/migrations/**.py", "ignore"), ("**.py", "python")],
@@ -169,6 +173,7 @@ def updated(template: Catalog, path: Path, locale: str) -> Catalog:
         cat = Catalog(locale=locale, domain=template.domain, project=template.project,
                       header_comment=template.header_comment, fuzzy=False)
     cat.update(template, no_fuzzy_matching=True, update_header_comment=False)
+    cat.revision_date = FIXED_DATE
     cat.obsolete.clear()
     cat.fuzzy = False
     return cat
