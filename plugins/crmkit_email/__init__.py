@@ -14,7 +14,7 @@ from typing import Any
 from attrs import field, frozen
 
 import crmkit
-from crmkit.i18n import Domain
+from crmkit.i18n import N_, Domain
 
 _ = Domain("crmkit_email").gettext
 
@@ -27,7 +27,7 @@ def _check(name: str, ok: Any, message: str) -> Any:
     def check(_inst: Any, _attr: Any, value: Any) -> None:
         if not ok(value):
             raise ValueError(_("setting {name} {message}, got {value!r}").format(
-                                 name=name, message=message, value=value))
+                                 name=name, message=_(message), value=value))
     return check
 
 
@@ -42,27 +42,27 @@ class EmailSettings:
 
     host: str = "localhost"
     port: int = field(default=25, validator=_check("port", lambda v: 0 < v < 65536,
-                                                   "must be between 1 and 65535"))
+                                                   N_("must be between 1 and 65535")))
     starttls: bool = False
     username: str | None = None
     password_env: str | None = field(default=None, validator=_check(
         "password_env", lambda v: v is None or bool(_ENV_NAME.match(v)),
-        "must be the NAME of an environment variable (letters, digits, _)"))
+        N_("must be the NAME of an environment variable (letters, digits, _)")))
     sender: str = field(default="crmkit@localhost", validator=_check(
-        "sender", lambda v: bool(_EMAIL.match(v)), "must be an e-mail address"))
+        "sender", lambda v: bool(_EMAIL.match(v)), N_("must be an e-mail address")))
     language: str = field(default="zh", validator=_check(
-        "language", lambda v: v in LANGUAGES, f"must be one of {', '.join(LANGUAGES)}"))
+        "language", lambda v: v in LANGUAGES, N_("must be one of zh, en")))
     dun_customers: bool = False
     dun_plugin: str = "receivables"
     dun_kinds: list[str] = field(factory=lambda: ["overdue"])
     owner_emails: dict[str, str] = field(factory=dict, validator=_check(
         "owner_emails", lambda v: all(_EMAIL.match(a) for a in v.values()),
-        "must map user names to e-mail addresses"))
+        N_("must map user names to e-mail addresses")))
     fallback_email: str | None = field(default=None, validator=_check(
         "fallback_email", lambda v: v is None or bool(_EMAIL.match(v)),
-        "must be an e-mail address"))
+        N_("must be an e-mail address")))
     timeout_seconds: float = field(default=30.0, converter=float, validator=_check(
-        "timeout_seconds", lambda v: v > 0, "must be greater than 0"))
+        "timeout_seconds", lambda v: v > 0, N_("must be greater than 0")))
 
 
 PLUGIN = crmkit.PluginSpec(
