@@ -7,6 +7,8 @@ The public API, in one place::
     c = crm.customers.add(name="上海大众", owner="li")
 """
 
+import logging as _logging
+
 from .app import Crm, open
 from .context import Context
 from .convert import dumps, to_dict
@@ -17,6 +19,7 @@ from .errors import (
     PermissionDenied,
     PluginError,
     PluginNotEnabled,
+    UnitConflict,
     ValidationError,
 )
 from .hookspecs import hookimpl, hookspec
@@ -45,12 +48,17 @@ from .storage import SCHEMA_VERSION, LongText, Money, Quantity, Str, UTCDateTime
 
 __version__ = "0.1.0"
 
+# A library's loggers stay silent until the host configures logging (no "last resort"
+# output on a user's terminal); the CLI shows causes itself with --debug.
+_logging.getLogger("crmkit").addHandler(_logging.NullHandler())
+
 __all__ = [
     "ACTIVITY_KINDS", "CUSTOMER_KINDS", "CUSTOMER_STATUSES", "DOCUMENT_KINDS",
     "DOCUMENT_STATUSES", "ROLES", "SCHEMA_VERSION", "VALUE_KINDS",
     "Activity", "Change", "Contact", "Context", "Crm", "CrmError", "Customer",
     "DatabaseError", "Document", "Line", "LongText", "Money", "NotFound",
     "PermissionDenied", "PluginError", "PluginNotEnabled", "PluginSpec", "Quantity",
-    "Reminder", "Section", "Str", "Tenant", "User", "UTCDateTime", "ValidationError",
+    "Reminder", "Section", "Str", "Tenant", "UnitConflict", "User", "UTCDateTime",
+    "ValidationError",
     "dumps", "fmt_money", "hookimpl", "hookspec", "open", "parse_money", "to_dict",
 ]

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-import threading
+import itertools
+import os
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from sqlalchemy import Table, and_, or_, select
@@ -14,8 +16,8 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from . import storage
 from .context import Context
-from .errors import DatabaseError, NotFound, PermissionDenied
-from .i18n import _
+from .errors import DatabaseError, NotFound, PermissionDenied, UnitConflict
+from .i18n import ENV, LOCALES, _, reset_locale, set_locale
 from .jobs import JobService
 from .plugins import PluginHost
 from .records import Tenant, User
@@ -38,7 +40,7 @@ class Crm:
         self.engine = engine
         self.host = host
         self.prefix = prefix
-        self.url = url or engine.url.render_as_string(hide_password=True)
+        self.url = storage.display_url(url or engine.url)  # shown in messages: no password
         self.tenant_slug = tenant
         self.user_name = user
         self._today = today
@@ -46,9 +48,19 @@ class Crm:
             metadata = storage.build_metadata(prefix)
             for pname, fn in host.impls_by_plugin("crm_tables"):
                 before = set(metadata.tables)
-                _call_impl(fn, metadata=metadata, prefix=prefix)
+                try:
+                    _call_impl(fn, metadata=metadata, prefix=prefix)
+                except Exception as exc:  # noqa: BLE001 - one plugin never breaks open()
+                    for name in set(metadata.tables) - before:  # what it half-defined
+                        metadata.remove(metadata.tables[name])
+                    host.mark_broken(pname, "crm_tables", exc)
+                    continue
                 host.installed[pname].tables = sorted(set(metadata.tables) - before)
-            _shared = {"metadata": metadata, "local": threading.local(), "enabled": {}}
+            # the open unit of work lives in a ContextVar of this instance alone: each
+            # thread and each asyncio task sees its own, and two crmkit.open() share none
+            current: ContextVar[Context | None] = ContextVar(
+                f"crmkit_unit_{next(_INSTANCES)}", default=None)
+            _shared = {"metadata": metadata, "current": current, "enabled": {}}
         self._shared = _shared
         self.metadata = _shared["metadata"]
         self._tenant: Tenant | None = None
@@ -166,25 +178,41 @@ class Crm:
 
     @property
     def current(self) -> Context | None:
-        """The context of the transaction open in this thread, if any."""
-        return getattr(self._shared["local"], "ctx", None)
+        """The context of the unit of work open in this thread or asyncio task (of this
+        instance), if any."""
+        return self._shared["current"].get()
 
     @contextmanager
     def unit(self, *, write: bool = True, echo: Any = None) -> Iterator[Context]:
         """A unit of work: one transaction, committed at the end, rolled back on error.
 
-        Nested calls (a hook calling ``ctx.crm.customers.update``) join the open one.
+        Nested calls for the same tenant and user (a hook calling
+        ``ctx.crm.customers.update``) join the open unit. A nested call for another
+        tenant or another user (``crm.using(tenant="acme")`` inside ``with crm.unit():``)
+        is refused with :class:`UnitConflict`: it never joins a unit opened for someone
+        else, and it gets no unit of its own either (that would not be atomic with the
+        open one, and on SQLite it would wait for the open one's write lock). The open
+        unit is kept in a :class:`contextvars.ContextVar` of this instance: threads and
+        asyncio tasks each see their own.
         """
-        local = self._shared["local"]
-        ctx = getattr(local, "ctx", None)
+        var: ContextVar[Context | None] = self._shared["current"]
+        ctx = var.get()
         if ctx is not None:
+            if ctx.tenant.slug != self.tenant_slug or ctx.user.name != self.user_name:
+                raise UnitConflict(_(
+                    "a unit of work for tenant '{tenant}' and user '{user}' is open; a "
+                    "call for tenant '{other_tenant}' and user '{other_user}' cannot join "
+                    "it: finish that unit first, or make the call in its own thread or "
+                    "task").format(tenant=ctx.tenant.slug, user=ctx.user.name,
+                                   other_tenant=self.tenant_slug[:80],
+                                   other_user=self.user_name[:80]))
             yield ctx
             return
         try:
             conn = self.engine.connect()
         except (OperationalError, DBAPIError) as exc:
             raise DatabaseError(f"cannot reach database {self.url}: "
-                                f"{_reason(exc)}") from None
+                                f"{self._reason(exc)}") from None
         try:
             conn = conn.execution_options(crmkit_write=write)
             with conn.begin():
@@ -192,16 +220,20 @@ class Crm:
                     tenant, user = self._resolve(conn)
                 except (OperationalError, DBAPIError) as exc:
                     raise DatabaseError(
-                        f"database {self.url} is not initialised ({_reason(exc)}); "
+                        f"database {self.url} is not initialised ({self._reason(exc)}); "
                         "run `crmkit init`") from None
                 hooks = self.host.hooks(self.enabled_plugins(conn, tenant.id))
                 ctx = Context(crm=self, tenant=tenant, user=user, today=self.today,
                               conn=conn, hooks=hooks, echo=echo)
-                local.ctx = ctx
+                token = var.set(ctx)
+                locale = _tenant_locale(tenant)
+                ltoken = set_locale(locale) if locale is not None else None
                 try:
                     yield ctx
                 finally:
-                    local.ctx = None
+                    if ltoken is not None:
+                        _reset(lambda: reset_locale(ltoken), lambda: set_locale(None))
+                    _reset(lambda: var.reset(token), lambda: var.set(None))
         finally:
             conn.close()
 
@@ -243,6 +275,31 @@ class Crm:
 
     def close(self) -> None:
         self.engine.dispose()
+
+    def _reason(self, exc: BaseException) -> str:
+        """The first line of a database error, the password of this engine masked."""
+        return storage.hide_secret(_reason(exc), self.engine.url)
+
+
+_INSTANCES = itertools.count(1)  # names the ContextVar of each instance (debugging only)
+
+
+def _tenant_locale(tenant: Tenant) -> str | None:
+    """The tenant's locale for the messages of a unit (None: leave the current one):
+    only when the tenant record has one and ``CRMKIT_LANG`` does not choose."""
+    locale = getattr(tenant, "locale", None)
+    if not locale or os.environ.get(ENV) or locale not in LOCALES:
+        return None
+    return str(locale)
+
+
+def _reset(undo: Any, fallback: Any) -> None:
+    """Undo a ContextVar.set; a generator-held unit closed from another context (a
+    stream consumed by a thread pool) cannot reset its token there, so it clears."""
+    try:
+        undo()
+    except ValueError:
+        fallback()
 
 
 def _reason(exc: BaseException) -> str:

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import inspect
 import json
 import re
 import sys
@@ -76,7 +77,7 @@ def hook_problems(obj: Any, pm: pluggy.PluginManager,
                    and n not in deprecated)
     problems: list[str] = []
     marked = set()
-    for attr, name, fn, opts in _impls(obj, pm):
+    for attr, name, fn, _opts in _impls(obj, pm):
         marked.add(attr)
         dep = deprecated.get(name)
         if dep is not None:
@@ -89,8 +90,7 @@ def hook_problems(obj: Any, pm: pluggy.PluginManager,
             hint = f"; did you mean '{close[0]}'?" if close else ""
             problems.append(f"'{name}' is not a known hook{hint}")
             continue
-        argnames = pluggy.HookImpl(obj, "?", fn, opts).argnames  # type: ignore[arg-type]
-        for arg in argnames:
+        for arg in _argnames(fn):
             if arg not in spec.argnames:
                 close = difflib.get_close_matches(arg, spec.argnames, n=1)
                 hint = f"; did you mean '{close[0]}'?" if close else ""
@@ -103,6 +103,20 @@ def hook_problems(obj: Any, pm: pluggy.PluginManager,
             problems.append(f"function '{attr}' looks like a hook but is not marked "
                             "@crmkit.hookimpl")
     return problems
+
+
+def _argnames(fn: Any) -> list[str]:
+    """The arguments pluggy passes to an implementation: its positional parameters
+    without a default (a bound method's ``self`` excluded), as pluggy reads them."""
+    fn = inspect.unwrap(fn)
+    sig = inspect.signature(fn)  # a bound method's signature has no self already
+    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    names = [p.name for p in sig.parameters.values()
+             if p.kind in kinds and p.default is inspect.Parameter.empty]
+    in_class = "." in getattr(fn, "__qualname__", "").rsplit("<locals>.", 1)[-1]
+    if names and in_class and not inspect.ismethod(fn) and names[0] in ("self", "cls"):
+        names = names[1:]  # a function taken from a class: pluggy skips self
+    return names
 
 
 def _call(fn: Any, **kwargs: Any) -> Any:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import random
 from decimal import Decimal
 from typing import Any
 
+log = logging.getLogger("crmkit.demo")
 SALES = [("li", "sales"), ("wang", "sales"), ("emma", "sales"), ("zhao", "manager")]
 CUSTOMERS = [
     ("上海大众贸易有限公司", "li", "sales@dazhong-trade.cn", "021-5555-0101", ["vip"]),
@@ -32,7 +34,12 @@ SUBJECTS = {"call": ["跟进报价", "Follow-up call", "确认付款", "Check de
 
 
 def build(crm: Any, rng: random.Random | None = None) -> dict[str, Any]:
-    """Fill an initialised database's ``default`` tenant with the sample business."""
+    """Fill an initialised database's ``default`` tenant with the sample business.
+
+    Returns ``{"customers", "enabled", "failed"}``: ``failed`` maps each plugin that
+    could not be enabled, or raised in its ``crm_demo``, to the exception (also logged
+    on the ``crmkit.demo`` logger); a plugin that raised in ``crm_demo`` is listed as
+    broken. The others are in the demo all the same."""
     rng = rng or random.Random(20261122)
     today = crm.today
     existing = {u.name for u in crm.users.list()}
@@ -99,14 +106,21 @@ def build(crm: Any, rng: random.Random | None = None) -> dict[str, Any]:
         crm.documents.add(c.id, kind="expense", number=f"EXP-{i + 1:04d}",
                           amount=Decimal(rng.randint(100, 900)),
                           issued_on=today - dt.timedelta(days=rng.randint(1, 60)))
-    enabled = []
+    enabled: list[str] = []
+    failed: dict[str, BaseException] = {}  # plugin -> why it is not in the demo
     for p in crm.plugins.list():
         if not p["builtin"] and not p["error"] and not p["enabled"]:
             try:
                 enabled += crm.plugins.enable(p["name"])
-            except Exception:  # noqa: BLE001 - a plugin that cannot be enabled is skipped
-                continue
+            except Exception as exc:  # noqa: BLE001 - one plugin never stops the demo
+                log.warning("demo: plugin %s cannot be enabled", p["name"], exc_info=exc)
+                failed[p["name"]] = exc
     for pname, fn in crm.host.impls_by_plugin("crm_demo"):
         if pname in enabled or crm.host.installed[pname].builtin:
-            fn(crm=crm, customers=names, rng=rng)
-    return {"customers": names, "enabled": enabled}
+            try:
+                fn(crm=crm, customers=names, rng=rng)
+            except Exception as exc:  # noqa: BLE001 - listed as broken, the others run
+                crm.host.mark_broken(pname, "crm_demo", exc)
+                failed[pname] = exc
+    return {"customers": names, "enabled": [n for n in enabled if n not in failed],
+            "failed": failed}

@@ -33,7 +33,7 @@ from typing import Any
 import pluggy
 from attrs import frozen
 
-from .hookspecs import hookspec
+from .hookspecs import hookimpl, hookspec
 
 
 class CrmkitDeprecationWarning(DeprecationWarning):
@@ -102,25 +102,46 @@ def install(pm: pluggy.PluginManager, deprecated: Mapping[str, Deprecation] | No
 
 
 def forward(pm: pluggy.PluginManager, deprecated: Mapping[str, Deprecation] | None = None
-            ) -> list[tuple[str, str]]:
+            ) -> list[tuple[str, str, str]]:
     """Make implementations of old names part of the new hooks (after registration).
 
-    Returns (plugin, old name) pairs that were forwarded.
+    Each implementation of an old name is registered (public pluggy API) as a small
+    plugin of its own, named ``"<plugin>:<old>"``, implementing the new name with the
+    same function and options. Returns (shim name, plugin, old name) triples.
     """
     done = []
     for old, dep in (DEPRECATED if deprecated is None else deprecated).items():
         old_hc = getattr(pm.hook, old, None)
         new_hc = getattr(pm.hook, dep.new, None) if dep.new else None
-        if old_hc is None or new_hc is None:
+        if old_hc is None or new_hc is None or dep.new is None:
             continue
         present = {(i.plugin_name, i.function) for i in new_hc.get_hookimpls()}
         for impl in old_hc.get_hookimpls():
             if (impl.plugin_name, impl.function) in present:
                 continue
-            new_hc._add_hookimpl(pluggy.HookImpl(impl.plugin, impl.plugin_name,
-                                                 impl.function, impl.opts))
-            done.append((impl.plugin_name, old))
+            shim_name = f"{impl.plugin_name}:{old}"
+            if pm.get_plugin(shim_name) is not None:
+                continue
+            pm.register(_shim(dep.new, impl.function, impl.opts), name=shim_name)
+            done.append((shim_name, impl.plugin_name, old))
     return done
+
+
+def _shim(new: str, fn: Any, opts: Mapping[str, Any]) -> Any:
+    """An object implementing hook ``new`` by calling ``fn`` (its signature unwrapped
+    by pluggy, so it receives the same arguments)."""
+
+    @functools.wraps(fn)
+    def forwarded(*args: Any) -> Any:
+        return fn(*args)
+
+    marker = {k: v for k, v in opts.items() if k in _IMPL_OPTS and v}
+    ns = type("DeprecatedHookForward", (), {})()
+    setattr(ns, new, hookimpl(**marker)(forwarded))
+    return ns
+
+
+_IMPL_OPTS = ("wrapper", "hookwrapper", "optionalhook", "tryfirst", "trylast")
 
 
 def active(deprecated: Mapping[str, Deprecation] | None = None) -> Mapping[str, Deprecation]:

@@ -54,6 +54,15 @@ class PluginNotEnabled(CrmError):
         super().__init__(message)
 
 
+class UnitConflict(CrmError):
+    """A call for one tenant or user was made inside a unit of work open for another.
+
+    ``crm.unit()`` never joins a unit opened for another tenant or user (that would
+    write into the wrong tenant, or act with the wrong user's rights); finish the open
+    unit first, or make the call in its own thread or asyncio task. Since 0.3.
+    """
+
+
 class DatabaseError(CrmError):
     """The database cannot be reached or is not initialised."""
 

@@ -8,6 +8,8 @@ from ``crmkit.open(plugins=[...])``, and the built-ins in ``crmkit.builtin``.
 from __future__ import annotations
 
 import importlib
+import inspect
+import logging
 from collections.abc import Iterable
 from importlib.metadata import entry_points
 from typing import Any, cast
@@ -19,6 +21,7 @@ from . import deprecations, hookspecs
 from .errors import CrmError, PluginError, ValidationError, did_you_mean
 
 ENTRY_POINT_GROUP = "crmkit.plugins"
+log = logging.getLogger("crmkit.plugins")
 
 
 @frozen
@@ -48,6 +51,7 @@ class InstalledPlugin:
     source: str = ""
     tables: list[str] = field(factory=list)
     commands: list[str] = field(factory=list)
+    cause: BaseException | None = None  # the exception behind ``error`` (for --debug)
 
     @property
     def loaded(self) -> bool:
@@ -57,27 +61,35 @@ class InstalledPlugin:
 class HookCaller:
     """Calls one hook's implementations of a fixed set of plugins.
 
-    Built once per set of enabled plugins and kept, so a call costs what a plain
-    pluggy hook call costs. A non-crmkit exception raised inside becomes a
-    :class:`PluginError` naming the plugin whose implementation raised.
+    Built once per set of enabled plugins and kept: it wraps pluggy's public
+    ``PluginManager.subset_hook_caller`` (the plugins outside the set removed), so a
+    call costs what a pluggy hook call costs plus one ``try``. A non-crmkit exception
+    raised inside becomes a :class:`PluginError` naming the plugin whose implementation
+    raised.
     """
 
-    __slots__ = ("name", "_impls", "_firstresult", "_hookexec", "_codes")
+    __slots__ = ("name", "_call", "_order", "_codes")
 
-    def __init__(self, pm: pluggy.PluginManager, name: str, plugins: frozenset[str] | None):
+    def __init__(self, pm: pluggy.PluginManager, name: str, plugins: frozenset[str] | None,
+                 owner: dict[str, str] | None = None):
+        owner = owner or {}
         hc = getattr(pm.hook, name)
-        impls = hc.get_hookimpls()
-        if plugins is not None:
-            impls = [i for i in impls if i.plugin_name in plugins]
+        if plugins is None:
+            caller = hc
+        else:
+            outside = [obj for pname, obj in pm.list_name_plugin()
+                       if owner.get(pname, pname) not in plugins]
+            caller = pm.subset_hook_caller(name, outside)
+        impls = caller.get_hookimpls()
         self.name = name
-        self._impls = impls
-        self._firstresult = bool(hc.spec and hc.spec.opts.get("firstresult"))
-        self._hookexec = pm._hookexec
-        self._codes = {getattr(i.function, "__code__", None): i.plugin_name for i in impls}
+        self._call = caller
+        self._order = [owner.get(i.plugin_name, i.plugin_name) for i in reversed(impls)]
+        self._codes = {getattr(inspect.unwrap(i.function), "__code__", None):
+                       owner.get(i.plugin_name, i.plugin_name) for i in impls}
 
     def __call__(self, **kwargs: Any) -> Any:
         try:
-            return self._hookexec(self.name, self._impls, kwargs, self._firstresult)
+            return self._call(**kwargs)
         except CrmError:
             raise
         except Exception as exc:
@@ -86,7 +98,7 @@ class HookCaller:
     @property
     def plugins(self) -> list[str]:
         """Plugin names in call order."""
-        return [i.plugin_name for i in reversed(self._impls)]
+        return list(self._order)
 
     def culprit(self, exc: BaseException) -> str:
         tb = exc.__traceback__
@@ -101,16 +113,30 @@ class HookCaller:
 class TenantHooks:
     """``hooks.<name>(**kwargs)`` for one set of enabled plugins (cached callers)."""
 
-    def __init__(self, pm: pluggy.PluginManager, plugins: frozenset[str] | None):
+    def __init__(self, pm: pluggy.PluginManager, plugins: frozenset[str] | None,
+                 owner: dict[str, str] | None = None):
         self._pm = pm
+        self._owner = owner
         self.plugins = plugins
 
     def __getattr__(self, name: str) -> HookCaller:
         if not name.startswith("crm_"):
             raise AttributeError(name)
-        caller = HookCaller(self._pm, name, self.plugins)
+        caller = HookCaller(self._pm, name, self.plugins, self._owner)
         setattr(self, name, caller)
         return caller
+
+
+def _raised_in(exc: BaseException, obj: Any, hook: str) -> bool:
+    """Whether ``exc`` was raised inside ``obj``'s implementation of ``hook``."""
+    fn = getattr(obj, hook, None)
+    code = getattr(inspect.unwrap(fn), "__code__", None) if fn is not None else None
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code is code:
+            return True
+        tb = tb.tb_next
+    return False
 
 
 def _load_builtins() -> list[tuple[str, Any]]:
@@ -143,7 +169,34 @@ class PluginHost:
             else:
                 self._add(None, lambda o=obj: o, getattr(obj, "__name__", repr(obj)))
         self._register_all()
-        deprecations.forward(self.pm)  # implementations of old names join the new hooks
+        # implementations of old names join the new hooks, as plugins of their own
+        # (named "<plugin>:<old hook>") that belong to the plugin that wrote them
+        self.owner: dict[str, str] = {}
+        for shim, plugin, _old in deprecations.forward(self.pm):
+            self.owner[shim] = plugin
+        self._settings: dict[str, Any] = {}
+        for pname, fn in self.impls_by_plugin("crm_settings"):
+            try:
+                self._settings[pname] = fn()
+            except Exception as exc:  # noqa: BLE001 - listed as broken, never fatal
+                self.mark_broken(pname, "crm_settings", exc)
+
+    def mark_broken(self, name: str, hook: str, exc: BaseException) -> None:
+        """List plugin ``name`` as broken by ``exc`` raised in extension hook ``hook``
+        (``crm_tables``, ``crm_cli``, ``crm_settings``, ``crm_demo``) and stop calling
+        it: it is unregistered, so no tenant's hooks reach it, and ``plugins list``
+        shows the error. The exception is kept (``cause``) and logged."""
+        p = self.installed[name]
+        if p.error is None:
+            p.error = f"{hook} failed: {type(exc).__name__}: {exc}"
+            p.cause = exc
+        log.warning("plugin %s failed in %s", name, hook, exc_info=exc)
+        for shim, owner in self.owner.items():
+            if owner == name and self.pm.get_plugin(shim) is not None:
+                self.pm.unregister(name=shim)
+        if self.pm.get_plugin(name) is not None:
+            self.pm.unregister(name=name)
+        self._hooks.clear()  # callers built before hold its implementations
 
     def _add(self, name: str | None, load: Any, source: str) -> None:
         try:
@@ -158,8 +211,9 @@ class PluginHost:
         except Exception as exc:  # a broken plugin is listed, never fatal
             name = name or source
             self.installed[name] = InstalledPlugin(
-                name, error=f"{type(exc).__name__}: {exc}", source=source
+                name, error=f"{type(exc).__name__}: {exc}", source=source, cause=exc
             )
+            log.warning("plugin %s failed to load", name, exc_info=exc)
 
     def _register_all(self) -> None:
         # pluggy calls the last registered first: register dependents before their
@@ -168,10 +222,13 @@ class PluginHost:
         for name in reversed(order):
             p = self.installed[name]
             try:
-                self.pm.register(p.obj, name=name)
+                self.pm.register(p.obj, name=name)  # runs its crm_addhooks (historic)
             except Exception as exc:
-                p.error = f"{type(exc).__name__}: {exc}"
+                hook = "crm_addhooks" if _raised_in(exc, p.obj, "crm_addhooks") else None
+                p.error = (f"{hook} failed: " if hook else "") + f"{type(exc).__name__}: {exc}"
+                p.cause = exc
                 p.obj = None
+                log.warning("plugin %s failed to register", name, exc_info=exc)
                 if self.pm.get_plugin(name) is not None:  # pluggy left it half-registered
                     self.pm.unregister(name=name)
 
@@ -213,7 +270,7 @@ class PluginHost:
         """Cached hook callers for a set of enabled plugin names (None: all)."""
         h = self._hooks.get(enabled)
         if h is None:
-            h = self._hooks[enabled] = TenantHooks(self.pm, enabled)
+            h = self._hooks[enabled] = TenantHooks(self.pm, enabled, self.owner)
         return h
 
     @property
@@ -227,9 +284,8 @@ class PluginHost:
         p = self.get(name)
         if not p.loaded:
             return None
-        for impl in self.pm.hook.crm_settings.get_hookimpls():
-            if impl.plugin_name == name:
-                return cast("type | None", impl.function())
+        if name in self._settings:  # asked of crm_settings once, when the host was made
+            return cast("type | None", self._settings[name])
         return p.spec.settings if p.spec else None
 
     def impls_by_plugin(self, hook_name: str) -> list[tuple[str, Any]]:

@@ -47,10 +47,6 @@ def _dict(value: Any) -> dict[str, Any]:
     return dict(value or {})
 
 
-def _lines(value: Any) -> tuple[Line, ...]:
-    return tuple(value)
-
-
 def _pairs(value: Any) -> tuple[tuple[str, Any], ...] | None:
     return None if value is None else tuple((str(k), v) for k, v in value)
 

@@ -9,6 +9,7 @@ in SQL are exact on every backend. Wrap computed money expressions with
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -302,6 +303,41 @@ SCHEMA_VERSION = 1
 
 CORE_TABLES = ("tenants", "users", "customers", "contacts", "activities", "documents",
                "document_lines", "plugin_state", "audit", "outbox", "deliveries")
+
+
+_CREDENTIALS = re.compile(r"(://[^/:@\s]*:)[^@/\s]+@")
+
+
+def display_url(url: Any) -> str:
+    """``url`` (a string or a SQLAlchemy URL) as it may be shown: the password masked
+    (``postgresql://erp:***@db/erp``), even in a URL SQLAlchemy cannot parse."""
+    from sqlalchemy.engine import URL, make_url
+
+    if isinstance(url, URL):
+        return url.render_as_string(hide_password=True)
+    try:
+        return make_url(str(url)).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - not a URL SQLAlchemy reads: mask by its shape
+        return _CREDENTIALS.sub(r"\1***@", str(url))
+
+
+def hide_secret(text: str, url: Any) -> str:
+    """``text`` (a driver's or SQLAlchemy's message) with ``url``'s password, and the
+    URL itself, masked."""
+    from sqlalchemy.engine import URL, make_url
+
+    text = str(text)
+    try:
+        parsed = url if isinstance(url, URL) else make_url(str(url))
+        secret = parsed.password
+    except Exception:  # noqa: BLE001
+        match = _CREDENTIALS.search(str(url))
+        secret = str(url)[match.end(1):match.end() - 1] if match else None
+    if not isinstance(url, URL) and str(url) in text:
+        text = text.replace(str(url), display_url(url))
+    if secret:
+        text = text.replace(str(secret), "***")
+    return _CREDENTIALS.sub(r"\1***@", text)
 
 
 def normalize_url(url: str) -> str:

@@ -10,6 +10,7 @@ through ``crm_cli``; they are loaded only when the command line needs them. Only
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 import re
 import sys
@@ -41,6 +42,7 @@ CORE_COMMANDS = {
     "jobs": ("crmkit.cli.jobs", "jobs"),
 }
 DEFAULT_DB = "sqlite:///crmkit.db"
+log = logging.getLogger("crmkit.cli")
 PREFIX = re.compile(r"^([A-Za-z_][A-Za-z0-9_]{0,39})?$")
 
 
@@ -73,6 +75,7 @@ class State:
         self._crm: Any = None
         self.commands: dict[str, click.Command] | None = None
         self.today_text: str | None = None
+        self._shown: set[str] = set()
 
     def check(self) -> None:
         """Refuse a bad ``--prefix``, ``--today`` or ``CRMKIT_LANG`` (a domain error,
@@ -116,14 +119,28 @@ class State:
                 engine = storage.create_engine(self.db)
             except Exception as exc:  # bad URL, missing driver
                 raise CrmError(_("cannot reach database {db}: {exc}").format(
-                                   db=self.db, exc=exc)) from None
+                    db=storage.display_url(self.db),
+                    exc=storage.hide_secret(str(exc), self.db))) from None
             self._crm = Crm(engine, self.host, self.prefix, tenant=self.tenant,
                             user=self.user, today=self.today, url=self.db)
             self._crm._shared["cli"] = True  # messages name commands, not Python calls
+            self.show_causes()
             from .health import warn_unloaded_plugins
 
             warn_unloaded_plugins(self._crm)
         return self._crm
+
+    def show_causes(self) -> None:
+        """With ``--debug``, the traceback of each plugin that broke (on import, on
+        registration, or in an extension hook), once."""
+        if not self.debug or self._host is None:
+            return
+        for name, p in sorted(self._host.installed.items()):
+            if p.cause is not None and name not in self._shown:
+                self._shown.add(name)
+                click.echo(_("Plugin '{name}' is broken: {error}").format(
+                    name=name, error=p.error), err=True)
+                _traceback(p.cause)
 
 
 def get_crm(create: bool = False) -> Any:
@@ -149,12 +166,15 @@ class CrmkitGroup(Group):
                 try:
                     fn(cli=group)
                 except Exception as exc:  # a broken plugin must not break the CLI
-                    host.installed[pname].error = f"crm_cli failed: {exc}"
+                    for name in set(group.commands) - before:  # what it half-added
+                        del group.commands[name]
+                    host.mark_broken(pname, "crm_cli", exc)  # listed, and logged
                     continue
                 for name in sorted(set(group.commands) - before):
                     _guard(group.commands[name], pname)
                     host.installed[pname].commands.append(name)
             state.commands = dict(group.commands)
+            state.show_causes()
         return state.commands
 
     def list_commands(self, ctx: click.Context) -> list[str]:
@@ -165,6 +185,9 @@ class CrmkitGroup(Group):
 
         if name in CORE_COMMANDS:
             import importlib
+
+            if name == "plugins":  # `plugins list` shows the plugins that broke in crm_cli
+                self._plugins(ctx)
 
             mod, attr = CORE_COMMANDS[name]
             cmd: click.Command = getattr(importlib.import_module(mod), attr)
@@ -191,12 +214,18 @@ class CrmkitGroup(Group):
             ctx.exit(0)
         except Exception as exc:
             state = ctx.obj if isinstance(ctx.obj, State) else None
+            log.debug("command failed", exc_info=exc)
             if state is not None and state.debug:
-                import traceback
-
-                traceback.print_exception(exc, file=sys.stderr)
+                _traceback(exc)
             click.echo(_("Error: {message}").format(message=_message(exc, state)), err=True)
             ctx.exit(1)
+
+
+def _traceback(exc: BaseException) -> None:
+    """Print ``exc``'s traceback on stderr (``--debug``)."""
+    import traceback
+
+    traceback.print_exception(exc, file=sys.stderr)
 
 
 def _silence_stdout() -> None:
@@ -215,9 +244,14 @@ def _message(exc: Exception, state: State | None) -> str:
     from sqlalchemy.exc import DBAPIError
 
     if isinstance(exc, DBAPIError):
+        from ..storage import display_url, hide_secret
+
         orig = getattr(exc, "orig", exc)
-        return (f"database error on {state.db if state else '?'}: "
-                f"{str(orig).strip().splitlines()[0] if str(orig) else exc}")
+        reason = str(orig).strip().splitlines()[0] if str(orig).strip() else str(exc)
+        if state is None:
+            return f"database error on ?: {reason}"
+        return (f"database error on {display_url(state.db)}: "
+                f"{hide_secret(reason, state.db)}")
     if isinstance(exc, OSError) and exc.filename is not None:
         return _("cannot use {path}: {reason}").format(
             path=str(exc.filename)[:200], reason=exc.strerror or type(exc).__name__)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from typing import Any
 
 import click
@@ -35,8 +36,16 @@ def demo_cmd(ctx: click.Context, force: bool) -> None:
     crm: Any = get_crm(create=True)
     crm.init()
     result = demo.build(crm)
+    for name, exc in sorted(result["failed"].items()):
+        click.echo(_("Warning: plugin '{name}' is not in the demo: {error} (run with "
+                     "--debug for the traceback)").format(
+                         name=name, error=f"{type(exc).__name__}: {exc}"[:300]), err=True)
+        if state.debug:
+            import traceback
+
+            traceback.print_exception(exc, file=sys.stderr)
     echo(_("Sample business created in {db}: {n} customers; plugins enabled: "
-           "{plugins}.").format(db=state.db, n=len(result["customers"]),
+           "{plugins}.").format(db=crm.url, n=len(result["customers"]),
                                 plugins=", ".join(result["enabled"]) or _("none")))
     click.echo("")
     show_today(crm)

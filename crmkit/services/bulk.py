@@ -67,20 +67,20 @@ def insert_batch(svc: CustomerService, ctx: Context, batch: list[Any], owners: s
         start = ctx.conn.execute(select(func.coalesce(func.max(t.c.id), 0))).scalar_one()
         stamp = now.astimezone(UTC).replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
         rows = []
-        for n, c in enumerate(proposed, start=start + 1):
-            rows.append((n, ctx.tenant.id, c.name, c.kind, c.status, c.owner, c.email,
-                         c.phone, c.address, _tags_db(c.tags), c.external_id,
-                         json.dumps(c.extra, ensure_ascii=False) if c.extra else None,
+        for n, p in enumerate(proposed, start=start + 1):
+            rows.append((n, ctx.tenant.id, p.name, p.kind, p.status, p.owner, p.email,
+                         p.phone, p.address, _tags_db(p.tags), p.external_id,
+                         json.dumps(p.extra, ensure_ascii=False) if p.extra else None,
                          stamp, stamp))
         names = ["id", "tenant_id", *cols, "created_at", "updated_at"]
         sql = (f"INSERT INTO {t.name} ({', '.join(names)}) "
                f"VALUES ({', '.join('?' * len(names))})")
         ctx.conn.exec_driver_sql(sql, rows)
-        ids = range(start + 1, start + 1 + len(proposed))
+        ids: list[int] = list(range(start + 1, start + 1 + len(proposed)))
     else:
         params = [{"tenant_id": ctx.tenant.id, "created_at": now, "updated_at": now,
-                   **{f: getattr(c, f) for f in cols if f != "tags"},
-                   "tags": _tags_db(c.tags)} for c in proposed]
+                   **{f: getattr(p, f) for f in cols if f != "tags"},
+                   "tags": _tags_db(p.tags)} for p in proposed]
         res = ctx.conn.execute(t.insert().returning(t.c.id, sort_by_parameter_order=True),
                                params)
         ids = [r[0] for r in res]
@@ -90,18 +90,18 @@ def insert_batch(svc: CustomerService, ctx: Context, batch: list[Any], owners: s
     iso = now.isoformat()
     dumps = json.JSONEncoder(ensure_ascii=False, default=_default).encode
     tid = ctx.tenant.id
-    for new_id, c in zip(ids, proposed, strict=True):
-        customer = Customer(id=new_id, tenant_id=tid, name=c.name, kind=c.kind,
-                            status=c.status, owner=c.owner, email=c.email, phone=c.phone,
-                            address=c.address, tags=c.tags, external_id=c.external_id,
-                            extra=c.extra, created_at=now, updated_at=now)
+    for new_id, p in zip(ids, proposed, strict=True):
+        customer = Customer(id=new_id, tenant_id=tid, name=p.name, kind=p.kind,
+                            status=p.status, owner=p.owner, email=p.email, phone=p.phone,
+                            address=p.address, tags=p.tags, external_id=p.external_id,
+                            extra=p.extra, created_at=now, updated_at=now)
         created(ctx=ctx, customer=customer)
         # the audit image, as crmkit.to_dict(customer) would give it, built directly
         audit_rows.append((tid, user, new_id, new_id, dumps({
-            "id": new_id, "tenant_id": tid, "name": c.name, "kind": c.kind,
-            "status": c.status, "owner": c.owner, "email": c.email, "phone": c.phone,
-            "address": c.address, "tags": list(c.tags), "external_id": c.external_id,
-            "extra": c.extra, "created_at": iso, "updated_at": iso})))
+            "id": new_id, "tenant_id": tid, "name": p.name, "kind": p.kind,
+            "status": p.status, "owner": p.owner, "email": p.email, "phone": p.phone,
+            "address": p.address, "tags": list(p.tags), "external_id": p.external_id,
+            "extra": p.extra, "created_at": iso, "updated_at": iso})))
     a = svc.table("audit")
     if ctx.conn.dialect.name == "sqlite":
         ctx.conn.exec_driver_sql(

@@ -1,0 +1,172 @@
+"""A unit of work belongs to one tenant and one user (issue 11, item 1).
+
+``crm.unit()`` joins an open unit only for the same tenant and user; a nested call for
+another tenant or user is refused with ``UnitConflict`` and writes nothing. The open
+unit lives in a ContextVar of each instance: threads and asyncio tasks working for two
+tenants at once never see each other's unit. Each test counts rows with raw SQL, by
+tenant, so "0 rows in the wrong tenant" is what is checked, not what a service says.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import types
+
+import attrs
+import pytest
+from sqlalchemy import func, select
+
+import crmkit
+from crmkit.errors import UnitConflict
+from crmkit.i18n import current_locale
+
+
+def _rows(crm, tenant_slug: str, prefix: str | None = None) -> list[str]:
+    """Names of the customers stored in ``tenant_slug`` (raw SQL, no scope)."""
+    c, t = crm.table("customers"), crm.table("tenants")
+    q = (select(c.c.name).join(t, t.c.id == c.c.tenant_id).where(t.c.slug == tenant_slug)
+         .order_by(c.c.name))
+    if prefix is not None:
+        q = q.where(c.c.name.like(prefix + "%"))
+    with crm.engine.connect() as conn:
+        return list(conn.scalars(q))
+
+
+@pytest.fixture
+def two(crm):
+    crm.tenants.add("acme", name="Acme")
+    crm.users.add("li", role="sales")
+    return crm
+
+
+def test_nested_call_for_another_tenant_is_refused_and_lands_nowhere(two):
+    crm = two
+    acme = crm.using(tenant="acme")
+    with crm.unit() as ctx:
+        crm.customers.add(name="D-own")
+        with pytest.raises(UnitConflict, match="tenant 'default'.*tenant 'acme'"):
+            acme.customers.add(name="A-nested")
+        assert crm.current is ctx  # the open unit is still this one
+    # before the fix, A-nested was written into tenant default, inside the open unit
+    assert _rows(crm, "default") == ["D-own"]
+    assert _rows(crm, "acme") == []
+
+
+def test_nested_call_for_another_user_is_refused(two):
+    crm = two
+    li = crm.using(user="li")
+    with crm.unit():
+        with pytest.raises(UnitConflict, match="user 'admin'.*user 'li'"):
+            li.customers.add(name="as-li", owner="li")
+    # before the fix it ran as admin (owner li set by an admin, audit user "admin")
+    assert _rows(crm, "default") == []
+    a = crm.table("audit")
+    with crm.engine.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(a)
+                           .where(a.c.table_name == "customer")) == 0
+
+
+def test_nested_call_for_the_same_tenant_and_user_joins_and_rolls_back_with_it(two):
+    crm = two
+    same = crm.using(tenant="default", user="admin")
+    with pytest.raises(RuntimeError, match="boom"):
+        with crm.unit() as ctx:
+            assert same.current is ctx
+            same.customers.add(name="joined")
+            raise RuntimeError("boom")
+    assert _rows(crm, "default") == []  # one transaction: rolled back together
+
+
+def test_threads_on_two_tenants_write_only_their_own(two):
+    crm = two
+    n = 15
+    barrier = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def work(slug: str) -> None:
+        view = crm.using(tenant=slug)
+        try:
+            barrier.wait()
+            for i in range(n):
+                with view.unit() as ctx:
+                    assert ctx.tenant.slug == slug
+                    view.customers.add(name=f"{slug}-{i:02d}")  # joins this thread's unit
+                    assert view.current is ctx
+        except BaseException as exc:  # noqa: BLE001 - reported by the main thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(s,)) for s in ("default", "acme")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert len(_rows(crm, "default", "default-")) == n
+    assert len(_rows(crm, "acme", "acme-")) == n
+    assert _rows(crm, "default", "acme-") == []  # 0 rows in the wrong tenant
+    assert _rows(crm, "acme", "default-") == []
+
+
+def test_asyncio_tasks_on_two_tenants_write_only_their_own(two):
+    """Two tasks on one event loop (one thread): each holds a read unit across an
+    ``await`` while the other writes. With a thread-local unit, the second task's
+    write joined the first task's unit and landed in its tenant."""
+    crm = two
+    n = 10
+    seen: list[tuple[str, str | None]] = []
+
+    async def work(slug: str) -> None:
+        view = crm.using(tenant=slug)
+        for i in range(n):
+            with view.unit(write=False):
+                await asyncio.sleep(0)  # the other task runs here
+                cur = view.current
+                seen.append((slug, cur.tenant.slug if cur else None))
+            view.customers.add(name=f"{slug}-{i:02d}")
+            await asyncio.sleep(0)
+
+    async def main() -> None:
+        await asyncio.gather(work("default"), work("acme"))
+
+    asyncio.run(main())
+    assert seen == [(s, s) for s, _ in seen] and len(seen) == 2 * n
+    assert len(_rows(crm, "default", "default-")) == n
+    assert len(_rows(crm, "acme", "acme-")) == n
+    assert _rows(crm, "default", "acme-") == []  # 0 rows in the wrong tenant
+    assert _rows(crm, "acme", "default-") == []
+
+
+def test_two_open_instances_share_no_unit(crm_factory, crm_db_url):
+    a = crm_factory()
+    b = crmkit.open(crm_db_url)
+    try:
+        with pytest.raises(RuntimeError):
+            with a.unit(write=False) as ctx:
+                assert a.current is ctx and b.current is None
+                b.customers.add(name="b-own")  # its own unit, committed on its own
+                raise RuntimeError("a fails")
+        assert _rows(a, "default") == ["b-own"]
+        assert a._shared["current"] is not b._shared["current"]
+    finally:
+        b.close()
+
+
+def test_unit_takes_the_tenant_locale_unless_crmkit_lang(two, monkeypatch):
+    crm = two
+    resolve = crmkit.Crm._resolve
+
+    def with_locale(self, conn):
+        tenant, user = resolve(self, conn)
+        fields = attrs.asdict(tenant) if attrs.has(type(tenant)) else vars(tenant)
+        return types.SimpleNamespace(**{**fields, "locale": "zh_CN"}), user
+
+    monkeypatch.setattr(crmkit.Crm, "_resolve", with_locale)
+    monkeypatch.delenv("CRMKIT_LANG", raising=False)
+    assert current_locale() == "en"
+    with crm.unit():
+        assert current_locale() == "zh_CN"
+    assert current_locale() == "en"  # reset when the unit ends
+    monkeypatch.setenv("CRMKIT_LANG", "en")
+    with crm.unit():
+        assert current_locale() == "en"
