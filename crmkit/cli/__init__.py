@@ -74,6 +74,7 @@ class State:
         self._host: Any = None
         self._crm: Any = None
         self.commands: dict[str, click.Command] | None = None
+        self.locale_token: Any = None
         self.today_text: str | None = None
         self._shown: set[str] = set()
 
@@ -124,6 +125,7 @@ class State:
             self._crm = Crm(engine, self.host, self.prefix, tenant=self.tenant,
                             user=self.user, today=self.today, url=self.db)
             self._crm._shared["cli"] = True  # messages name commands, not Python calls
+            self._use_tenant_locale()
             self.show_causes()
             from .health import warn_unloaded_plugins
 
@@ -141,6 +143,29 @@ class State:
                 click.echo(_("Plugin '{name}' is broken: {error}").format(
                     name=name, error=p.error), err=True)
                 _traceback(p.cause)
+
+
+    def _use_tenant_locale(self) -> None:
+        """The whole command speaks the tenant's language (table headers are built
+        after the units that read the rows), unless ``CRMKIT_LANG`` chooses."""
+        from ..i18n import env_locale, set_locale
+
+        if env_locale() is not None:
+            return
+        try:
+            tenant = self._crm.tenants.get(self.tenant)
+        except Exception:  # noqa: BLE001 - not initialised yet, unknown tenant: said later
+            return
+        locale = getattr(tenant, "locale", None)
+        if locale:
+            self.locale_token = set_locale(locale)
+
+    def reset_locale(self) -> None:
+        from ..i18n import reset_locale
+
+        token, self.locale_token = self.locale_token, None
+        if token is not None:
+            reset_locale(token)
 
 
 def get_crm(create: bool = False) -> Any:
@@ -205,6 +230,13 @@ class CrmkitGroup(Group):
             shown.format_help(ctx, formatter)
 
     def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return self._invoke(ctx)
+        finally:
+            if isinstance(ctx.obj, State):
+                ctx.obj.reset_locale()
+
+    def _invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except (click.ClickException, click.exceptions.Exit, click.Abort):
