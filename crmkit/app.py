@@ -234,8 +234,11 @@ class Crm:
                     if ltoken is not None:
                         _reset(lambda: reset_locale(ltoken), lambda: set_locale(None))
                     _reset(lambda: var.reset(token), lambda: var.set(None))
+            committed = ctx.after_commit
         finally:
             conn.close()
+        for fn in committed:
+            fn()
 
     # --- change feed -----------------------------------------------------------------
 
@@ -253,7 +256,10 @@ class Crm:
             # their own changes that concern no customer; never anyone else's
             q = q.where(or_(a.c.customer_id.in_(self.customers.visible_ids(ctx)),
                             and_(a.c.customer_id.is_(None), a.c.user == ctx.user.name)))
-        return q
+        # and of each record only what the user may see of it now (issue 11.12)
+        return q.where(*self.activities.change_scope(ctx, a), *[
+            c for c in ctx.hooks.crm_change_scope(ctx=ctx, user=ctx.user, audit=a)
+            if c is not None])
 
     def stream_changes(self, since: int = 0, limit: int | None = None,
                        offset: int = 0) -> Iterator[dict[str, Any]]:

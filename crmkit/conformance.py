@@ -259,7 +259,7 @@ def migration_problems(obj: Any, name: str) -> list[str]:
                 from alembic.runtime.migration import MigrationContext
 
                 with crm.engine.connect() as conn:
-                    mc = MigrationContext.configure(conn, opts={"compare_type": False})
+                    mc = MigrationContext.configure(conn, opts={"compare_type": True})
                     diff = [x for x in compare_metadata(mc, crm.metadata)
                             if _names(x) & set(tables)
                             and not (isinstance(x, tuple) and x[0] == "remove_table")]

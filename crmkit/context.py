@@ -6,7 +6,7 @@ import datetime as dt
 import json
 from typing import TYPE_CHECKING, Any
 
-from attrs import define
+from attrs import define, field
 
 from .convert import _default
 from .errors import PermissionDenied
@@ -37,6 +37,15 @@ class Context:
     conn: Connection
     hooks: TenantHooks
     echo: Any = None  # set by the CLI: where the terminal channel prints
+    #: called, in order, after this unit of work committed (never after a rollback)
+    after_commit: list[Any] = field(factory=list)
+
+    def on_commit(self, fn: Any) -> None:
+        """Call ``fn()`` once this transaction has committed, outside it (not at all if
+        it rolls back): the place for work outside the database, such as sending the
+        e-mails a hook queued. ``fn`` opens its own units of work if it needs any; an
+        error it raises reaches the caller, whose change is already committed."""
+        self.after_commit.append(fn)
 
     def now(self) -> dt.datetime:
         """The current instant, moved onto ``today`` when today was overridden."""

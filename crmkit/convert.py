@@ -13,11 +13,12 @@ from cattrs.errors import ClassValidationError
 
 from .errors import ValidationError
 from .i18n import _
-from .money import fmt_money
+from .money import Rate, fmt_money
 from .records import Line
 
 _conv = cattrs.Converter(forbid_extra_keys=True)
 _conv.register_unstructure_hook(Decimal, fmt_money)
+_conv.register_unstructure_hook(Rate, str)  # "7.1": a rate is not money
 _conv.register_unstructure_hook(dt.date, lambda d: d.isoformat())
 _conv.register_unstructure_hook(dt.datetime, lambda d: d.isoformat())
 _conv.register_unstructure_hook(tuple, list)
@@ -27,6 +28,39 @@ _conv.register_unstructure_hook(
                 "unit_price": fmt_money(ln.unit_price)},
 )
 _conv.register_structure_hook(Decimal, lambda v, _: Decimal(str(v)))
+
+
+class SettingTypeError(ValueError):
+    """A setting value of the wrong JSON type (its message is kept as is)."""
+
+
+def _strict(kind: str, ok: Any, make: Any) -> Any:
+    def hook(value: Any, _type: Any) -> Any:
+        if not ok(value):
+            from .i18n import _
+            from .settings import quote
+
+            raise SettingTypeError(_("must be {kind}, got {value}").format(
+                kind=kind, value=quote(value)))
+        return make(value)
+    return hook
+
+
+def _register_strict() -> None:
+    """Settings are JSON values taken strictly: ``no`` is not true, ``1.5`` is not 1,
+    ``NaN`` is not a number. (Records never go through these hooks: only settings are
+    structured.)"""
+    from .settings import is_int, is_number
+
+    _conv.register_structure_hook(bool, _strict("true or false",
+                                                lambda v: isinstance(v, bool), bool))
+    _conv.register_structure_hook(int, _strict("a whole number", is_int, int))
+    _conv.register_structure_hook(float, _strict("a finite number", is_number, float))
+    _conv.register_structure_hook(str, _strict(
+        "a text", lambda v: isinstance(v, str) or is_int(v), str))
+
+
+_register_strict()
 
 
 def to_dict(record: Any) -> Any:
@@ -40,10 +74,20 @@ def structure_settings(data: dict[str, Any], cls: type, plugin: str) -> Any:
         return _conv.structure(data, cls)
     except ClassValidationError as exc:
         msgs = cattrs.transform_error(exc, path=plugin, format_exception=_format)
-        raise ValidationError([_("invalid setting: {m}").format(m=m) for m in msgs]) from None
+        raise ValidationError([_tidy(m, plugin) for m in msgs]) from None
     except (ValueError, TypeError) as exc:
         raise ValidationError(_("invalid settings for {plugin}: {exc}").format(
                                   plugin=plugin, exc=exc)) from None
+
+
+def _tidy(message: str, plugin: str) -> str:
+    """``must be X, got V @ grading.window_days`` (a value of the wrong type) ->
+    ``setting window_days of grading must be X, got V``."""
+    text, sep, path = message.rpartition(" @ ")
+    key = path[len(plugin) + 1:] if sep and path.startswith(plugin + ".") else ""
+    if text.startswith("must be ") and key:
+        return f"setting {key} of {plugin} {text}"
+    return f"invalid setting: {message}"
 
 
 def _format(exc: BaseException, type_: Any) -> str:
@@ -51,6 +95,8 @@ def _format(exc: BaseException, type_: Any) -> str:
     from cattrs.v import format_exception
 
     if type(exc) in (ValueError, TypeError) and str(exc) and type_ is None:
+        return str(exc)
+    if isinstance(exc, SettingTypeError):
         return str(exc)
     return format_exception(exc, type_)
 
@@ -60,6 +106,8 @@ def unstructure_settings(obj: Any) -> dict[str, Any]:
 
 
 def _default(o: Any) -> Any:
+    if isinstance(o, Rate):
+        return str(o)
     if isinstance(o, Decimal):
         return fmt_money(o)
     if isinstance(o, dt.date | dt.datetime):

@@ -270,7 +270,11 @@ def crm_deliver(ctx: Any, reminders: list[Any]) -> None:
     Called by ``reminders --send`` with the reminders not delivered before; the core
     records each key in the same transaction, so a reminder is delivered once. A
     channel that raises rolls the recording back and the reminders are offered again
-    next time. Returns nothing.
+    next time. A channel that talks to the outside (SMTP, HTTP) does not do it here,
+    inside the transaction: it queues the work in its own table and sends it after
+    commit (``ctx.on_commit(fn)``), like the email plugin; ``ctx.echo`` lines are
+    printed after the commit, so nothing is shown as delivered that was rolled back.
+    Returns nothing.
 
     Since 0.1.
     """
@@ -282,10 +286,13 @@ def crm_permission(ctx: Any, user: Any, action: str, record: Any) -> bool | None
     ``delete``) to ``record`` (a Customer, Contact, Activity or Document, or a plugin's
     own record)?
 
-    Return True, False or None (no opinion). Any False denies; if nobody says True the
-    action is denied too. The built-in ``permissions`` plugin gives admins and managers
-    everything in their tenant and salespeople their own customers and those
-    customers' items.
+    ``action`` is a record action or a named one (``plugins.manage``,
+    ``customers.reassign``, ``grading.run``, ...). Return True, False or None (no
+    opinion). Any False denies; if nobody says True the action is denied too. The
+    built-in ``permissions`` plugin answers named actions from its role table (True
+    or no opinion, so another plugin may grant them too), and for records gives admins
+    and managers everything in their tenant and salespeople their own customers and
+    those customers' items (docs/admin/permissions.md).
 
     Since 0.1.
     """
@@ -300,6 +307,38 @@ def crm_customer_scope(ctx: Any, user: Any, customers: Any) -> Any:
     limits a ``sales`` user to ``customers.owner == user.name``. Read-only.
 
     Since 0.1.
+    """
+
+
+@hookspec
+def crm_activity_scope(ctx: Any, user: Any, activities: Any) -> Any:
+    """A SQL condition on the ``activities`` table limiting which timeline entries
+    ``user`` may see, beyond the customer scope (``crm_customer_scope``).
+
+    For a plugin that writes timeline entries about its own records: the ``sales``
+    plugin's notes about an opportunity ("Opportunity #3 'ERP' opened: lead,
+    77777.00") are hidden from a user who may not see that opportunity. Called for
+    every activity list, show and change (``crm.activities.visible(ctx)``) and for the
+    activity rows of the change feed; all conditions returned are ANDed. Return None
+    for no limit. Read-only.
+
+    Since 0.2.
+    """
+
+
+@hookspec
+def crm_change_scope(ctx: Any, user: Any, audit: Any) -> Any:
+    """A SQL condition on the ``audit`` table (the change feed: ``table_name``,
+    ``row_id``, ``customer_id``, ``user``) limiting which changes ``user`` may read.
+
+    Rows of the core's records already follow the customer scope and
+    ``crm_activity_scope``; a plugin limits the rows of its own record type to the
+    records the user may see, e.g. ``or_(audit.c.table_name != "opportunity",
+    audit.c.row_id.in_(<ids of the opportunities the user may see>))``. Called by
+    ``crm.changes()`` and ``crmkit changes``; all conditions returned are ANDed. Return
+    None for no limit. Read-only.
+
+    Since 0.2.
     """
 
 

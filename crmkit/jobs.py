@@ -176,7 +176,7 @@ class JobService:
         workers = check_workers(workers)
         with self.crm.unit(write=False) as ctx:
             ctx.check("jobs.run_all", None, _("for every tenant"))
-        slugs = [t.slug for t in self.crm.tenants.list()]
+        slugs = [t.slug for t in self.crm.tenants._all()]
         if workers == 1 or len(slugs) <= 1:
             self.crm.invalidate_plugins()  # read afresh once, not once per tenant
             rows = []

@@ -405,11 +405,14 @@ def parse_date(value: str | None, option: str) -> dt.date | None:
     """An ISO date from an option; a bad one is a domain error naming the value."""
     if value is None:
         return None
+    from .checks import date_in_range
+
     try:
-        return dt.date.fromisoformat(value)
+        day = dt.date.fromisoformat(value)
     except ValueError:
         raise ValidationError(_("invalid {option} '{value}'; expected YYYY-MM-DD").format(
             option=option, value=value[:80])) from None
+    return date_in_range(day, option)
 
 
 def writable(path: str | os.PathLike[str]) -> None:

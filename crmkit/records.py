@@ -12,6 +12,8 @@ from typing import Any
 
 from attrs import field, frozen
 
+from .money import Rate
+
 UTC = dt.UTC
 
 CUSTOMER_KINDS = ("company", "person")
@@ -57,10 +59,13 @@ class Tenant:
     slug: str
     name: str
     currency: str = "CNY"
+    timezone: str = "UTC"  # an IANA zone name (since 0.2)
+    locale: str = "en"  # en or zh_CN (since 0.2)
 
     @classmethod
     def from_row(cls, row: Any) -> Tenant:
-        return cls(id=row.id, slug=row.slug, name=row.name, currency=row.currency)
+        return cls(id=row.id, slug=row.slug, name=row.name, currency=row.currency,
+                   timezone=row.timezone, locale=row.locale)
 
 
 @frozen
@@ -158,6 +163,24 @@ class Line:
 
 
 @frozen
+class Term:
+    """One installment of an invoice's payment terms: ``amount`` (in the document's
+    currency) due on ``due_on``; ``no`` counts from 1 in due order."""
+
+    no: int
+    due_on: dt.date
+    amount: Decimal
+
+
+def _terms(value: Any) -> tuple[Term, ...]:
+    return tuple(value or ())
+
+
+def _rate(value: Any) -> Rate:
+    return value if isinstance(value, Rate) else Rate(value)
+
+
+@frozen
 class Document:
     id: int | None
     tenant_id: int
@@ -173,14 +196,21 @@ class Document:
     lines: tuple[Line, ...] = field(default=(), converter=_lines)
     attachment: str | None = None
     extra: dict[str, Any] = field(factory=dict, converter=_dict, hash=False)
+    #: base-currency units for one unit of ``currency`` (1 in the base currency)
+    rate: Rate = field(default=Rate(1), converter=_rate)
+    #: ``amount`` x ``rate``, rounded half up to the cent: what every report adds
+    base_amount: Decimal | None = None
+    terms: tuple[Term, ...] = field(default=(), converter=_terms)
 
     @classmethod
-    def from_row(cls, row: Any, lines: tuple[Line, ...] = ()) -> Document:
+    def from_row(cls, row: Any, lines: tuple[Line, ...] = (),
+                 terms: tuple[Term, ...] = ()) -> Document:
         return cls(
             id=row.id, tenant_id=row.tenant_id, customer_id=row.customer_id, kind=row.kind,
             number=row.number, status=row.status, amount=row.amount, currency=row.currency,
             issued_on=row.issued_on, due_on=row.due_on, applies_to=row.applies_to,
-            lines=lines, attachment=row.attachment, extra=row.extra,
+            lines=lines, attachment=row.attachment, extra=row.extra, rate=row.rate,
+            base_amount=row.base_amount, terms=terms,
         )
 
 

@@ -123,7 +123,14 @@ def money(expr: Any) -> Any:
 
 def page(stmt: Any, limit: int | None = None, offset: int = 0) -> Any:
     """``stmt`` with ``LIMIT limit OFFSET offset``; ``limit`` None gives every row and
-    0 gives none (the same on every backend)."""
+    0 gives none (the same on every backend). A negative or huge one is refused
+    before the database sees it (SQLite would take -1 as "all", the others fail)."""
+    from .checks import whole
+
+    if limit is not None:
+        limit = whole(limit, "limit")
+    if offset:
+        offset = whole(offset, "offset")
     if limit is not None:
         stmt = stmt.limit(limit)
     if offset:

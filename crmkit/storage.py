@@ -88,6 +88,21 @@ class Quantity(_Scaled):
         return d.quantize(Decimal(1)) if d == d.to_integral_value() else d.normalize()
 
 
+class RateType(_Scaled):
+    """Exchange rates: ``Decimal`` with up to six places, stored as integer millionths."""
+
+    cache_ok = True
+    places = 6
+
+    def process_result_value(self, value: Any, dialect: Any) -> Decimal | None:
+        d = super().process_result_value(value, dialect)
+        if d is None:
+            return None
+        from .money import Rate
+
+        return Rate(d)
+
+
 class UTCDateTime(TypeDecorator):
     """Timezone-aware UTC datetimes, stored naive in UTC on every backend."""
 
@@ -144,6 +159,9 @@ def build_metadata(prefix: str = "crm_") -> MetaData:
         Column("name", Str(NAME_MAX), nullable=False),
         Column("currency", Str(3), nullable=False, default="CNY"),
         Column("created_at", UTCDateTime, nullable=False),
+        # core_0004: the tenant's IANA time zone and language
+        Column("timezone", Str(64), nullable=False, default="UTC", server_default="UTC"),
+        Column("locale", Str(16), nullable=False, default="en", server_default="en"),
         **_MYSQL,
     )
     tenant_fk = f"{p}tenants.id"
@@ -223,6 +241,10 @@ def build_metadata(prefix: str = "crm_") -> MetaData:
         Column("status", Str(20), nullable=False),
         Column("amount", Money, nullable=False),
         Column("currency", Str(3), nullable=False),
+        # core_0004: base-currency units for one unit of ``currency``; amount x rate
+        Column("rate", RateType, nullable=False, default=1,
+               server_default="1000000"),
+        Column("base_amount", Money, nullable=False),
         Column("issued_on", Date, nullable=False),
         Column("due_on", Date),
         Column("applies_to", Str(100)),
@@ -246,6 +268,18 @@ def build_metadata(prefix: str = "crm_") -> MetaData:
         Column("unit_price", Money, nullable=False),
         Index(f"{p}ix_document_lines_document", "tenant_id", "document_id"),
         Index(f"{p}ix_document_lines_product", "tenant_id", "product"),
+        **_MYSQL,
+    )
+    Table(
+        f"{p}document_terms", md,  # core_0004: an invoice's installments, in due order
+        Column("id", Integer, primary_key=True),
+        Column("tenant_id", Integer, ForeignKey(tenant_fk), nullable=False),
+        Column("document_id", Integer, ForeignKey(f"{p}documents.id"), nullable=False),
+        Column("no", Integer, nullable=False),
+        Column("due_on", Date, nullable=False),
+        Column("amount", Money, nullable=False),
+        Column("base_amount", Money, nullable=False),
+        UniqueConstraint("tenant_id", "document_id", "no", name=f"{p}uq_document_terms_no"),
         **_MYSQL,
     )
     Table(
@@ -302,7 +336,7 @@ def build_metadata(prefix: str = "crm_") -> MetaData:
 SCHEMA_VERSION = 1
 
 CORE_TABLES = ("tenants", "users", "customers", "contacts", "activities", "documents",
-               "document_lines", "plugin_state", "audit", "outbox", "deliveries")
+               "document_lines", "document_terms", "plugin_state", "audit", "outbox", "deliveries")
 
 
 _CREDENTIALS = re.compile(r"(://[^/:@\s]*:)[^@/\s]+@")

@@ -58,7 +58,7 @@ def _diff(crm, tables):
     from crmkit.conformance import _names
 
     with crm.engine.connect() as conn:
-        mc = MigrationContext.configure(conn, opts={"compare_type": False})
+        mc = MigrationContext.configure(conn, opts={"compare_type": True})
         return [d for d in compare_metadata(mc, crm.metadata) if _names(d) & set(tables)]
 
 

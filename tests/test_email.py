@@ -196,20 +196,29 @@ def test_password_comes_from_the_environment_and_is_never_stored(crm_factory, mo
         box.close()
 
 
-def test_smtp_down_rolls_back_and_retries_next_time(crm_factory):
+def test_smtp_down_keeps_the_mails_queued_and_a_later_run_sends_them(crm_factory):
+    """Issue 20.4: the reminders are recorded (the terminal saw them), the mails wait
+    in the queue; a later sender (past the 30 s backoff) sends them."""
+    import datetime as dt
+
+    from crmkit_email.queue import Sender
+
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         dead_port = s.getsockname()[1]
     crm = setup(crm_factory, dead_port)
     sample(crm)
-    with pytest.raises(crmkit.PluginError, match="plugin 'email' failed in crm_deliver"):
-        crm.reminders.send()
-    assert crm.reminders.delivered("emailtest:follow_up:1") is False
+    delivered, already = crm.reminders.send()
+    assert (len(delivered), already) == (3, 0)
+    assert crm.reminders.delivered("emailtest:follow_up:1") is True
     box = Inbox()
     try:
         crm.plugins.set("email", "port", box.port)
-        delivered, already = crm.reminders.send()
-        assert (len(delivered), already) == (3, 0) and len(box.messages) == 2
+        assert Sender(crm).run().sent == 0  # the first retry waits 30 s
+        later = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=31)
+        report = Sender(crm, clock=lambda: later).run()
+        assert (report.sent, report.pending) == (2, 0) and len(box.messages) == 2
+        assert Sender(crm, clock=lambda: later).run().sent == 0  # nothing twice
     finally:
         box.close()
 
@@ -217,7 +226,7 @@ def test_smtp_down_rolls_back_and_retries_next_time(crm_factory):
 @pytest.mark.parametrize("key, value, message", [
     ("language", "fr", "setting language must be one of zh, en, got 'fr'"),
     ("password_env", "my password", "setting password_env must be the NAME"),
-    ("port", 70000, "setting port must be between 1 and 65535"),
+    ("port", 70000, "setting port must be a whole number from 1 to 65535"),
     ("owner_emails", {"li": "not-an-address"}, "setting owner_emails must map"),
     ("password", "secret", "unknown setting 'password' of email"),
 ])

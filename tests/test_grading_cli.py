@@ -101,7 +101,7 @@ def test_run_needs_admin_or_manager(shop, cli):
     before = len(shop.changes())
     r = cli("grading", "run", user="li")
     assert r.exit_code == 1
-    assert "user 'li' may not run grading (role admin or manager needed)" in r.stderr
+    assert "user 'li' may not grading.run for the tenant" in r.stderr
     assert len(shop.changes()) == before
     assert cli("grading", "run", "--json", user="mia").json["changed"] == 3
 

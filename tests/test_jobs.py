@@ -159,8 +159,8 @@ def test_a_failing_job_is_a_failed_row_with_its_error(crm_factory):
 def test_unknown_job_is_a_validation_error_listing_the_valid_ones(crm):
     with pytest.raises(crmkit.ValidationError) as err:
         crm.jobs.run("reminders.sned")
-    assert str(err.value) == ("unknown job 'reminders.sned'; valid: grading.run, "
-                              "reminders.send, webhooks.deliver")
+    assert str(err.value) == ("unknown job 'reminders.sned'; valid: email.deliver, "
+                              "grading.run, reminders.send, webhooks.deliver")
 
 
 # --- permissions -------------------------------------------------------------------------
@@ -354,7 +354,7 @@ def test_cli_bad_input_is_refused_and_changes_nothing(cli, crm_db_url):
     crm = crmkit.open(crm_db_url)
     before = _counts(crm)
     for args, code, message in [
-            (("jobs", "run", "nope"), 1, "unknown job 'nope'; valid: grading.run"),
+            (("jobs", "run", "nope"), 1, "unknown job 'nope'; valid: email.deliver, grading.run"),
             (("jobs", "run", "reminders.send", "--all-tenants", "--workers", "0"), 1,
              "invalid number of workers 0; expected a whole number from 1 to 64"),
             (("jobs", "run", "reminders.send", "--all-tenants", "--workers", "65"), 1,

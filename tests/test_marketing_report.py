@@ -242,7 +242,6 @@ def test_report_pages_with_limit_and_offset(crm_factory, cli):
     assert [x["id"] for x in r.json] == ids[4:]
 
 
-@pytest.mark.skip("needs documents.base_amount (issue 12)")
 def test_usd_invoice_counts_in_base_currency(crm_factory, cli):
     crm = crm_factory(enable=("marketing",))
     c = mkt.add(crm, "Expo", channel="exhibition")

@@ -17,7 +17,7 @@ from crmkit import migrations
 
 def _diff(crm):
     with crm.engine.connect() as conn:
-        mc = MigrationContext.configure(conn, opts={"compare_type": False})
+        mc = MigrationContext.configure(conn, opts={"compare_type": True})
         migrated = {n for n in crm.metadata.tables
                     if n in sa.inspect(conn).get_table_names()}
         md = sa.MetaData()
@@ -30,10 +30,23 @@ def _diff(crm):
 def test_migrations_build_exactly_the_tables_the_code_uses(crm_db_url):
     crm = crmkit.open(crm_db_url)
     crm.init()
-    assert migrations.current(crm)["core"] == migrations.heads(crm)["core"] == "core_0003"
+    assert migrations.current(crm)["core"] == migrations.heads(crm)["core"] == "core_0004"
     assert _diff(crm) == []
     names = set(sa.inspect(crm.engine).get_table_names())
     assert "crmkit_alembic_version" in names and "alembic_version" not in names
+    crm.close()
+
+
+def test_plugin_migrations_build_exactly_their_tables_with_their_types(crm_db_url):
+    # compare_type=True: a column whose type differs between a migration and the code
+    # (String(64) against String(100), Integer against BigInteger) is a difference
+    crm = crmkit.open(crm_db_url)
+    crm.init()
+    with_tables = ("grading", "sales", "webhooks", "marketing")
+    crm.plugins.enable(*with_tables)
+    names = set(sa.inspect(crm.engine).get_table_names())
+    assert {"crm_grading_grades", "crm_sales_opportunities"} <= names, names
+    assert _diff(crm) == []
     crm.close()
 
 
@@ -58,7 +71,7 @@ def test_upgrade_from_the_first_revision_loses_nothing(crm_db_url):
             "amount, currency, issued_on, created_at) VALUES (1, 1, 'invoice', 'INV-1', "
             "'open', 123450, 'CNY', :d, :t)"), {"d": dt.date(2026, 11, 1), "t": now})
     crm.init()  # upgrade heads
-    assert migrations.current(crm)["core"] == "core_0003"
+    assert migrations.current(crm)["core"] == "core_0004"
     c = crm.customers.get(1)
     assert (c.name, c.owner, c.tags, c.status) == ("上海大众", "li", ("vip",), "active")
     assert str(crm.documents.get(1).amount) == "1234.50"
@@ -66,6 +79,40 @@ def test_upgrade_from_the_first_revision_loses_nothing(crm_db_url):
         ("admin", None, True), ("li", None, True)]  # core_0003: users are active
     assert crm.users.add("wang", email="wang@example.cn").email == "wang@example.cn"
     crm.close()
+
+
+def test_db_upgrade_from_core_0003_keeps_documents_and_gives_them_rate_1(crm_db_url, cli):
+    """core_0004 (money, terms, zones) on a database with data at core_0003: every
+    document gets rate 1 and base_amount = amount, tenants UTC and en."""
+    crm = crmkit.open(crm_db_url)
+    migrations.upgrade(crm, "core@core_0003")
+    now = dt.datetime(2026, 11, 1, 9, 0)
+    with crm.engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO crm_tenants (slug, name, currency, created_at) "
+                             "VALUES ('default', 'Default', 'CNY', :t)"), {"t": now})
+        conn.execute(sa.text("INSERT INTO crm_users (tenant_id, name, role, created_at) "
+                             "VALUES (1, 'admin', 'admin', :t)"), {"t": now})
+        conn.execute(sa.text(
+            "INSERT INTO crm_customers (tenant_id, name, kind, status, created_at, "
+            "updated_at) VALUES (1, :n, 'company', 'active', :t, :t)"),
+            {"t": now, "n": "上海大众"})
+        conn.execute(sa.text(
+            "INSERT INTO crm_documents (tenant_id, customer_id, kind, number, status, "
+            "amount, currency, issued_on, created_at) VALUES (1, 1, 'invoice', 'INV-1', "
+            "'open', 123450, 'CNY', :d, :t), (1, 1, 'payment', 'PAY-1', 'open', 10001, "
+            "'CNY', :d, :t)"), {"d": dt.date(2026, 11, 1), "t": now})
+    crm.close()
+    r = cli("db", "upgrade")
+    assert r.exit_code == 0, r
+    assert {"branch": "core", "current": "core_0004", "head": "core_0004"} in cli(
+        "db", "current", "--json").json
+    docs = cli("doc", "list", "--json").json
+    assert [(d["number"], d["amount"], d["rate"], d["base_amount"], d["terms"])
+            for d in docs] == [("PAY-1", "100.01", "1", "100.01", []),
+                               ("INV-1", "1234.50", "1", "1234.50", [])]
+    assert [(t["slug"], t["timezone"], t["locale"]) for t in cli(
+        "tenant", "list", "--json").json] == [("default", "UTC", "en")]
+    assert cli("customer", "show", "1", "--json").json["customer"]["name"] == "上海大众"
 
 
 def test_host_application_keeps_its_tables_and_alembic_history(crm_db_url):
@@ -118,7 +165,7 @@ def test_uninstall_lists_refuses_while_enabled_purges_and_reenables_cleanly(crm_
     plan = uninstall_plan(crm, "notes")
     assert plan == {"plugin": "notes", "tables": {"crm_notes_items": 2},
                     "enabled_in": ["default"]}
-    with pytest.raises(crmkit.ValidationError, match="still enabled for tenant"):
+    with pytest.raises(crmkit.ValidationError, match="still enabled for 1 tenant"):
         purge(crm, "notes")
     crm.plugins.disable("notes")
     assert uninstall_plan(crm, "notes")["tables"] == {"crm_notes_items": 2}  # kept
@@ -133,10 +180,10 @@ def test_uninstall_lists_refuses_while_enabled_purges_and_reenables_cleanly(crm_
 def test_db_commands(cli):
     assert cli("init").exit_code == 0
     cur = cli("db", "current", "--json").json
-    assert {"branch": "core", "current": "core_0003", "head": "core_0003"} in cur
+    assert {"branch": "core", "current": "core_0004", "head": "core_0004"} in cur
     hist = cli("db", "history", "--json").json
     assert [h["revision"] for h in hist if "core" in h["branch"]] == [
-        "core_0003", "core_0002", "core_0001"]
+        "core_0004", "core_0003", "core_0002", "core_0001"]
     r = cli("plugins", "uninstall", "permissions", "--dry-run")
     assert r.exit_code == 1 and "built-in plugin 'permissions' cannot be uninstalled" in r.stderr
     r = cli("plugins", "uninstall", "receivables")

@@ -145,7 +145,8 @@ ROOT = __import__("pathlib").Path(__file__).resolve().parent.parent
 #: from each (None: any public name).
 PUBLIC_MODULES = {"crmkit.output": None, "crmkit.sql": None, "crmkit.i18n": None,
                   "crmkit.cli": {"get_crm"}, "crmkit.testing": None,
-                  "crmkit.conformance": None, "crmkit.jobs": {"Job", "JobResult"}}
+                  "crmkit.conformance": None, "crmkit.jobs": {"Job", "JobResult"},
+                  "crmkit.settings": None}
 
 
 def _crmkit_uses(path):

@@ -48,7 +48,8 @@ def test_partial_payment_and_payment_after_as_of(rcv):
     pay(rcv, c.id, "P-2", "200.00", "2026-11-23", applies_to="I-1")  # after D: ignored
     # 1000 - 300 = 700; due 10-31 -> 22 days overdue -> bucket 1-30
     items = api.open_items(rcv, D)
-    assert items == [{"number": "I-1", "customer_id": c.id, "customer": "Partial Ltd",
+    assert items == [{"number": "I-1", "installment": 1, "installments": 1,
+                      "customer_id": c.id, "customer": "Partial Ltd",
                       "amount": Decimal("1000.00"), "outstanding": Decimal("700.00"),
                       "due_on": day("2026-10-31"), "days_overdue": 22, "bucket": "1-30"}]
     # on 11-23 the second payment counts: 700 - 200 = 500, 23 days overdue

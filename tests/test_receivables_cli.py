@@ -99,10 +99,12 @@ def test_open_command(rcv, cli):
     r = cli("receivables", "open", "--customer", a.id, "--json")
     assert r.exit_code == 0, r
     assert r.json == [
-        {"number": "O-1", "customer_id": a.id, "customer": "Open Co", "amount": "300.00",
+        {"number": "O-1", "installment": 1, "installments": 1, "customer_id": a.id,
+         "customer": "Open Co", "amount": "300.00",
          "outstanding": "200.00", "due_on": "2026-09-30", "days_overdue": 53,
          "bucket": "31-60"},
-        {"number": "O-2", "customer_id": a.id, "customer": "Open Co", "amount": "200.00",
+        {"number": "O-2", "installment": 1, "installments": 1, "customer_id": a.id,
+         "customer": "Open Co", "amount": "200.00",
          "outstanding": "200.00", "due_on": "2026-11-25", "days_overdue": 0,
          "bucket": "not_due"}]
     # as of 10-15: O-2 not issued yet, payment not made: O-1 300, 15 days overdue

@@ -24,17 +24,15 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
 
 import crmkit
 from crmkit.errors import ValidationError
 from tests.plugins.trust import HOSTILE, counts
 
-SETTINGS = settings(max_examples=20, deadline=None, derandomize=True,
-                    phases=[Phase.explicit, Phase.generate],
-                    suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                           HealthCheck.too_slow, HealthCheck.data_too_large])
+# examples, deadline and health checks come from the profile (tests/conftest.py)
+SETTINGS = settings(phases=[Phase.explicit, Phase.generate])
 
 hostile = st.one_of(
     st.sampled_from(HOSTILE),

@@ -123,17 +123,19 @@ def plugins_uninstall(crm: Any, name: str, dry_run: bool, purge: bool, as_json: 
     from ..services import plugins as svc
 
     if dry_run == purge:
-        raise ValidationError(_("say --dry-run to see what would be dropped, or "
-                                "--purge to drop it"))
+        raise ValidationError(_("say --dry-run to see what would be dropped, or --purge to "
+                                "drop it"))
+    # both ask plugins.uninstall: an operator action (admins of tenant "default"), since
+    # the plan names other tenants and the purge drops every tenant's data
     plan = svc.uninstall_plan(crm, name) if dry_run else svc.purge(crm, name)
     if as_json:
         return print_json({**plan, "dropped": purge})
-    verb = "dropped" if purge else "would drop"
     if dry_run and plan["enabled_in"]:
-        click.echo(_("still enabled for: {valid} (disable it there before --purge)").format(
-                       valid=', '.join(plan['enabled_in'])))
+        click.echo(_("still enabled for: {tenants} (disable it there before --purge)").format(
+            tenants=", ".join(plan["enabled_in"])))
     table([(t, n) for t, n in plan["tables"].items()], [_("table"), _("rows")],
-          title=f"{name}: {verb}", empty=_("{name} has no tables").format(name=name))
+          title=(_("{plugin}: dropped") if purge else _("{plugin}: would drop")).format(
+              plugin=name), empty=_("{plugin} has no tables").format(plugin=name))
     if purge:
-        click.echo(_("{name} uninstalled; its settings and delivery records are "
-                     "gone too").format(name=name))
+        click.echo(_("{plugin} uninstalled; its settings and delivery records are gone "
+                     "too").format(plugin=name))

@@ -38,17 +38,26 @@ def doc() -> None:
 @click.option("--line", "lines", multiple=True, metavar="PRODUCT:QTY:PRICE",
               help="A line; repeat for more.")
 @click.option("--status", default="open", show_default=True, metavar="S")
-@click.option("--currency", metavar="C", help="Default: the tenant's currency.")
+@click.option("--currency", metavar="C",
+              help="ISO 4217 code, e.g. USD (default: the tenant's currency).")
+@click.option("--rate", metavar="R",
+              help="Units of the tenant's currency for one unit of --currency, e.g. 7.1 "
+                   "(required outside the tenant's currency).")
+@click.option("--term", "terms", multiple=True, metavar="DAYS:PERCENT|DATE:AMOUNT",
+              help="An invoice's installment, e.g. 30:50 or 2026-12-31:5000; repeat, in "
+                   "due order (instead of --due).")
 @json_option
 @pass_crm
 def doc_add(crm: Any, customer_id: int, kind: str, number: str, amount: str | None,
             issued: str | None, due: str | None, applies_to: str | None,
-            lines: tuple[str, ...], status: str, currency: str | None, as_json: bool) -> None:
+            lines: tuple[str, ...], status: str, currency: str | None, rate: str | None,
+            terms: tuple[str, ...], as_json: bool) -> None:
     """Add a document to a customer; prints its id."""
     d = crm.documents.add(customer_id, kind=kind, number=number, amount=amount,
                           issued_on=parse_date(issued, "--issued"),
                           due_on=parse_date(due, "--due"), applies_to=applies_to,
-                          lines=list(lines), status=status, currency=currency)
+                          lines=list(lines), status=status, currency=currency, rate=rate,
+                          terms=list(terms))
     print_json(d) if as_json else click.echo(d.id)
 
 
@@ -87,7 +96,7 @@ def doc_show(crm: Any, document_id: int, as_json: bool) -> None:
     parts = [_("{kind} {number} (document {id})").format(kind=d.kind, number=d.number,
                                                           id=d.id),
              _("customer {name} ({id})").format(name=customer, id=d.customer_id),
-             f"{amount(d.amount)} {d.currency}", d.status,
+             f"{amount(d.amount)} {d.currency}", *_in_base(crm, d), d.status,
              _("issued {day}").format(day=d.issued_on)]
     if d.due_on:
         parts.append(_("due {day}").format(day=d.due_on))
@@ -97,6 +106,18 @@ def doc_show(crm: Any, document_id: int, as_json: bool) -> None:
     if d.lines:
         table([(ln.product, ln.quantity, ln.unit_price, ln.total) for ln in d.lines],
               [_("product"), _("quantity"), _("unit price"), _("total")])
+    if d.terms:
+        table([(t.no, t.due_on, t.amount) for t in d.terms],
+              [_("installment"), _("due"), _("amount")], title=_("Payment terms"))
+
+
+def _in_base(crm: Any, d: Any) -> list[str]:
+    """``at 7.1 = 7100.00 CNY`` for a document outside the base currency."""
+    if d.rate == 1 and d.base_amount == d.amount:
+        return []
+    base = crm.tenants.get(crm.tenant_slug).currency
+    return [_("at {rate} = {base_amount} {base}").format(
+        rate=d.rate, base_amount=amount(d.base_amount), base=base)]
 
 
 @doc.command("status")

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from sqlalchemy import select
 
 from .. import sql
+from ..checks import ID_MAX, date_in_range, has_surrogate, quote
+from ..checks import extra as check_extra
 from ..errors import NotFound, ValidationError
 from ..i18n import _
 from ..money import parse_money
@@ -81,13 +83,18 @@ class Checker:
                                        what=self.what, field=field))
             return None
         if not isinstance(value, str):
-            value = str(value)
+            self.errors.append(_("{what} {field} must be text, got {value}").format(
+                what=self.what, field=field, value=quote(value)))
+            return None
         if required and not value.strip():
             self.errors.append(_("{what} {field} must not be empty").format(
                                    what=self.what, field=field))
         if "\x00" in value:
             self.errors.append(_("{what} {field} contains a NUL character").format(
                                    what=self.what, field=field))
+        if has_surrogate(value):
+            self.errors.append(_("{what} {field} contains a lone surrogate (not valid "
+                                 "Unicode text)").format(what=self.what, field=field))
         if len(value) > limit:
             self.errors.append(
                 _("{what} {field} is {n} characters long; the limit is {limit}").format(
@@ -98,13 +105,14 @@ class Checker:
         if value not in allowed:
             self.errors.append(
                 _("unknown {what} {field} '{value}'; valid: {valid}").format(
-                    what=self.what, field=field, value=value, valid=', '.join(allowed)))
+                    what=self.what, field=field, value=quote(value), valid=', '.join(allowed)))
         return value
 
     def email(self, value: str | None) -> str | None:
         value = self.text("email", value, 200)
         if value and not EMAIL.match(value):
-            self.errors.append(_("invalid e-mail address '{value}'").format(value=value))
+            self.errors.append(_("invalid e-mail address '{value}'").format(
+                                   value=quote(value)))
         return value
 
     def money(self, field: str, value: Any, *, minimum: Any = 0) -> Any:
@@ -122,11 +130,21 @@ class Checker:
         if value is None or isinstance(value, dt.date) and not isinstance(value, dt.datetime):
             return value
         try:
-            return dt.date.fromisoformat(str(value))
+            return date_in_range(dt.date.fromisoformat(str(value)), field)
+        except ValidationError as exc:
+            self.errors.extend(exc.errors)
         except ValueError:
             self.errors.append(_("invalid {field} '{value}'; expected YYYY-MM-DD").format(
-                                   field=field, value=value))
-            return None
+                                   field=field, value=quote(value)))
+        return None
+
+    def extra(self, value: Any) -> dict[str, Any]:
+        """``extra``: a JSON object of JSON values only (see :mod:`crmkit.checks`)."""
+        try:
+            return check_extra(value, f"{self.what} extra")
+        except ValidationError as exc:
+            self.errors.extend(exc.errors)
+            return {}
 
     def raise_if_any(self, extra: Any = None) -> None:
         errs = list(self.errors)
@@ -151,8 +169,10 @@ def parse_datetime(value: Any, field: str = "datetime") -> dt.datetime:
         except ValueError:
             raise ValidationError(
                 _("invalid {field} '{value}'; expected YYYY-MM-DDTHH:MM").format(
-                    field=field, value=value)) from None
-    return d if d.tzinfo else d.replace(tzinfo=UTC)
+                    field=field, value=quote(value))) from None
+    d = d if d.tzinfo else d.replace(tzinfo=UTC)
+    date_in_range(d, field)  # then the move to UTC stays in the calendar
+    return d
 
 
 def user_names(ctx: Context, *, active_only: bool = False) -> set[str]:
@@ -178,7 +198,56 @@ def check_owner(ctx: Context, checker: Checker, owner: str | None) -> None:
                                 "owner").format(owner=owner))
 
 
+def reference_id(what: str, value: Any) -> int:
+    """An id given as a reference (``customer_id=...``): a whole number, else a
+    ValidationError naming the value (never a TypeError from the database)."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ValidationError(_("invalid {what} id {value}; expected a number").format(
+            what=what, value=repr(value)[:80]))
+    text = str(value).strip()
+    if not text.isdigit() or len(text) > 18:
+        raise ValidationError(_("invalid {what} id '{value}'; expected a number").format(
+            what=what, value=text[:80]))
+    return int(text)
+
+
+def customer_visible(ctx: Context, customer_id: int | None) -> bool:
+    """Whether customer ``customer_id`` is in this tenant and this user may see it."""
+    from ..records import Customer
+
+    if customer_id is None:
+        return False
+    t = ctx.crm.table("customers")
+    row = ctx.conn.execute(select(t).where(t.c.tenant_id == ctx.tenant.id,
+                                           t.c.id == customer_id)).first()
+    return row is not None and ctx.allowed("view", Customer.from_row(row))
+
+
+def customer_label(ctx: Context, customer_id: int | None) -> str:
+    """``customer 8`` when this user may see customer 8, else ``another customer``: for
+    messages about a record that blocks a change (a duplicate, a foreign invoice), which
+    must never name a record the caller may not see (issue 11.4)."""
+    if customer_visible(ctx, customer_id):
+        return _("customer {id}").format(id=customer_id)
+    return _("another customer")
+
+
+def record_id(value: Any, label: str) -> int:
+    """A record id: a whole number (or its ASCII digits); one outside 1..2**63-1 is
+    simply not found, the same on every backend."""
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValidationError(_("{label} id must be a whole number, got {value}").format(
+            label=label, value=quote(value)))
+    if not 1 <= value <= ID_MAX:
+        raise NotFound(_("{label} {value} not found").format(
+                           label=label, value=quote(value)))
+    return value
+
+
 def get_row(ctx: Context, table: str, id_: int, label: str) -> Any:
+    id_ = record_id(id_, label)
     t = ctx.crm.table(table)
     row = ctx.conn.execute(select(t).where(t.c.tenant_id == ctx.tenant.id,
                                            t.c.id == id_)).first()

@@ -8,10 +8,10 @@ from itertools import islice
 from typing import Any
 
 from attrs import evolve
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 
 from ..context import Context
-from ..errors import ValidationError
+from ..errors import PermissionDenied, ValidationError
 from ..i18n import _
 from ..records import ACTIVITY_KINDS, Activity
 from ..storage import SUBJECT_MAX, TEXT_MAX
@@ -24,8 +24,13 @@ from ._base import (
     get_row,
     inserted_id,
     parse_datetime,
+    reference_id,
     user_names,
 )
+
+#: the fields ``update`` may change
+FIELDS = ("customer_id", "kind", "subject", "body", "owner", "occurred_at", "due_on",
+          "done_at", "extra")
 
 
 class ActivityService(ListService[Activity]):
@@ -34,6 +39,44 @@ class ActivityService(ListService[Activity]):
     ``list``/``stream``/``count`` filter by ``customer_id``, ``owner``, ``kind``,
     ``open_only`` (tasks not done) and ``due_until`` (due on or before that day,
     earliest due first); newest first otherwise."""
+
+    def _scope(self, ctx: Context) -> list[Any]:
+        t = self.table("activities")
+        return [c for c in ctx.hooks.crm_activity_scope(ctx=ctx, user=ctx.user,
+                                                        activities=t) if c is not None]
+
+    def visible(self, ctx: Context) -> Any:
+        """A SQL condition on the activities table: the entries this user may see (their
+        customers' activities, less what plugins hide with ``crm_activity_scope``)."""
+        t = self.table("activities")
+        return and_(t.c.tenant_id == ctx.tenant.id,
+                    t.c.customer_id.in_(ctx.crm.customers.visible_ids(ctx)),
+                    *self._scope(ctx))
+
+    def change_scope(self, ctx: Context, audit: Any) -> list[Any]:
+        """Conditions on the audit table hiding the changes of activities this user may
+        not see (none when plugins hide no activity)."""
+        conds = self._scope(ctx)
+        if not conds:
+            return []
+        t = self.table("activities")
+        return [or_(audit.c.table_name != "activity", audit.c.row_id.in_(
+            select(t.c.id).where(t.c.tenant_id == ctx.tenant.id, *conds)))]
+
+    def _load(self, ctx: Context, id_: int, action: str) -> Activity:
+        """One activity, with ``action`` checked on its customer; an entry a plugin hides
+        from this user is refused like a customer they may not see."""
+        act = Activity.from_row(get_row(ctx, "activities", id_, "activity"))
+        ctx.crm.customers.require(ctx, act.customer_id, action)
+        conds = self._scope(ctx)
+        if conds:
+            t = self.table("activities")
+            if ctx.conn.execute(select(t.c.id).where(t.c.id == act.id, *conds)).first() \
+                    is None:
+                raise PermissionDenied(_("permission denied: user '{name}' may not "
+                                         "{action} activity {id}").format(
+                                           name=ctx.user.name, action=action, id=act.id))
+        return act
 
     def _proposed(self, ctx: Context, fields: dict[str, Any], before: Activity | None,
                   owners: set[str] | None = None) -> tuple[Activity, dict[str, Any], Checker]:
@@ -45,6 +88,7 @@ class ActivityService(ListService[Activity]):
         c.choice("kind", new.get("kind"), ACTIVITY_KINDS)
         c.text("subject", new.get("subject"), SUBJECT_MAX, required=True)
         c.text("body", new.get("body"), TEXT_MAX)
+        new["extra"] = c.extra(new.get("extra"))
         new["due_on"] = c.date("due date", new.get("due_on"))
         if "owner" in fields or before is None:
             if owners is None:
@@ -127,14 +171,22 @@ class ActivityService(ListService[Activity]):
 
     def get(self, id_: int) -> Activity:
         with self.crm.unit(write=False) as ctx:
-            act = Activity.from_row(get_row(ctx, "activities", id_, "activity"))
-            ctx.crm.customers.require(ctx, act.customer_id, "view")
-            return act
+            return self._load(ctx, id_, "view")
 
     def update(self, id_: int, **fields: Any) -> Activity:
+        """Change fields of an activity. Moving it to another customer (``customer_id``)
+        is checked as strictly as adding it there: the customer must be in this tenant
+        and the user must be allowed to change it."""
         with self.crm.unit() as ctx:
-            before = Activity.from_row(get_row(ctx, "activities", id_, "activity"))
-            ctx.crm.customers.require(ctx, before.customer_id, "update")
+            before = self._load(ctx, id_, "update")
+            bad = [k for k in fields if k not in FIELDS]
+            if bad:
+                raise ValidationError(_("unknown activity field '{field}'; valid: {valid}"
+                                        ).format(field=str(bad[0])[:80],
+                                                 valid=", ".join(FIELDS)))
+            if "customer_id" in fields:
+                fields = dict(fields, customer_id=ctx.crm.customers.require(
+                    ctx, reference_id("customer", fields["customer_id"]), "update").id)
             return self._update(ctx, before, fields)
 
     def _update(self, ctx: Context, before: Activity, fields: dict[str, Any]) -> Activity:
@@ -154,8 +206,7 @@ class ActivityService(ListService[Activity]):
     def done(self, id_: int, at: dt.datetime | None = None) -> Activity:
         """Mark a task (or any activity) done now."""
         with self.crm.unit() as ctx:
-            before = Activity.from_row(get_row(ctx, "activities", id_, "activity"))
-            ctx.crm.customers.require(ctx, before.customer_id, "update")
+            before = self._load(ctx, id_, "update")
             if before.done_at is not None:
                 return before
             return self._update(ctx, before, {"done_at": at or ctx.now()})
@@ -168,8 +219,7 @@ class ActivityService(ListService[Activity]):
             c = Checker("activity")
             c.choice("kind", kind, ACTIVITY_KINDS)
             c.raise_if_any()
-        q = select(t).where(t.c.tenant_id == ctx.tenant.id,
-                            t.c.customer_id.in_(ctx.crm.customers.visible_ids(ctx)))
+        q = select(t).where(self.visible(ctx))
         if customer_id is not None:
             q = q.where(t.c.customer_id == customer_id)
         if owner:

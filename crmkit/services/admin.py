@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import re
 from typing import Any
 
@@ -9,45 +10,45 @@ from attrs import evolve
 from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError
 
-from ..errors import NotFound, PermissionDenied, ValidationError
+from ..errors import NotFound, ValidationError
 from ..i18n import _
+from ..money import parse_currency
 from ..records import ROLES, Tenant, User
 from ._base import Checker, Service, inserted_id
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
-CURRENCY = re.compile(r"^[A-Z]{3}$")
 
 
 class TenantService(Service):
     """``crm.tenants``: the businesses sharing one database."""
 
-    def _require_admin(self, conn: Any) -> None:
-        t = self.table("tenants")
-        if conn.execute(select(func.count()).select_from(t)).scalar_one() == 0:
-            return  # bootstrapping: the first tenant
-        try:
-            _tenant, user = self.crm._resolve(conn)
-        except NotFound:
-            return  # acting from outside any tenant (the embedding host itself)
-        if user.role != "admin":
-            raise PermissionDenied(_("permission denied: user '{name}' may not "
-                                     "manage tenants (role admin needed)").format(
-                                       name=user.name))
+    def _authorize(self, label: str) -> None:
+        """Ask ``crm_permission`` for ``tenants.manage`` (an operator action: admins of
+        the tenant ``default``). A user who cannot be resolved is refused (NotFound);
+        only the very first tenant of an empty database is added without asking."""
+        with self.crm.engine.connect() as conn:
+            t = self.table("tenants")
+            empty = conn.execute(select(func.count()).select_from(t)).scalar_one() == 0
+        if empty:
+            return  # bootstrapping: `init` adds the tenant "default"
+        with self.crm.unit(write=False) as ctx:
+            ctx.check("tenants.manage", None, label)
 
     def add(self, slug: str, *, name: str | None = None, currency: str = "CNY") -> Tenant:
         """Add a tenant and its ``admin`` user."""
+        self._authorize(_("tenant '{slug}'").format(slug=str(slug)[:80]))
         c = Checker("tenant")
         if not isinstance(slug, str) or not SLUG.match(slug):
             c.errors.append(_("invalid tenant slug '{slug}': lower-case letters, "
                               "digits, '-' and '_', at most 64").format(slug=slug))
         c.text("name", name, 200)
-        if not CURRENCY.match(currency or ""):
-            c.errors.append(_("invalid currency '{currency}': three capital "
-                              "letters (CNY)").format(currency=currency))
+        try:
+            parse_currency(currency)
+        except ValidationError as exc:
+            c.errors.extend(exc.errors)
         c.raise_if_any()
         t, u, a = self.table("tenants"), self.table("users"), self.table("audit")
         with self.crm.engine.connect() as conn, conn.begin():
-            self._require_admin(conn)
             if conn.execute(select(t.c.id).where(t.c.slug == slug)).first():
                 raise ValidationError(_("tenant '{slug}' already exists").format(
                                           slug=slug))
@@ -83,6 +84,13 @@ class TenantService(Service):
         return Tenant.from_row(row)
 
     def list(self) -> list[Tenant]:
+        """Every tenant of the database: permission ``tenants.manage``."""
+        self._authorize(_("the tenants"))
+        return self._all()
+
+    def _all(self) -> builtins.list[Tenant]:
+        """Every tenant, unchecked: for callers that asked a permission of their own
+        (``jobs.run_all``)."""
         t = self.table("tenants")
         with self.crm.engine.connect() as conn:
             return [Tenant.from_row(r) for r in conn.execute(select(t).order_by(t.c.id))]
@@ -93,10 +101,8 @@ class UserService(Service):
 
     def add(self, name: str, *, role: str = "sales", email: str | None = None) -> User:
         with self.crm.unit() as ctx:
-            if ctx.user.role != "admin":
-                raise PermissionDenied(_("permission denied: user '{name}' may not "
-                                         "add users (role admin needed)").format(
-                                           name=ctx.user.name))
+            ctx.check("users.manage", None, _("user '{user}'").format(
+                user=str(name)[:80]))
             c = Checker("user")
             name = (name or "").strip()
             c.text("name", name, 100, required=True)

@@ -6,9 +6,10 @@ from typing import Any
 
 from sqlalchemy import select
 
+from ..i18n import _
 from ..records import Contact
 from ..storage import NAME_MAX, SHORT_MAX
-from ._base import Checker, ListService, get_row, inserted_id
+from ._base import Checker, ListService, get_row, inserted_id, reference_id
 
 
 class ContactService(ListService[Contact]):
@@ -43,15 +44,30 @@ class ContactService(ListService[Contact]):
             before = Contact.from_row(get_row(ctx, "contacts", id_, "contact"))
             ctx.crm.customers.require(ctx, before.customer_id, "update")
             allowed = ("name", "title", "email", "phone")
-            bad = [k for k in fields if k not in allowed]
+            bad = [k for k in fields if k not in (*allowed, "customer_id")]
             if bad:
-                Checker("contact").raise_if_any([f"unknown contact field '{bad[0]}'"])
+                Checker("contact").raise_if_any([_(
+                    "unknown contact field '{field}'; valid: {valid}").format(
+                        field=str(bad[0])[:80], valid=", ".join(("customer_id", *allowed)))])
+            fields = dict(fields)
+            customer_id = before.customer_id
+            if "customer_id" in fields:
+                # moving a contact is checked as strictly as adding it there
+                customer_id = int(ctx.crm.customers.require(
+                    ctx, reference_id("customer", fields.pop("customer_id")), "update").id
+                    or 0)
             new = {k: getattr(before, k) for k in allowed} | fields
             self._check(new)
+            values = {k: v for k, v in new.items() if getattr(before, k) != v}
+            if customer_id != before.customer_id:
+                values["customer_id"] = customer_id
+            if not values:
+                return before
             t = self.table("contacts")
-            ctx.conn.execute(t.update().where(t.c.id == id_).values(**fields))
-            contact = Contact(id=id_, customer_id=before.customer_id, **new)
-            ctx.audit("contact", id_, "update", before, contact, customer_id=before.customer_id)
+            ctx.conn.execute(t.update().where(t.c.tenant_id == ctx.tenant.id,
+                                              t.c.id == id_).values(**values))
+            contact = Contact(id=id_, customer_id=customer_id, **new)
+            ctx.audit("contact", id_, "update", before, contact, customer_id=customer_id)
             return contact
 
     def _query(self, ctx: Any, customer_id: int | None = None) -> Any:

@@ -12,9 +12,10 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select
 
 from .. import sql
+from ..checks import has_surrogate, quote
 from ..context import Context
 from ..convert import _default, to_dict
-from ..errors import NotFound, ValidationError
+from ..errors import NotFound, PermissionDenied, ValidationError
 from ..i18n import _
 from ..records import CUSTOMER_KINDS, CUSTOMER_STATUSES, Customer, Section
 from ..storage import NAME_MAX, SHORT_MAX
@@ -22,6 +23,8 @@ from ._base import (
     Checker,
     ListService,
     check_owner,
+    customer_label,
+    customer_visible,
     flatten,
     get_row,
     inserted_id,
@@ -37,14 +40,22 @@ def _norm_tags(checker: Checker, tags: Any) -> tuple[str, ...]:
         return ()
     if isinstance(tags, str):
         tags = [t.strip() for t in tags.split(",")]
+    if not isinstance(tags, list | tuple | set | frozenset):
+        checker.errors.append(_("tags must be a list of texts, got {value}").format(
+                                  value=quote(tags)))
+        return ()
     out: list[str] = []
     for t in tags:
-        t = str(t).strip()
+        if not isinstance(t, str):
+            checker.errors.append(_("invalid tag {value}: a tag is text").format(
+                                      value=quote(t)))
+            continue
+        t = t.strip()
         if not t:
             continue
-        if "," in t or "\x00" in t or len(t) > 64:
-            checker.errors.append(_("invalid tag '{t}': no commas, at most 64 "
-                                    "characters").format(t=t))
+        if "," in t or "\x00" in t or len(t) > 64 or has_surrogate(t):
+            checker.errors.append(_("invalid tag '{value}': no commas, at most 64 "
+                                    "characters").format(value=quote(t)))
         elif t not in out:
             out.append(t)
     return tuple(out)
@@ -66,7 +77,7 @@ def _proposed(ctx: Context, fields: Mapping[str, Any], before: Customer | None,
         elif k == "tags":
             changes[k] = _norm_tags(c, v)
         elif k == "extra":
-            changes[k] = dict(v or {})
+            changes[k] = c.extra(v)
         elif isinstance(v, str):
             changes[k] = v.strip() if k == "name" else (v.strip() or None)
         else:
@@ -145,7 +156,7 @@ class CustomerService(ListService[Customer]):
         return select(t.c.id).where(self.visible(ctx))
 
     def _load(self, ctx: Context, id_: int) -> Customer:
-        return Customer.from_row(get_row(ctx, "customers", int(id_), "customer"))
+        return Customer.from_row(get_row(ctx, "customers", id_, "customer"))
 
     def get(self, id_: int) -> Customer:
         """One customer; NotFound if it is not in this tenant, PermissionDenied if the
@@ -229,6 +240,10 @@ class CustomerService(ListService[Customer]):
         """The errors adding this customer would give (core and plugins); writes nothing."""
         with self.crm.unit(write=False) as ctx:
             customer, changes, c = _proposed(ctx, fields, None)
+            try:
+                ctx.check("create", customer, f"customer '{str(customer.name)[:80]}'")
+            except PermissionDenied as exc:
+                return [str(exc)]
             errs = list(c.errors)
             errs += self._external_id_taken(ctx, customer.external_id, None)
             if not c.errors:
@@ -244,18 +259,21 @@ class CustomerService(ListService[Customer]):
         row = ctx.conn.execute(select(t.c.id).where(t.c.tenant_id == ctx.tenant.id,
                                                     t.c.external_id == ext)).first()
         if row is not None and row.id != own_id:
-            return [f"external id '{ext}' is already used by customer {row.id}"]
+            # name the holder only to a user who may see it (issue 11.4)
+            return [_("external id '{ext}' is already used by {holder}").format(
+                ext=ext[:80], holder=customer_label(ctx, row.id))]
         return []
 
     def add(self, **fields: Any) -> Customer:
         """Add a customer (status ``prospect`` and owner = current user by default)."""
         with self.crm.unit() as ctx:
             customer, changes, c = _proposed(ctx, fields, None)
+            # permission first: a refused caller learns nothing from validation
+            ctx.check("create", customer, f"customer '{str(customer.name)[:80]}'")
             c.errors += self._external_id_taken(ctx, customer.external_id, None)
             c.raise_if_any()
             c.raise_if_any(ctx.hooks.crm_customer_validate(
                 ctx=ctx, customer=customer, changes=changes, before=None))
-            ctx.check("create", customer, f"customer '{customer.name}'")
             now = ctx.now()
             t = self.table("customers")
             new_id = inserted_id(ctx.conn.execute(t.insert().values(
@@ -271,10 +289,11 @@ class CustomerService(ListService[Customer]):
         with self.crm.unit() as ctx:
             before = self._load(ctx, id_)
             ctx.check("update", before, f"customer {id_}")
+            _check_owner_change(ctx, before, fields)
             return self._update(ctx, before, fields)
 
-    def _update(self, ctx: Context, before: Customer, fields: Mapping[str, Any],
-                *, hook: str = "updated") -> Customer:
+    def _update(self, ctx: Context, before: Customer, fields: Mapping[str, Any]
+                ) -> Customer:
         customer, changes, c = _proposed(ctx, fields, before)
         if "external_id" in changes:
             c.errors += self._external_id_taken(ctx, customer.external_id, before.id)
@@ -288,11 +307,16 @@ class CustomerService(ListService[Customer]):
         ctx.conn.execute(t.update().where(t.c.id == before.id).values(
             updated_at=ctx.now(), **values))
         customer = self._load(ctx, before.id)  # type: ignore[arg-type]
-        if hook == "archived":
-            ctx.hooks.crm_customer_archived(ctx=ctx, customer=customer)
-        else:
+        # archiving ends in crm_customer_archived whichever path set the status
+        # (``archive`` or ``update(status="archived")``, issue 20.13); other fields
+        # changed with it are announced as an update first
+        archived = changes.get("status") == "archived"
+        rest = {k: v for k, v in changes.items() if k != "status"} if archived else changes
+        if rest:
             ctx.hooks.crm_customer_updated(ctx=ctx, customer=customer, before=before,
-                                           changes=changes)
+                                           changes=rest)
+        if archived:
+            ctx.hooks.crm_customer_archived(ctx=ctx, customer=customer)
         ctx.audit("customer", before.id, "update", before, customer, customer_id=before.id)
         return customer
 
@@ -310,7 +334,7 @@ class CustomerService(ListService[Customer]):
             ctx.check("archive", before, f"customer {id_}")
             if before.status == "archived":
                 return before
-            return self._update(ctx, before, {"status": "archived"}, hook="archived")
+            return self._update(ctx, before, {"status": "archived"})
 
     def upsert(self, external_id: str, **fields: Any) -> tuple[Customer, bool]:
         """Insert or update by ``external_id`` (ERP sync). Returns (customer, created)."""
@@ -324,6 +348,7 @@ class CustomerService(ListService[Customer]):
                 return self.add(external_id=external_id, **fields), True
             before = Customer.from_row(row)
             ctx.check("update", before, f"customer {before.id}")
+            _check_owner_change(ctx, before, fields)
             return self._update(ctx, before, fields), False
 
     def add_many(self, records: Iterable[Mapping[str, Any]], *, batch_size: int = 5000) -> int:
@@ -348,6 +373,8 @@ class CustomerService(ListService[Customer]):
         ``disable``: then disable ``from_user``, in the same transaction.
         ``progress(done, total)`` is called as customers move."""
         with self.crm.unit() as ctx:
+            ctx.check("customers.reassign", None, _("customers of '{user}'").format(
+                user=str(from_user)[:80]))
             names = user_names(ctx)
             for n in (from_user, to_user):
                 if n not in names:
@@ -466,6 +493,11 @@ class CustomerService(ListService[Customer]):
         raise NotFound(_("no customer with the external id or name '{ref}'").format(
             ref=text[:80]))
 
+    def sees(self, ctx: Context, id_: int | None) -> bool:
+        """Whether customer ``id_`` is in ``ctx``'s tenant and its user may see it: for
+        messages that name a record only to those who may see it."""
+        return customer_visible(ctx, id_)
+
     def require(self, ctx: Context, id_: int, action: str = "view") -> Customer:
         """Load a customer in ``ctx`` and check ``action``: for plugins' services."""
         c = self._load(ctx, id_)
@@ -491,3 +523,12 @@ def _escape(s: str) -> str:
 def _jsonable(data: Any) -> Any:
     return json.loads(json.dumps(data, default=_default, ensure_ascii=False))
 
+
+def _check_owner_change(ctx: Context, before: Customer, fields: Mapping[str, Any]) -> None:
+    """Changing a customer's owner is a manager's action (``customers.change_owner``),
+    beyond the ``update`` the caller may do."""
+    owner = fields.get("owner", before.owner)
+    if isinstance(owner, str):
+        owner = owner.strip() or None  # as _proposed reads it
+    if owner != before.owner:
+        ctx.check("customers.change_owner", before, _("customer {id}").format(id=before.id))

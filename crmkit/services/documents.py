@@ -11,14 +11,24 @@ from sqlalchemy import select
 from ..context import Context
 from ..errors import ValidationError
 from ..i18n import _
-from ..money import parse_money, parse_quantity
-from ..records import DOCUMENT_KINDS, DOCUMENT_STATUSES, Document, Line
+from ..money import base_amount, document_rate, parse_currency, parse_money, parse_quantity
+from ..records import DOCUMENT_KINDS, DOCUMENT_STATUSES, Document, Line, Term
 from ..storage import SHORT_MAX
-from ._base import Checker, ListService, get_row, inserted_id
+from ..terms import parse_terms, split_terms, term_rows
+from ._base import (
+    Checker,
+    ListService,
+    customer_label,
+    customer_visible,
+    get_row,
+    inserted_id,
+)
 
 APPLYING_KINDS = ("payment", "credit_note")
 _FIELDS = ("customer_id", "kind", "number", "status", "amount", "currency", "issued_on",
-           "due_on", "applies_to", "attachment", "extra")
+           "due_on", "applies_to", "attachment", "extra", "rate")
+#: fields an invoice's payment terms were computed from: fixed once it has terms
+_TERMED = ("amount", "currency", "rate", "issued_on", "due_on")
 
 
 def parse_line(value: Any) -> Line:
@@ -51,6 +61,26 @@ def parse_line(value: Any) -> Line:
     return Line(product=product, quantity=q, unit_price=p)
 
 
+def _dup_message(ctx: Context, new: dict[str, Any], dup: Any) -> str:
+    number = str(new["number"])[:80]
+    if not customer_visible(ctx, dup.customer_id):
+        return _("{kind} number '{number}' is already used by another customer's "
+                 "document").format(kind=new["kind"], number=number)
+    return _("{kind} number '{number}' already exists (document {id})").format(
+        kind=new["kind"], number=number, id=dup.id)
+
+
+def _currency(c: Checker, value: Any, default: str) -> str:
+    """An ISO 4217 code (``default`` when none is given); an error goes to ``c``."""
+    if value is None or value == "":
+        return default
+    try:
+        return parse_currency(value)
+    except ValidationError as exc:
+        c.errors.extend(exc.errors)
+        return default
+
+
 class DocumentService(ListService[Document]):
     """``crm.documents``: every document with its lines, audited and hooked.
 
@@ -64,9 +94,34 @@ class DocumentService(ListService[Document]):
                                 .order_by(t.c.position))
         return tuple(Line(r.product, r.quantity, r.unit_price) for r in rows)
 
+    def _installments(self, ctx: Context, doc_id: int) -> tuple[Term, ...]:
+        t = self.table("document_terms")
+        rows = ctx.conn.execute(select(t).where(t.c.tenant_id == ctx.tenant.id,
+                                                t.c.document_id == doc_id).order_by(t.c.no))
+        return tuple(Term(no=r.no, due_on=r.due_on, amount=r.amount) for r in rows)
+
     def _load(self, ctx: Context, id_: int) -> Document:
-        row = get_row(ctx, "documents", int(id_), "document")
-        return Document.from_row(row, self._lines(ctx, row.id))
+        row = get_row(ctx, "documents", id_, "document")
+        return Document.from_row(row, self._lines(ctx, row.id),
+                                 self._installments(ctx, row.id))
+
+    @staticmethod
+    def _terms(new: dict[str, Any], terms: Any) -> tuple[list[Term], list[Decimal]]:
+        """Parse ``terms`` for the document ``new``; its ``due_on`` becomes the last
+        installment's due date."""
+        if not split_terms(terms):
+            return [], []
+        if new["kind"] != "invoice":
+            raise ValidationError(_("only invoices have payment terms, not a {kind}").format(
+                kind=new["kind"]))
+        if new["due_on"] is not None:
+            raise ValidationError(_("give either --due or --term, not both: with terms the "
+                                    "due date is the last installment's"))
+        installments, bases = parse_terms(terms, amount=new["amount"],
+                                          base=new["base_amount"], rate=new["rate"],
+                                          issued_on=new["issued_on"])
+        new["due_on"] = installments[-1].due_on
+        return installments, bases
 
     def by_number(self, kind: str, number: str) -> Document | None:
         t = self.table("documents")
@@ -77,14 +132,17 @@ class DocumentService(ListService[Document]):
             if row is None:
                 return None
             ctx.crm.customers.require(ctx, row.customer_id, "view")
-            return Document.from_row(row, self._lines(ctx, row.id))
+            return Document.from_row(row, self._lines(ctx, row.id),
+                                     self._installments(ctx, row.id))
 
     def _check(self, ctx: Context, new: dict[str, Any], before: Document | None) -> Checker:
         c = Checker("document")
         c.choice("kind", new["kind"], DOCUMENT_KINDS)
-        c.choice("status", new["status"], DOCUMENT_STATUSES)
         c.text("number", new["number"], 100, required=True)
+        key_ok = not c.errors  # kind and number can be looked up: report a duplicate too
+        c.choice("status", new["status"], DOCUMENT_STATUSES)
         c.text("attachment", new.get("attachment"), 2000)
+        new["extra"] = c.extra(new.get("extra"))
         if new["amount"] is not None and new["amount"] < 0:
             c.errors.append(_("amount must not be negative, got {amount}").format(
                                 amount=new['amount']))
@@ -93,16 +151,16 @@ class DocumentService(ListService[Document]):
                               "{issued_on}").format(
                                 due_on=new['due_on'], issued_on=new['issued_on']))
         t = self.table("documents")
-        if c.errors:
-            return c
-        if before is None or new["number"] != before.number or new["kind"] != before.kind:
-            dup = ctx.conn.execute(select(t.c.id).where(
+        if key_ok and (before is None or new["number"] != before.number
+                       or new["kind"] != before.kind):
+            dup = ctx.conn.execute(select(t.c.id, t.c.customer_id).where(
                 t.c.tenant_id == ctx.tenant.id, t.c.kind == new["kind"],
                 t.c.number == new["number"])).first()
             if dup is not None:
-                c.errors.append(_("{kind} number '{number}' already exists "
-                                  "(document {id})").format(
-                                    kind=new['kind'], number=new['number'], id=dup.id))
+                # the holder's id only to a user who may see it (issue 11.4)
+                c.errors.append(_dup_message(ctx, new, dup))
+        if c.errors:
+            return c
         if new["applies_to"]:
             if new["kind"] not in APPLYING_KINDS:
                 c.errors.append(_("only payments and credit notes apply to an "
@@ -115,21 +173,26 @@ class DocumentService(ListService[Document]):
                                   "'{applies_to}'").format(
                     kind=new["kind"].replace("_", " "), applies_to=new["applies_to"]))
             elif inv.customer_id != new["customer_id"]:
-                c.errors.append(_("invoice '{applies_to}' belongs to customer "
-                                  "{customer_id}, not {other}").format(
-                    applies_to=new["applies_to"], customer_id=inv.customer_id,
-                    other=new["customer_id"]))
-            elif new["kind"] == "credit_note" and new["amount"] > inv.amount:
+                c.errors.append(_("invoice '{number}' belongs to {holder}, not customer "
+                                  "{id}").format(number=str(new["applies_to"])[:80],
+                                                 holder=customer_label(ctx, inv.customer_id),
+                                                 id=new["customer_id"]))
+            elif new["kind"] == "credit_note" and new["base_amount"] > inv.base_amount:
                 c.errors.append(_("credit note of {amount} is larger than invoice "
-                                  "'{number}' ({invoice_amount})").format(
-                    amount=new["amount"], number=inv.number, invoice_amount=inv.amount))
+                                  "'{number}' ({amount2})").format(
+                                    amount=new['amount'], number=inv.number, amount2=inv.amount))
         return c
 
     def add(self, customer_id: int, *, kind: str, number: str, amount: Any = None,
             issued_on: Any = None, due_on: Any = None, applies_to: str | None = None,
             lines: Iterable[Any] = (), status: str = "open", currency: str | None = None,
-            attachment: str | None = None, extra: dict[str, Any] | None = None) -> Document:
-        """Add a document; ``amount`` defaults to the lines' total."""
+            attachment: str | None = None, extra: dict[str, Any] | None = None,
+            rate: Any = None, terms: Any = None) -> Document:
+        """Add a document; ``amount`` defaults to the lines' total.
+
+        Outside the tenant's base currency ``rate`` is required (base units for one unit
+        of ``currency``); ``terms`` are an invoice's installments (``"30:30"``,
+        ``"2026-12-31:5000.00"``, or ``"30:30;60:50;90:20"``), see :mod:`crmkit.terms`."""
         with self.crm.unit() as ctx:
             customer = ctx.crm.customers.require(ctx, customer_id, "update")
             c = Checker("document")
@@ -143,16 +206,21 @@ class DocumentService(ListService[Document]):
             else:
                 amt = c.money("amount", amount, minimum=None)
             c.raise_if_any()
-            new = {"customer_id": customer.id, "kind": kind, "number": (number or "").strip(),
+            new = {"customer_id": customer.id, "kind": kind,
+                   "number": number.strip() if isinstance(number, str) else number,
                    "status": status, "amount": amt,
-                   "currency": currency or ctx.tenant.currency,
+                   "currency": _currency(c, currency, ctx.tenant.currency),
                    "issued_on": c.date("issue date", issued_on) or ctx.today,
                    "due_on": c.date("due date", due_on), "applies_to": applies_to or None,
                    "attachment": attachment, "extra": extra or {}}
             c.raise_if_any()
+            new["rate"] = document_rate(new["currency"], ctx.tenant.currency, rate)
+            new["base_amount"] = base_amount(amt, new["rate"])
+            installments, bases = self._terms(new, terms)
             c = self._check(ctx, new, None)
             c.raise_if_any()
-            doc = Document(id=None, tenant_id=ctx.tenant.id, lines=parsed, **new)
+            doc = Document(id=None, tenant_id=ctx.tenant.id, lines=parsed, terms=installments,
+                           **new)
             c.raise_if_any(ctx.hooks.crm_document_validate(ctx=ctx, document=doc,
                                                            changes=dict(new), before=None))
             t = self.table("documents")
@@ -164,6 +232,9 @@ class DocumentService(ListService[Document]):
                     {"tenant_id": ctx.tenant.id, "document_id": new_id, "position": i,
                      "product": ln.product, "quantity": ln.quantity,
                      "unit_price": ln.unit_price} for i, ln in enumerate(parsed, 1)])
+            if installments:
+                ctx.conn.execute(self.table("document_terms").insert(),
+                                 term_rows(ctx.tenant.id, new_id, installments, bases))
             doc = self._load(ctx, new_id)
             ctx.hooks.crm_document_created(ctx=ctx, document=doc)
             ctx.audit("document", new_id, "insert", None, doc, customer_id=doc.customer_id)
@@ -194,23 +265,47 @@ class DocumentService(ListService[Document]):
         with self.crm.unit() as ctx:
             before = self._load(ctx, id_)
             ctx.crm.customers.require(ctx, before.customer_id, "update")
-            bad = [k for k in fields if k not in _FIELDS or k == "customer_id"]
+            if "customer_id" in fields and fields["customer_id"] != before.customer_id:
+                # payments and credit notes applied to it stay with the old customer
+                raise ValidationError(_("a document cannot move to another customer; void "
+                                        "{kind} '{number}' and add it to the other customer"
+                                        ).format(kind=before.kind, number=before.number))
+            fields = {k: v for k, v in fields.items() if k != "customer_id"}
+            bad = [k for k in fields if k not in _FIELDS]
             if bad:
-                raise ValidationError(_("unknown document field '{bad}'").format(
-                                          bad=bad[0]))
+                raise ValidationError(_("unknown document field '{field}'; valid: {valid}"
+                                        ).format(field=str(bad[0])[:80],
+                                                 valid=", ".join(_FIELDS[1:])))
             c = Checker("document")
             if "amount" in fields:
                 fields["amount"] = c.money("amount", fields["amount"], minimum=None)
+            if "currency" in fields:
+                fields["currency"] = _currency(c, fields["currency"], before.currency)
             for k in ("issued_on", "due_on"):
                 if k in fields:
                     fields[k] = c.date(k.replace("_on", " date"), fields[k])
             c.raise_if_any()
             new = {k: getattr(before, k) for k in _FIELDS} | fields
+            if {"amount", "currency", "rate"} & set(fields):
+                new["rate"] = document_rate(new["currency"], ctx.tenant.currency,
+                                            fields.get("rate", before.rate if new["currency"]
+                                                       == before.currency else None))
+                new["base_amount"] = base_amount(new["amount"], new["rate"])
+                fields = fields | {"rate": new["rate"], "base_amount": new["base_amount"]}
+            else:
+                new["base_amount"] = before.base_amount
             changes = {k: v for k, v in fields.items() if getattr(before, k) != v}
             if not changes:
                 return before
+            fixed = [k for k in _TERMED if k in changes]
+            if before.terms and fixed:
+                raise ValidationError(_(
+                    "invoice '{number}' has payment terms; its {field} cannot change "
+                    "(void it and add a new one)").format(number=before.number,
+                                                          field=fixed[0]))
             self._check(ctx, new, before).raise_if_any()
-            doc = Document(id=before.id, tenant_id=ctx.tenant.id, lines=before.lines, **new)
+            doc = Document(id=before.id, tenant_id=ctx.tenant.id, lines=before.lines,
+                           terms=before.terms, **new)
             c.raise_if_any(ctx.hooks.crm_document_validate(ctx=ctx, document=doc,
                                                            changes=changes, before=before))
             t = self.table("documents")

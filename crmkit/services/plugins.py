@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from ..context import Context
 from ..convert import structure_settings, unstructure_settings
-from ..errors import PermissionDenied, PluginNotEnabled, ValidationError
+from ..errors import PluginNotEnabled, ValidationError
 from ..i18n import _
 from ._base import Service
 
@@ -19,9 +19,15 @@ from ._base import Service
 def parse_value(text: str) -> Any:
     """``plugins set`` values: JSON when it parses (``30``, ``[15,45]``), else a string."""
     try:
-        return json.loads(text)
+        return json.loads(text, parse_constant=_no_constant)
     except (ValueError, TypeError):
         return text
+
+
+def _no_constant(name: str) -> Any:
+    """``NaN``, ``Infinity`` and ``-Infinity`` are not JSON: they stay text (and a
+    number setting refuses them)."""
+    raise ValueError(name)
 
 
 def describe(host: Any, state: dict[str, Any] | None = None) -> list[dict[str, Any]]:
@@ -93,12 +99,6 @@ class PluginService(Service):
         ctx.conn.execute(select(ps.c.plugin).where(ps.c.tenant_id == ctx.tenant.id,
                                                    ps.c.plugin == name).with_for_update())
 
-    def _admin(self, ctx: Context) -> None:
-        if ctx.user.role != "admin":
-            raise PermissionDenied(_("permission denied: user '{name}' may not "
-                                     "change plugins (role admin needed)").format(
-                                       name=ctx.user.name))
-
     def _closure(self, names: tuple[str, ...]) -> builtins.list[str]:
         """The plugins to enable for ``names``: requirements first."""
         host = self.crm.host
@@ -127,15 +127,17 @@ class PluginService(Service):
 
     def enable(self, *names: str) -> builtins.list[str]:
         """Enable plugins and whatever they require; returns the names newly enabled."""
-        todo = self._closure(names)
         with self.crm.unit(write=False) as ctx:
-            self._admin(ctx)
+            ctx.check("plugins.manage", None, _("plugins {names}").format(
+                names=", ".join(names)[:80]))
+        todo = self._closure(names)
         # DDL runs before the write transaction: migrating is idempotent, and on SQLite
         # it could not run on a second connection while this one holds the lock.
         from ..migrations import upgrade_plugin
 
         for n in todo:
             upgrade_plugin(self.crm, n)
+            restore_ids(self.crm, n)
         with self.crm.unit() as ctx:
             state = self._state(ctx)
             new = [n for n in todo if not (n in state and state[n].enabled)]
@@ -150,7 +152,8 @@ class PluginService(Service):
         """Disable plugins (their data stays); refuses while an enabled plugin needs one."""
         host = self.crm.host
         with self.crm.unit() as ctx:
-            self._admin(ctx)
+            ctx.check("plugins.manage", None, _("plugins {names}").format(
+                names=", ".join(names)[:80]))
             state = self._state(ctx)
             enabled = {n for n, st in state.items() if st.enabled}
             for n in names:
@@ -213,17 +216,19 @@ class PluginService(Service):
         :func:`parse_value`). Validated by the settings class; nothing is written when
         it is refused."""
         host = self.crm.host
-        host.get(name)
-        cls = host.settings_class(name)
-        if cls is None:
-            raise ValidationError(_("plugin '{name}' has no settings").format(name=name))
-        fields = [f.name for f in attrs.fields(cls)]
-        if key not in fields:
-            raise ValidationError(_("unknown setting '{key}' of {name}; valid: "
-                                    "{valid}").format(
-                                      key=key, name=name, valid=', '.join(fields)))
         with self.crm.unit() as ctx:
-            self._admin(ctx)
+            ctx.check("settings.manage", None, _("settings of {plugin}").format(
+                plugin=str(name)[:80]))
+            host.get(name)
+            cls = host.settings_class(name)
+            if cls is None:
+                raise ValidationError(_("plugin '{name}' has no settings").format(
+                                          name=name))
+            fields = [f.name for f in attrs.fields(cls)]
+            if key not in fields:
+                raise ValidationError(_("unknown setting '{key}' of {name}; valid: "
+                                        "{valid}").format(
+                                          key=key, name=name, valid=', '.join(fields)))
             state = self._state(ctx)
             stored = dict((state[name].settings or {}) if name in state else {})
             before = dict(stored)
@@ -259,9 +264,23 @@ def _mask(cls: type, values: dict[str, Any]) -> dict[str, Any]:
     return {k: ("****" if k in secret and v else v) for k, v in values.items()}
 
 
+def _authorize_uninstall(crm: Any, name: str) -> None:
+    """``plugins.uninstall`` is an operator action (admins of tenant ``default``): it
+    reaches every tenant's data, and its plan names other tenants."""
+    with crm.unit(write=False) as ctx:
+        ctx.check("plugins.uninstall", None, _("plugin '{plugin}'").format(
+            plugin=str(name)[:80]))
+
+
 def uninstall_plan(crm: Any, name: str) -> dict[str, Any]:
     """What removing a plugin's data would drop: its tables with row counts (all
-    tenants), and the tenants that still have it enabled."""
+    tenants), and the tenants that still have it enabled. Permission
+    ``plugins.uninstall``."""
+    _authorize_uninstall(crm, name)
+    return _plan(crm, name)
+
+
+def _plan(crm: Any, name: str) -> dict[str, Any]:
     from sqlalchemy import func, inspect
 
     p = crm.host.get(name)
@@ -285,19 +304,144 @@ def uninstall_plan(crm: Any, name: str) -> dict[str, Any]:
 
 def purge(crm: Any, name: str) -> dict[str, Any]:
     """Drop a plugin's tables (its Alembic branch down to base) and forget its settings
-    and delivered reminders, so that enabling it again starts cleanly. Refuses while
-    any tenant has it enabled."""
+    and delivered reminders, so that enabling it again starts cleanly. Permission
+    ``plugins.uninstall``; refuses while any tenant has it enabled (saying how many,
+    not which). The audit row (table ``plugin``, op ``delete``, in the operator's
+    tenant) keeps each table's next id, so that ids are never given twice."""
     from ..migrations import purge_plugin
 
-    plan = uninstall_plan(crm, name)
+    _authorize_uninstall(crm, name)
+    plan = _plan(crm, name)
+    floors = next_ids(crm, name)
     if plan["enabled_in"]:
-        raise ValidationError(
-            _("cannot uninstall '{name}': still enabled for tenant(s) {valid}; run "
-              "`crmkit --tenant SLUG plugins disable {name}` in each first").format(
-                name=name, valid=', '.join(plan['enabled_in'])))
+        raise ValidationError(_(
+            "cannot uninstall '{plugin}': it is still enabled for {n} tenant(s); it must "
+            "be disabled in each (`crmkit --tenant SLUG plugins disable {plugin}`)"
+        ).format(plugin=name, n=len(plan["enabled_in"])))
     purge_plugin(crm, name)
     ps, d = crm.table("plugin_state"), crm.table("deliveries")
-    with crm.engine.begin() as conn:
-        conn.execute(ps.delete().where(ps.c.plugin == name))
-        conn.execute(d.delete().where(d.c.plugin == name))
+    with crm.unit() as ctx:
+        ctx.conn.execute(ps.delete().where(ps.c.plugin == name))
+        ctx.conn.execute(d.delete().where(d.c.plugin == name))
+        ctx.audit("plugin", None, "delete", {"name": name, "tables": plan["tables"],
+                                             "next_ids": floors}, None)
+        crm.invalidate_plugins()
     return plan
+
+
+# --- ids are never given twice -------------------------------------------------------
+#
+# Purging drops a plugin's tables, and with them their id counters: enabled again, the
+# plugin would number its records from 1, and the change feed would hold two different
+# "opportunity 1" inserts. So the purge's audit row keeps each table's next id, and
+# enabling the plugin raises the counters of its re-created tables to at least that.
+
+
+def _id_tables(crm: Any, name: str) -> builtins.list[Any]:
+    """The plugin's tables numbered by the database (one integer autoincrement key)."""
+    tables = [crm.metadata.tables[t] for t in crm.host.installed[name].tables]
+    return [t for t in tables if t.autoincrement_column is not None]
+
+
+def _next_id(conn: Any, table: Any) -> int:
+    """The id the database would give the next row of ``table`` (at least max + 1)."""
+    from sqlalchemy import func, text
+
+    col = table.autoincrement_column
+    nxt = int(conn.execute(select(func.coalesce(func.max(col), 0))).scalar_one()) + 1
+    dialect = conn.dialect.name
+    if dialect == "postgresql":
+        seq = conn.execute(text("SELECT pg_get_serial_sequence(:t, :c)"),
+                           {"t": table.name, "c": col.name}).scalar()
+        if seq:
+            last, called = conn.execute(text(f"SELECT last_value, is_called FROM {seq}")).one()
+            nxt = max(nxt, int(last) + 1 if called else int(last))
+    elif dialect in ("mysql", "mariadb"):
+        auto = conn.execute(text(
+            "SELECT AUTO_INCREMENT FROM information_schema.TABLES "
+            "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = :t"), {"t": table.name}).scalar()
+        nxt = max(nxt, int(auto or 1))
+    elif dialect == "sqlite":
+        if conn.execute(text("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_sequence'")
+                        ).first():
+            seq = conn.execute(text("SELECT seq FROM sqlite_sequence WHERE name = :t"),
+                               {"t": table.name}).scalar()
+            nxt = max(nxt, int(seq or 0) + 1)
+    return nxt
+
+
+def next_ids(crm: Any, name: str) -> dict[str, int]:
+    """Each numbered table of plugin ``name`` with the next id it would give."""
+    existing = set(_inspect_tables(crm))
+    with crm.engine.connect() as conn:
+        return {t.name: _next_id(conn, t) for t in _id_tables(crm, name) if t.name in existing}
+
+
+def _inspect_tables(crm: Any) -> builtins.list[str]:
+    from sqlalchemy import inspect
+
+    return inspect(crm.engine).get_table_names()
+
+
+def _floors(crm: Any, name: str) -> dict[str, int]:
+    """The next ids recorded by every purge of plugin ``name`` (the highest of each)."""
+    a = crm.table("audit")
+    out: dict[str, int] = {}
+    with crm.engine.connect() as conn:
+        rows = conn.execute(select(a.c.before).where(
+            a.c.table_name == "plugin", a.c.op == "delete", a.c.row_id.is_(None)))
+        for (before,) in rows:
+            if isinstance(before, dict) and before.get("name") == name:
+                for t, n in (before.get("next_ids") or {}).items():
+                    out[t] = max(out.get(t, 0), int(n))
+    return out
+
+
+def restore_ids(crm: Any, name: str) -> None:
+    """Raise the id counters of plugin ``name``'s tables to what its last purge recorded,
+    so that a re-created table never gives an id that the change feed already names.
+    DDL on MariaDB and SQLite: runs outside any unit of work (as migrations do)."""
+    tables = _id_tables(crm, name)
+    with crm.engine.connect() as conn:
+        behind = {t.name: _next_id(conn, t) for t in tables}
+    if not any(n == 1 for n in behind.values()):
+        return  # no counter starts afresh: nothing was re-created
+    floors = _floors(crm, name)
+    for t in tables:
+        floor = floors.get(t.name, 0)
+        if floor > behind[t.name]:
+            _raise_counter(crm, t, floor)
+
+
+def _raise_counter(crm: Any, table: Any, floor: int) -> None:
+    """Make the next id of ``table`` at least ``floor`` (> 1)."""
+    from sqlalchemy import text
+
+    col = table.autoincrement_column
+    dialect = crm.engine.dialect.name
+    with crm.engine.begin() as conn:
+        if dialect == "postgresql":
+            seq = conn.execute(text("SELECT pg_get_serial_sequence(:t, :c)"),
+                               {"t": table.name, "c": col.name}).scalar()
+            conn.execute(text("SELECT setval(:s, :v, true)"), {"s": seq, "v": floor - 1})
+        elif dialect in ("mysql", "mariadb"):
+            conn.execute(text(f"ALTER TABLE {conn.dialect.identifier_preparer.quote(table.name)}"
+                              f" AUTO_INCREMENT = {int(floor)}"))
+        elif dialect == "sqlite":
+            ddl = conn.execute(text("SELECT sql FROM sqlite_master WHERE type = 'table' "
+                                    "AND name = :t"), {"t": table.name}).scalar() or ""
+            if "AUTOINCREMENT" not in ddl.upper():
+                # only AUTOINCREMENT tables keep a counter apart from their rows: rebuild
+                # the table (empty, just re-created) with it, as Alembic's batch mode does
+                from alembic.migration import MigrationContext
+                from alembic.operations import Operations
+
+                ops = Operations(MigrationContext.configure(conn))
+                with ops.batch_alter_table(table.name, recreate="always", copy_from=table,
+                                           table_kwargs={"sqlite_autoincrement": True}):
+                    pass
+            updated = conn.execute(text("UPDATE sqlite_sequence SET seq = :v WHERE name = :t"),
+                                   {"v": floor - 1, "t": table.name}).rowcount
+            if not updated:
+                conn.execute(text("INSERT INTO sqlite_sequence (name, seq) VALUES (:t, :v)"),
+                             {"v": floor - 1, "t": table.name})

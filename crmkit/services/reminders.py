@@ -40,7 +40,17 @@ class ReminderService(Service):
         """
         with self.crm.unit(echo=echo) as ctx:
             if echo is not None:
-                ctx.echo = echo
+                # channels print after the commit, so what is printed as delivered was
+                # recorded as delivered; after that, ctx.echo prints directly
+                lines: list[str] = []
+                ctx.echo = lines.append
+
+                def flush() -> None:
+                    for line in lines:
+                        echo(line)
+                    ctx.echo = echo
+
+                ctx.on_commit(flush)
             reminders = self._collect(ctx, on or ctx.today)
             d = self.table("deliveries")
             now = ctx.now()

@@ -32,7 +32,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
                    "owner", "occurred_at", "due_on", "done_at", "extra"),
     "documents": ("id", "customer_external_id", "customer_name", "kind", "number", "status",
                   "amount", "currency", "issued_on", "due_on", "applies_to", "lines",
-                  "attachment", "extra"),
+                  "attachment", "extra", "rate", "base_amount", "terms"),
 }
 _PAGE = 2000
 
@@ -123,12 +123,15 @@ def _records(ctx: Any, kind: str, progress: Any = None) -> Iterator[dict[str, An
         q = (select(t, c.c.external_id.label("customer_external_id"),
                     c.c.name.label("customer_name"))
              .join(c, c.c.id == t.c.customer_id).where(visible, t.c.tenant_id == ctx.tenant.id))
+        if kind == "activities":  # less the entries plugins hide (crm_activity_scope)
+            q = q.where(crm.activities.visible(ctx))
     last = done = 0
     while True:
         rows = ctx.conn.execute(q.where(t.c.id > last).order_by(t.c.id).limit(_PAGE)).all()
         if not rows:
             return
         lines = _lines(ctx, [r.id for r in rows]) if kind == "documents" else {}
+        terms = _terms(ctx, [r.id for r in rows]) if kind == "documents" else {}
         for r in rows:
             rec = dict(r._mapping)
             if kind == "customers":
@@ -137,6 +140,11 @@ def _records(ctx: Any, kind: str, progress: Any = None) -> Iterator[dict[str, An
                 rec["amount"] = fmt_money(rec["amount"])
             if kind == "documents":
                 rec["lines"] = _Lines(lines.get(r.id, ()))
+                rec["rate"] = str(rec["rate"])
+                rec["base_amount"] = fmt_money(rec["base_amount"])
+                # "DATE:AMOUNT;DATE:AMOUNT": what import reads back
+                rec["terms"] = ";".join(f"{t.due_on.isoformat()}:{t.amount}"
+                                        for t in terms.get(r.id, ())) or None
             rec["extra"] = rec.get("extra") or {}
             yield rec
         last = rows[-1].id
@@ -153,4 +161,15 @@ def _lines(ctx: Any, ids: list[int]) -> dict[int, list[tuple[str, str, str]]]:
                               .order_by(lt.c.document_id, lt.c.position)):
         out.setdefault(r.document_id, []).append(
             (r.product, str(r.quantity), fmt_money(r.unit_price)))
+    return out
+
+
+def _terms(ctx: Any, ids: list[int]) -> dict[int, list[Any]]:
+    """The documents' payment terms (installment rows in due order)."""
+    tt = ctx.crm.table("document_terms")
+    out: dict[int, list[Any]] = {}
+    for r in ctx.conn.execute(select(tt).where(tt.c.tenant_id == ctx.tenant.id,
+                                               tt.c.document_id.in_(ids))
+                              .order_by(tt.c.document_id, tt.c.no)):
+        out.setdefault(r.document_id, []).append(r)
     return out

@@ -28,10 +28,11 @@ FIELDS: dict[str, tuple[str, ...]] = {
     "activities": (*REF, "kind", "subject", "body", "owner", "occurred_at", "due_on",
                    "done_at", "extra"),
     "documents": (*REF, "kind", "number", "status", "amount", "currency", "issued_on",
-                  "due_on", "applies_to", "lines", "attachment", "extra"),
+                  "due_on", "applies_to", "lines", "attachment", "extra", "rate", "terms"),
 }
-# Written by `export` for information, ignored by `import` (the database assigns them).
-SYSTEM = ("id", "created_at", "updated_at")
+# Written by `export` for information, ignored by `import` (the database assigns or
+# computes them).
+SYSTEM = ("id", "created_at", "updated_at", "base_amount")
 
 _COMMON = {
     "email": "email", "邮箱": "email", "电子邮件": "email", "电子邮箱": "email",
@@ -88,6 +89,8 @@ ALIASES: dict[str, dict[str, str]] = {
         "到期日": "due_on", "截止日期": "due_on", "duedate": "due_on", "due": "due_on",
         "关联发票": "applies_to", "核销发票": "applies_to", "appliesto": "applies_to",
         "明细": "lines", "产品明细": "lines", "附件": "attachment",
+        "汇率": "rate", "exchangerate": "rate", "付款条件": "terms", "分期": "terms",
+        "paymentterms": "terms",
     },
 }
 # Cell values in Chinese for fixed sets (the stored value is always the English one).

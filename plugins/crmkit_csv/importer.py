@@ -52,6 +52,8 @@ _COLUMN_OF = [  # which field an error message is about (first match wins)
     ("phone", r"\bphone\b"), ("address", r"\baddress\b"), ("tags", r"\btag"),
     ("status", r"\bstatus\b"), ("kind", r"\bkind\b"),
     ("due_on", r"due date"), ("issued_on", r"issue date"),
+    ("terms", r"\bterms?\b|installment"), ("rate", r"\brate\b"),
+    ("currency", r"\bcurrency\b"),
     ("amount", r"\bamount\b|credit note of"), ("lines", r"\bline\b|quantity|unit price"),
     ("applies_to", r"applies to|invoice '"), ("number", r"number '"),
     ("occurred_at", r"invalid time"), ("done_at", r"done"), ("subject", r"\bsubject\b"),
@@ -416,6 +418,13 @@ class _Importer:
             self._note(f"line {r.line}: duplicate of line {src} ({why}); skipped")
             return
         target = -src
+        if not self._may_see(target):
+            # a record the importing user may not see is never named, nor updated
+            # (issue 11.4/11.12): the row is a duplicate of "another" record
+            self.report.duplicates += 1
+            self._note(f"line {r.line}: duplicate of another {_what(self.kind)} ({why}); "
+                       f"skipped")
+            return
         if not self.update:
             self.report.duplicates += 1
             self._note(f"line {r.line}: duplicate of {_what(self.kind)} {target} ({why}); "
@@ -436,6 +445,17 @@ class _Importer:
             self._reject(r, self._attribute(getattr(exc, "errors", None) or [str(exc)]))
             return
         self.report.updated += 1
+
+    def _may_see(self, record_id: int) -> bool:
+        """Whether the importing user may see the stored record ``record_id`` (for a
+        contact, activity or document: its customer)."""
+        ctx = self.ctx
+        if self.kind == "customers":
+            return bool(ctx.crm.customers.sees(ctx, record_id))
+        t = ctx.crm.table(self.kind)
+        owner = ctx.conn.scalars(select(t.c.customer_id).where(
+            t.c.tenant_id == ctx.tenant.id, t.c.id == record_id)).first()
+        return bool(ctx.crm.customers.sees(ctx, owner))
 
     def _claimed_row(self, r: _Row, record: Any) -> None:
         """Hand the row's claimed cells to the plugins (``crm_import_row``); raise

@@ -15,9 +15,9 @@ from attrs import field, frozen
 
 import crmkit
 from crmkit.i18n import N_, Domain
+from crmkit.settings import boolean, integer, number, text
 
 _ = Domain("crmkit_email").gettext
-
 LANGUAGES = ("zh", "en")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+\Z|^[^@\s]+@localhost\Z")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -26,8 +26,8 @@ _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 def _check(name: str, ok: Any, message: str) -> Any:
     def check(_inst: Any, _attr: Any, value: Any) -> None:
         if not ok(value):
-            raise ValueError(_("setting {name} {message}, got {value!r}").format(
-                                 name=name, message=_(message), value=value))
+            raise ValueError(_("setting {name} {message}, got {value}").format(
+                name=name, message=_(message), value=repr(value)[:80]))
     return check
 
 
@@ -40,10 +40,9 @@ class EmailSettings:
     user's own e-mail (``crmkit user add NAME --email``), else to ``fallback_email``.
     """
 
-    host: str = "localhost"
-    port: int = field(default=25, validator=_check("port", lambda v: 0 < v < 65536,
-                                                   N_("must be between 1 and 65535")))
-    starttls: bool = False
+    host: str = text("localhost", max_length=255)
+    port: int = integer(25, low=1, high=65535)
+    starttls: bool = boolean(False)
     username: str | None = None
     password_env: str | None = field(default=None, validator=_check(
         "password_env", lambda v: v is None or bool(_ENV_NAME.match(v)),
@@ -52,7 +51,7 @@ class EmailSettings:
         "sender", lambda v: bool(_EMAIL.match(v)), N_("must be an e-mail address")))
     language: str = field(default="zh", validator=_check(
         "language", lambda v: v in LANGUAGES, N_("must be one of zh, en")))
-    dun_customers: bool = False
+    dun_customers: bool = boolean(False)
     dun_plugin: str = "receivables"
     dun_kinds: list[str] = field(factory=lambda: ["overdue"])
     owner_emails: dict[str, str] = field(factory=dict, validator=_check(
@@ -61,8 +60,11 @@ class EmailSettings:
     fallback_email: str | None = field(default=None, validator=_check(
         "fallback_email", lambda v: v is None or bool(_EMAIL.match(v)),
         N_("must be an e-mail address")))
-    timeout_seconds: float = field(default=30.0, converter=float, validator=_check(
-        "timeout_seconds", lambda v: v > 0, N_("must be greater than 0")))
+    timeout_seconds: float = number(30.0, low=0, high=600, low_inclusive=False)
+    #: a queued message is sent at most this many times before it is given up ("dead")
+    max_attempts: int = integer(8, low=1, high=100)
+    #: how long a sender holds the messages it claimed (longer than a send can take)
+    lease_seconds: float = number(300.0, low=1, high=86_400)
 
 
 PLUGIN = crmkit.PluginSpec(
@@ -74,28 +76,48 @@ PLUGIN = crmkit.PluginSpec(
 
 
 @crmkit.hookimpl
+def crm_tables(metadata: Any, prefix: str) -> None:
+    """Define ``email_queue`` (the messages waiting to be sent). Returns nothing.
+    Since 0.3."""
+    from .tables import define_tables
+
+    define_tables(metadata, prefix)
+
+
+@crmkit.hookimpl
 def crm_deliver(ctx: Any, reminders: list[Any]) -> None:
-    """Mail the newly delivered reminders: one digest per owner and, with
+    """Queue the mails for the newly delivered reminders: one digest per owner and, with
     ``dun_customers``, one dunning message per customer with overdue invoices.
 
     Called by ``reminders --send`` inside its transaction, with the reminders not
-    delivered before. Raising (SMTP down, password variable missing) rolls the
-    recording back, so the reminders are offered again next time. Returns nothing.
-    Since 0.1.
+    delivered before. Nothing is sent here: the messages are written to ``email_queue``
+    in that transaction and sent over SMTP after it commits (and, when the server is
+    down or slow, by later ``crmkit jobs run email.deliver`` runs), so a slow SMTP
+    server never holds the database. A configuration error (the password variable is
+    missing) raises and rolls the recording back. Returns nothing. Since 0.1.
     """
     from .mailer import deliver
 
     deliver(ctx, reminders)
 
 
-# Jobs: once delivery runs after commit (mails queued in the transaction, sent from the
-# queue), declare ``email.deliver`` here, like webhooks.deliver:
-#
-#     @crmkit.hookimpl
-#     def crm_jobs() -> list[Any]:
-#         from crmkit.jobs import Job
-#         return [Job("email.deliver", <send what is queued, return a one-line summary>,
-#                     <description, translated>)]
+@crmkit.hookimpl
+def crm_jobs() -> list[Any]:
+    """``email.deliver``: send the queued mails that are due, once (``crmkit jobs run
+    email.deliver``); failed ones are retried by later runs. Returns the job. Since 0.3."""
+    from crmkit.jobs import Job
+
+    return [Job("email.deliver", _deliver_job,
+                _("Send the queued e-mails (reminder digests, dunning letters) that are "
+                  "due, once; failed ones are retried by later runs."))]
+
+
+def _deliver_job(crm: Any) -> str:
+    from .queue import Sender
+
+    r = Sender(crm).run()
+    return _("{sent} sent, {failed} failed (will retry), {dead} dead, {pending} "
+             "pending").format(**r.as_dict())
 
 
 __all__ = ["PLUGIN", "EmailSettings"]

@@ -89,37 +89,61 @@ def compose(ctx: Any, reminders: list[Any], settings: Any) -> list[EmailMessage]
             total = sum(amounts, Decimal("0.00")) if amounts else None
             subject, body = render(env, "dunning", lang, customer=customer, reminders=items,
                                    total=total, currency=ctx.tenant.currency, **common)
-            messages.append(_message(settings, to, subject, body))
+            msg = _message(settings, to, subject, body)
+            msg.crmkit_kind = "dunning"  # type: ignore[attr-defined]
+            messages.append(msg)
     return messages
 
 
-def send(settings: Any, messages: list[EmailMessage]) -> None:
-    """Send over one SMTP connection (STARTTLS and login when configured)."""
-    password = None
-    if settings.username:
-        if not settings.password_env:
-            raise crmkit.ValidationError(
-                _("email setting username is set but password_env is not; set it "
-                  "with `crmkit plugins set email password_env NAME_OF_VARIABLE`"))
-        password = os.environ.get(settings.password_env)
-        if password is None:
-            raise crmkit.ValidationError(
-                _("environment variable '{password_env}' (email setting "
-                  "password_env) is not set; it must hold the SMTP password").format(
-                    password_env=settings.password_env))
-    with smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout_seconds) as smtp:
+def password(settings: Any) -> str | None:
+    """The SMTP password from ``password_env`` (None without ``username``); a missing
+    variable is a ValidationError naming it."""
+    if not settings.username:
+        return None
+    if not settings.password_env:
+        raise crmkit.ValidationError(
+            _("email setting username is set but password_env is not; set it with "
+              "`crmkit plugins set email password_env NAME_OF_VARIABLE`"))
+    value = os.environ.get(settings.password_env)
+    if value is None:
+        raise crmkit.ValidationError(
+            _("environment variable '{password_env}' (email setting password_env) "
+              "is not set; it must hold the SMTP password").format(
+                password_env=settings.password_env))
+    return value
+
+
+def connect(settings: Any) -> smtplib.SMTP:
+    """One SMTP connection (STARTTLS and login when configured); the caller quits it."""
+    secret = password(settings)
+    smtp = smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout_seconds)
+    try:
         if settings.starttls:
             smtp.starttls(context=ssl.create_default_context())
         if settings.username:
-            smtp.login(settings.username, password or "")
-        for msg in messages:
-            smtp.send_message(msg)
+            smtp.login(settings.username, secret or "")
+    except BaseException:
+        smtp.close()
+        raise
+    return smtp
 
 
 def deliver(ctx: Any, reminders: list[Any]) -> None:
+    """Queue the messages for these reminders in the caller's transaction; after it
+    commits, send them (outside any transaction) and say on ``ctx.echo`` what went."""
+    from .queue import Sender, enqueue
+
     settings = ctx.settings("email")
+    password(settings)  # a configuration error refuses the whole send, nothing recorded
     messages = compose(ctx, reminders, settings)
-    if messages:
-        send(settings, messages)
+    if not messages:
+        return
+    enqueue(ctx, messages)
+    crm = ctx.crm
+
+    def send_now() -> None:
+        report = Sender(crm).run()
         if ctx.echo is not None:
-            ctx.echo(_("email: {n} message(s) sent").format(n=len(messages)))
+            ctx.echo(report.summary())
+
+    ctx.on_commit(send_now)

@@ -60,7 +60,7 @@ def _documents(ctx: Any, on: dt.date, settings: Any) -> Any:
             func.min(d.c.issued_on).label("first"),
             func.count().label("count"),
             cast(func.sum(case((in_window, 1), else_=0)), Integer).label("frequency"),
-            func.sum(case((in_window, _cents(d.c.amount)), else_=0)).label("gross"),
+            func.sum(case((in_window, _cents(d.c.base_amount)), else_=0)).label("gross"),
         )
         .where(d.c.tenant_id == ctx.tenant.id, d.c.kind.in_(list(settings.value_kinds)),
                d.c.status != "void", d.c.issued_on <= on)
@@ -77,7 +77,7 @@ def _credits(ctx: Any, on: dt.date, settings: Any) -> Any:
     tid = ctx.tenant.id
     start = on - dt.timedelta(days=settings.window_days)
     return (
-        select(inv.c.customer_id, func.sum(_cents(cn.c.amount)).label("credit"))
+        select(inv.c.customer_id, func.sum(_cents(cn.c.base_amount)).label("credit"))
         .select_from(cn.join(inv, and_(inv.c.tenant_id == tid, inv.c.kind == "invoice",
                                        inv.c.number == cn.c.applies_to)))
         .where(cn.c.tenant_id == tid, cn.c.kind == "credit_note", cn.c.status != "void",

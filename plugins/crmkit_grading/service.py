@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import and_, delete, exists, func, insert, literal, or_, select, update
 
 import crmkit
-from crmkit import Customer, PermissionDenied, Reminder, ValidationError, sql
+from crmkit import Customer, Reminder, ValidationError, sql
 from crmkit.i18n import Domain
 
 from .compute import at_risk, followups_query, grades_query, monetary
@@ -209,10 +209,7 @@ def run(crm: Any, on: dt.date | None = None,
     step = progress or (lambda _done, _total: None)
     with crm.unit() as ctx:
         ctx.crm.plugins.require(ctx, "grading")
-        if ctx.user.role not in ("admin", "manager"):
-            raise PermissionDenied(_("permission denied: user '{name}' may not run "
-                                     "grading (role admin or manager needed)").format(
-                                       name=ctx.user.name))
+        ctx.check("grading.run", None, _("for the tenant"))
         on = on or ctx.today
         ctx.crm.plugins.lock(ctx, "grading")  # one run at a time per tenant
         settings = _settings(ctx)

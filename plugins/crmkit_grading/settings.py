@@ -8,6 +8,7 @@ from attrs import field, frozen
 
 from crmkit import DOCUMENT_KINDS
 from crmkit.i18n import Domain
+from crmkit.settings import MAX_DAYS, integer, number
 
 _ = Domain("crmkit_grading").gettext
 
@@ -31,30 +32,20 @@ def _check_kinds(_inst: Any, _attr: Any, value: tuple[str, ...]) -> None:
                                "{valid}").format(k=k, valid=", ".join(DOCUMENT_KINDS)))
 
 
-def _positive(_inst: Any, attr: Any, value: int) -> None:
-    if isinstance(value, bool) or value <= 0:
-        raise ValueError(_("{name} must be a whole number of days greater than 0, "
-                           "got {value}").format(name=attr.name, value=value))
-
-
-def _factor(_inst: Any, attr: Any, value: float) -> None:
-    if not value > 1 or value != value or value == float("inf"):
-        raise ValueError(_("{name} must be a number greater than 1, got {value:g}").format(
-                             name=attr.name, value=value))
-
-
 @frozen
 class GradingSettings:
     """Settings of the ``grading`` plugin, per tenant.
 
     * ``value_kinds`` - document kinds that count as purchases (default ``["invoice"]``).
-    * ``window_days`` - the frequency/monetary window ending on the as-of date (365).
+    * ``window_days`` - the frequency/monetary window ending on the as-of date (365;
+      1 to 36500).
     * ``repurchase_factor`` - a customer is overdue for a repurchase when the days since
-      the last purchase exceed this many mean intervals (1.5).
-    * ``lost_after_days`` - days without a purchase after which a customer is lost (365).
+      the last purchase exceed this many mean intervals (1.5; more than 1, at most 1000).
+    * ``lost_after_days`` - days without a purchase after which a customer is lost (365;
+      1 to 36500).
     """
 
     value_kinds: Any = field(default=("invoice",), converter=_kinds, validator=_check_kinds)
-    window_days: int = field(default=365, validator=_positive)
-    repurchase_factor: float = field(default=1.5, validator=_factor)
-    lost_after_days: int = field(default=365, validator=_positive)
+    window_days: int = integer(365, low=1, high=MAX_DAYS)
+    repurchase_factor: float = number(1.5, low=1, high=1000, low_inclusive=False)
+    lost_after_days: int = integer(365, low=1, high=MAX_DAYS)

@@ -2,7 +2,7 @@
 customers and revenue, ROI, target lists and win-back measurement.
 
 Commands hang under ``crmkit campaign``. Hooks implemented: ``crm_addhooks``
-(declares ``crm_campaign_revenue``), ``crm_tables``, ``crm_cli``, ``crm_permission``,
+(declares ``crm_campaign_revenue``), ``crm_tables``, ``crm_cli``,
 ``crm_customer_sections``, ``crm_campaign_revenue`` (the default, ``trylast``),
 ``crm_demo`` and the csv plugin's ``crm_import_columns`` / ``crm_import_row``. Python API: ``add``,
 ``add_cost``, ``add_lead``, ``target``, ``list_campaigns``, ``show``, ``report``. See
@@ -23,18 +23,6 @@ PLUGIN = crmkit.PluginSpec(
     description="Marketing campaigns: costs, leads, first-touch attribution, ROI, target "
                 "lists and win-back measurement.",
     settings=MarketingSettings)
-
-#: Who may take the plugin's own actions (``ctx.check("marketing.<verb>", ...)``), by
-#: role. An allowed role is still limited by the other plugins' answers: for a record
-#: that is a customer, the built-in permissions let a ``sales`` user act only on their
-#: own; reports and targets only ever read the customers the user may see.
-ROLES: dict[str, tuple[str, ...]] = {
-    "marketing.manage": ("admin", "manager"),            # add campaigns, record costs
-    "marketing.costs": ("admin", "manager"),             # see costs, budgets, cost per x, ROI
-    "marketing.view": ("admin", "manager", "sales"),     # list, show, report
-    "marketing.lead": ("admin", "manager", "sales"),     # record a lead for a customer
-    "marketing.target": ("admin", "manager", "sales"),   # add customers to an audience
-}
 
 
 @crmkit.hookimpl
@@ -59,17 +47,6 @@ def crm_cli(cli: Any) -> None:
     from .cli import campaign
 
     cli.add_command(campaign)
-
-
-@crmkit.hookimpl
-def crm_permission(ctx: Any, user: Any, action: str, record: Any) -> bool | None:
-    """The roles of :data:`ROLES` for the ``marketing.*`` actions: only admins and
-    managers manage campaigns and see costs; everyone views, records leads and targets
-    (in their scope). No opinion on any other action. Since 0.2."""
-    roles = ROLES.get(action)
-    if roles is None:
-        return None
-    return user.role in roles
 
 
 @crmkit.hookimpl
@@ -173,5 +150,5 @@ def report(crm: crmkit.Crm, as_of: dt.date | None = None, **kw: Any) -> Any:
     return run(crm, as_of, **kw)
 
 
-__all__ = ["PLUGIN", "ROLES", "MarketingSettings", "add", "add_cost", "add_lead",
+__all__ = ["PLUGIN", "MarketingSettings", "add", "add_cost", "add_lead",
            "list_campaigns", "report", "show", "target"]

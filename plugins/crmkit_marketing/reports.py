@@ -47,7 +47,7 @@ def _cents(col: Any) -> Any:
 def _value(documents: Any) -> Any:
     """A document's amount in the tenant's base currency, as integer cents: the ONE
     place money of documents is read (``base_amount`` once documents carry it)."""
-    return _cents(documents.c.amount)
+    return _cents(documents.c.base_amount)
 
 
 def default_revenue(ctx: crmkit.Context, on: dt.date) -> list[Any]:

@@ -26,7 +26,8 @@ _ = Domain("crmkit_marketing").gettext
 
 #: Customer statuses (the core's fixed set) a target may filter on.
 STATUSES = ("prospect", "active", "lost", "archived")
-#: Actions only admins and managers may take (see ``crm_permission`` in __init__).
+#: The plugin's actions; who may take them is in the role table of crmkit's built-in
+#: ``permissions`` plugin (docs/admin/permissions.md).
 MANAGE, COSTS = "marketing.manage", "marketing.costs"
 VIEW, LEAD, TARGET = "marketing.view", "marketing.lead", "marketing.target"
 CHUNK = 1000

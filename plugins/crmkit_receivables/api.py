@@ -83,7 +83,8 @@ def _open_rows(ctx: Any, on: dt.date, customer_id: int | None, *, limit: int | N
     labels = bucket_labels(tuple(s.aging_ranges))
     q = sql.page(queries.open_invoices(ctx, on, s, customer_id=customer_id), limit, offset)
     for r in sql.stream(ctx.conn, q):
-        yield {"number": r.number, "customer_id": r.customer_id, "customer": r.customer,
+        yield {"number": r.number, "installment": int(r.no), "installments": int(r.n),
+               "customer_id": r.customer_id, "customer": r.customer,
                "amount": r.amount, "outstanding": r.outstanding, "due_on": _date(r.due),
                "days_overdue": max(int(r.days_due), 0), "bucket": labels[int(r.bucket)]}
 
@@ -95,7 +96,9 @@ def open_items_in(ctx: Any, on: dt.date, customer_id: int | None = None) -> list
 
 def open_items(crm: Any, as_of: dt.date | None = None,
                customer_id: int | None = None) -> list[dict[str, Any]]:
-    """Invoices with an outstanding amount as of ``as_of``, oldest due date first."""
+    """Installments of invoices with an outstanding amount as of ``as_of``, oldest due
+    date first (an invoice without terms is one installment: ``installment`` 1 of
+    ``installments`` 1). Amounts are base amounts."""
     with crm.unit(write=False) as ctx:
         return open_items_in(ctx, as_of or ctx.today, customer_id)
 

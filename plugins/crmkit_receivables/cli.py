@@ -123,7 +123,8 @@ def _write_csv(path: str, report: dict[str, Any], by: str) -> int:
 @pass_crm
 def open_cmd(crm: Any, customer_id: int | None, as_of: str | None, as_json: bool,
              page: Page) -> None:
-    """Invoices with an outstanding amount, oldest due date first."""
+    """Invoices with an outstanding amount, oldest due date first: one row per
+    installment of an invoice with payment terms. Amounts in the tenant's currency."""
     day = parse_date(as_of, "--as-of")
     if as_json:
         stream_json(api.stream_open_items(crm, day, customer_id, limit=page.limit,
@@ -132,9 +133,10 @@ def open_cmd(crm: Any, customer_id: int | None, as_of: str | None, as_json: bool
     items = list(api.stream_open_items(crm, day, customer_id, limit=page.limit,
                                        offset=page.offset))
     total = api.count_open_items(crm, day, customer_id)
-    table([(i["number"], i["customer"], i["amount"], i["outstanding"], i["due_on"],
-            i["days_overdue"], i["bucket"]) for i in items],
-          [_("number"), _("customer"), _("amount"), _("outstanding"), _("due"),
-           _("days overdue"), _("bucket")], title=_("Open invoices"),
+    table([(i["number"], f"{i['installment']}/{i['installments']}", i["customer"],
+            i["amount"], i["outstanding"], i["due_on"], i["days_overdue"], i["bucket"])
+           for i in items],
+          [_("number"), _("installment"), _("customer"), _("amount"), _("outstanding"),
+           _("due"), _("days overdue"), _("bucket")], title=_("Open invoices"),
           empty=_("no open invoices"), more=page.more(total, len(items)),
-          offset=page.next_offset, optional=(6, 2))
+          offset=page.next_offset, optional=(7, 1, 3))

@@ -30,20 +30,26 @@ def crm_customers_at_risk(ctx: Any, on: dt.date) -> list[int]:
 def _reminder(r: Any, on: dt.date) -> crmkit.Reminder:
     days = int(r.days_due)
     due = api._date(r.due)
+    # an invoice with terms is reminded per installment: "INV-1 #2" in the key (an
+    # invoice without terms keeps the key it always had, so nothing is sent twice)
+    n = int(r.n)
+    ref = r.number if n == 1 else f"{r.number}#{int(r.no)}"
+    what = (_("Invoice {number}").format(number=r.number) if n == 1 else
+            _("Invoice {number} installment {no}/{n}").format(number=r.number,
+                                                               no=int(r.no), n=n))
     if days > 0:
         kind, level = "overdue", int(r.level)
-        key = f"receivables:overdue:{r.number}:L{level}"
-        subject = _("Invoice {number} is {days} days overdue").format(
-                      number=r.number, days=days)
+        key = f"receivables:overdue:{ref}:L{level}"
+        subject = _("{what} is {days} days overdue").format(what=what, days=days)
     else:
         kind = ("due_today" if days == 0 else "due_tomorrow" if days == -1
                 else "due_this_week")
         level = None
-        key = f"receivables:{kind}:{r.number}:{due.isoformat()}"
-        subject = {"due_today": _("Invoice {number} is due today"),
-                   "due_tomorrow": _("Invoice {number} is due tomorrow"),
-                   "due_this_week": _("Invoice {number} is due on {due}")}[kind].format(
-                       number=r.number, due=due.isoformat())
+        key = f"receivables:{kind}:{ref}:{due.isoformat()}"
+        subject = {"due_today": _("{what} is due today"),
+                   "due_tomorrow": _("{what} is due tomorrow"),
+                   "due_this_week": _("{what} is due on {day}")}[kind].format(
+                       what=what, day=due.isoformat())
     return crmkit.Reminder(
         key=key, plugin="receivables", kind=kind, subject=subject, customer_id=r.customer_id,
         customer=r.customer, owner=r.owner, due_on=due, amount=r.outstanding, level=level,
@@ -52,8 +58,9 @@ def _reminder(r: Any, on: dt.date) -> crmkit.Reminder:
 
 @crmkit.hookimpl
 def crm_reminders(ctx: Any, on: dt.date) -> list[crmkit.Reminder]:
-    """Invoices with an outstanding amount that are overdue (``level`` = overdue bucket
-    index), due today, tomorrow, or later this week (up to Sunday)."""
+    """Installments of invoices with an outstanding amount that are overdue (``level`` =
+    overdue bucket index), due today, tomorrow, or later this week (up to Sunday); one
+    reminder per installment (an invoice without terms is one)."""
     s = ctx.settings("receivables")
     return [_reminder(r, on) for r in ctx.conn.execute(queries.reminder_rows(ctx, on, s))]
 

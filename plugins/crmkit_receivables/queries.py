@@ -5,11 +5,15 @@ only formats the rows that come back. The allocation (see ``docs/plugins/receiva
 
 * an invoice counts as of D when it is not ``void`` and was issued on or before D;
 * payments and credit notes count when dated on or before D and not ``void``;
-* ``direct`` = what is applied to the invoice (``applies_to``), capped at its amount;
-* ``residual`` = amount - direct; the customer's ``pool`` = every counted payment and
-  credit note minus the direct parts (so unapplied ones plus any excess);
-* the pool pays residuals first-in-first-out, by due date (issue date when there is
-  none), then number: with ``cum`` the running sum of residuals,
+* every amount is the document's base amount (amount x rate, in the tenant's currency);
+* an invoice is aged by installment (its payment terms; without terms, one installment
+  due on its due date, else its issue date);
+* ``direct`` = what is applied to the invoice (``applies_to``), capped at its amount,
+  paying its installments in due order;
+* ``residual`` = installment - its direct part; the customer's ``pool`` = every counted
+  payment and credit note minus the direct parts (so unapplied ones plus any excess);
+* the pool pays residuals first-in-first-out, by due date, then number, then
+  installment: with ``cum`` the running sum of residuals,
   ``outstanding = residual - clamp(pool - (cum - residual), 0, residual)``;
 * a pool larger than all residuals leaves a credit: ``min(0, invoices - payments)``.
 """
@@ -60,36 +64,65 @@ def _counted(ctx: Any, d: Any, on: dt.date, customer_id: int | None) -> list[Any
 
 
 def _parts(ctx: Any, on: dt.date, customer_id: int | None) -> tuple[Any, Any, Any]:
-    """(documents table, common conditions, payments-per-customer CTE)."""
+    """(documents table, common conditions, payments-per-customer CTE in base amounts)."""
     d = ctx.crm.table("documents")
     base = _counted(ctx, d, on, customer_id)
-    pay = (select(d.c.customer_id, func.sum(d.c.amount).label("paid"))
+    pay = (select(d.c.customer_id, func.sum(d.c.base_amount).label("paid"))
            .where(*base, d.c.kind.in_(APPLYING))
            .group_by(d.c.customer_id).cte("rcv_pay"))
     return d, base, pay
 
 
-def balances(ctx: Any, on: dt.date, *, customer_id: int | None = None,
-             basis: str = "due_date") -> tuple[Select, Any]:
-    """Every counted invoice as of ``on`` with its outstanding amount.
+def installments(ctx: Any, on: dt.date, customer_id: int | None) -> Any:
+    """Every installment of every counted invoice, in base amounts, with what the
+    invoice's own applied payments and credit notes pay of it.
 
-    Returns (statement, payments CTE). Columns: ``id``, ``customer_id``, ``number``,
-    ``amount``, ``issued_on``, ``due`` (due date, else issue date), ``outstanding``
-    (integer cents), ``days_due`` (``on`` - due) and ``age`` (days on the aging basis).
-    """
-    d, base, pay = _parts(ctx, on, customer_id)
-    app = (select(d.c.customer_id, d.c.applies_to, func.sum(d.c.amount).label("paid"))
+    An invoice without terms is one installment (due on its due date, else its issue
+    date). ``direct`` (applied to the invoice, capped at its base amount) pays its
+    installments in due order: ``direct_i = clamp(direct - before_i, 0, amount_i)``
+    with ``before_i`` the installments due before. Columns: ``id``, ``customer_id``,
+    ``number``, ``issued_on``, ``no``, ``n`` (installments of the invoice), ``due``,
+    ``amount``, ``direct``, ``residual`` (amount - direct), integer cents."""
+    d, base, _pay = _parts(ctx, on, customer_id)
+    t = ctx.crm.table("document_terms")
+    app = (select(d.c.customer_id, d.c.applies_to, func.sum(d.c.base_amount).label("paid"))
            .where(*base, d.c.kind.in_(APPLYING), d.c.applies_to.is_not(None))
            .group_by(d.c.customer_id, d.c.applies_to).subquery("rcv_app"))
     paid = func.coalesce(app.c.paid, 0)
-    direct = case((paid > d.c.amount, d.c.amount), else_=paid)
-    inv = (select(d.c.id, d.c.customer_id, d.c.number, d.c.amount, d.c.issued_on,
-                  func.coalesce(d.c.due_on, d.c.issued_on).label("due"),
-                  (d.c.amount - direct).label("residual"), direct.label("direct"))
-           .select_from(d.outerjoin(app, and_(app.c.customer_id == d.c.customer_id,
+    direct = case((paid > d.c.base_amount, d.c.base_amount), else_=paid)
+    amount = func.coalesce(t.c.base_amount, d.c.base_amount)
+    no = func.coalesce(t.c.no, 1)
+    rows = (select(d.c.id, d.c.customer_id, d.c.number, d.c.issued_on, no.label("no"),
+                   func.coalesce(t.c.due_on, d.c.due_on, d.c.issued_on).label("due"),
+                   amount.label("amount"), direct.label("inv_direct"),
+                   func.sum(amount).over(partition_by=d.c.id, order_by=no,
+                                         rows=(None, -1)).label("before"),
+                   func.count().over(partition_by=d.c.id).label("n"))
+            .select_from(d.outerjoin(t, and_(t.c.tenant_id == d.c.tenant_id,
+                                             t.c.document_id == d.c.id))
+                         .outerjoin(app, and_(app.c.customer_id == d.c.customer_id,
                                               app.c.applies_to == d.c.number)))
-           .where(*base, d.c.kind == "invoice").subquery("rcv_inv"))
-    order = [inv.c.due, _by_number(ctx, inv.c.number), inv.c.id]
+            .where(*base, d.c.kind == "invoice").subquery("rcv_terms"))
+    avail = rows.c.inv_direct - func.coalesce(rows.c.before, 0)
+    part = case((avail <= 0, 0), (avail >= rows.c.amount, rows.c.amount), else_=avail)
+    return select(rows.c.id, rows.c.customer_id, rows.c.number, rows.c.issued_on,
+                  rows.c.no, rows.c.n, rows.c.due, rows.c.amount, part.label("direct"),
+                  (rows.c.amount - part).label("residual")).subquery("rcv_inst")
+
+
+def balances(ctx: Any, on: dt.date, *, customer_id: int | None = None,
+             basis: str = "due_date") -> tuple[Select, Any]:
+    """Every installment of every counted invoice as of ``on`` with its outstanding
+    amount (an invoice without terms is one installment).
+
+    Returns (statement, payments CTE). Columns: ``id``, ``customer_id``, ``number``,
+    ``no``, ``n``, ``amount`` (the installment's base amount), ``issued_on``, ``due``,
+    ``outstanding`` (integer cents), ``days_due`` (``on`` - due) and ``age`` (days on the
+    aging basis). The customer's pool pays installments first-in-first-out by due date,
+    then invoice number, then installment."""
+    _d, _base, pay = _parts(ctx, on, customer_id)
+    inv = installments(ctx, on, customer_id)
+    order = [inv.c.due, _by_number(ctx, inv.c.number), inv.c.id, inv.c.no]
     cum = func.sum(inv.c.residual).over(partition_by=inv.c.customer_id, order_by=order,
                                         rows=(None, 0))
     pool = func.coalesce(pay.c.paid, 0) - func.sum(inv.c.direct).over(
@@ -102,8 +135,9 @@ def balances(ctx: Any, on: dt.date, *, customer_id: int | None = None,
     day = literal(on, Date)
     days_due = days_between(day, win.c.due)
     age = days_due if basis == "due_date" else days_between(day, win.c.issued_on)
-    stmt = select(win.c.id, win.c.customer_id, win.c.number, win.c.amount, win.c.issued_on,
-                  win.c.due, (win.c.residual - alloc).label("outstanding"),
+    stmt = select(win.c.id, win.c.customer_id, win.c.number, win.c.no, win.c.n,
+                  win.c.amount, win.c.issued_on, win.c.due,
+                  (win.c.residual - alloc).label("outstanding"),
                   days_due.label("days_due"), age.label("age"))
     return stmt, pay
 
@@ -148,42 +182,24 @@ def _bucket_fifo(ctx: Any, on: dt.date, ranges: tuple[int, ...],
                  customer_id: int | None) -> Select:
     """:func:`customer_totals` on the due-date basis: FIFO over buckets.
 
-    One GROUP BY per customer over three streams: counted invoices (amount into their
-    bucket), invoices with applied payments or credit notes (minus the applied part,
-    capped at the amount, ``direct``) and payments (into the pool). With ``R_k`` the
-    residual of bucket k and ``pool`` = payments - direct, the oldest bucket is paid
-    first: ``out_k = R_k - clamp(pool - sum(R_j, j older than k), 0, R_k)``."""
+    One GROUP BY per customer over two streams: the :func:`installments` of counted
+    invoices (their residual, after the invoice's own applied payments and credit
+    notes, into their due bucket; minus their ``direct`` part into the pool) and
+    payments (into the pool), all in base amounts. With ``R_k`` the residual of bucket
+    k and ``pool`` = payments - direct, the oldest bucket is paid first:
+    ``out_k = R_k - clamp(pool - sum(R_j, j older than k), 0, R_k)``."""
     d, base, _ = _parts(ctx, on, customer_id)
     n = len(ranges) + 2
-    due = func.coalesce(d.c.due_on, d.c.issued_on)
-    bk = due_bucket_case(due, on, ranges)
-    invoices = select(d.c.customer_id, *[case((bk == k, d.c.amount), else_=0).label(f"r{k}")
-                                         for k in range(n)],
-                      literal(0).label("pool"), d.c.amount.label("net")
-                      ).where(*base, d.c.kind == "invoice")
-    # applied payments grouped per invoice number first, then each group looks its
-    # invoice up by the unique (tenant, kind, number) index
-    grouped = (select(d.c.customer_id, d.c.applies_to, func.sum(d.c.amount).label("paid"))
-               .where(*base, d.c.kind.in_(APPLYING), d.c.applies_to.is_not(None))
-               .group_by(d.c.customer_id, d.c.applies_to).subquery("rcv_grouped"))
-    i = d.alias("rcv_i")
-    applied = (select(i.c.customer_id, i.c.amount, grouped.c.paid, due_bucket_case(
-        func.coalesce(i.c.due_on, i.c.issued_on), on, ranges).label("bk"))
-        .select_from(grouped.join(i, and_(i.c.tenant_id == ctx.tenant.id,
-                                          i.c.kind == "invoice",
-                                          i.c.number == grouped.c.applies_to,
-                                          i.c.customer_id == grouped.c.customer_id)))
-        .where(i.c.issued_on <= literal(on, Date), i.c.status != "void")
-        .subquery("rcv_applied"))
-    direct = case((applied.c.paid > applied.c.amount, applied.c.amount),
-                  else_=applied.c.paid)
-    directs = select(applied.c.customer_id,
-                     *[case((applied.c.bk == k, -direct), else_=0).label(f"r{k}")
-                       for k in range(n)], (-direct).label("pool"), literal(0).label("net"))
+    inst = installments(ctx, on, customer_id)
+    bk = due_bucket_case(inst.c.due, on, ranges)
+    invoices = select(inst.c.customer_id,
+                      *[case((bk == k, inst.c.residual), else_=0).label(f"r{k}")
+                        for k in range(n)],
+                      (-inst.c.direct).label("pool"), inst.c.amount.label("net"))
     payments = select(d.c.customer_id, *[literal(0).label(f"r{k}") for k in range(n)],
-                      d.c.amount.label("pool"), (-d.c.amount).label("net")
+                      d.c.base_amount.label("pool"), (-d.c.base_amount).label("net")
                       ).where(*base, d.c.kind.in_(APPLYING))
-    rows = union_all(invoices, directs, payments).subquery("rcv_rows")
+    rows = union_all(invoices, payments).subquery("rcv_rows")
     per = (select(rows.c.customer_id, *[func.sum(rows.c[f"r{k}"]).label(f"r{k}")
                                         for k in range(n)],
                   func.sum(rows.c.pool).label("pool"), func.sum(rows.c.net).label("net"))
@@ -233,32 +249,34 @@ def aging_rows(ctx: Any, on: dt.date, settings: Any, by: str) -> Select:
 
 def open_invoices(ctx: Any, on: dt.date, settings: Any, *,
                   customer_id: int | None = None) -> Select:
-    """Invoices with outstanding > 0, oldest due first, with customer name and owner."""
+    """Installments with outstanding > 0, oldest due first, with customer name, owner,
+    installment number ``no`` and count ``n``."""
     stmt, _ = balances(ctx, on, customer_id=customer_id, basis=settings.aging_basis)
     b = stmt.subquery("rcv_bal")
     c = ctx.crm.table("customers")
-    return (select(b.c.number, b.c.customer_id, c.c.name.label("customer"),
+    return (select(b.c.number, b.c.no, b.c.n, b.c.customer_id, c.c.name.label("customer"),
                    c.c.owner, money(b.c.amount).label("amount"),
                    money(b.c.outstanding).label("outstanding"), b.c.due, b.c.days_due,
                    bucket_case(b.c.age, tuple(settings.aging_ranges)).label("bucket"))
             .select_from(b.join(c, c.c.id == b.c.customer_id))
             .where(b.c.outstanding > 0)
-            .order_by(b.c.due, _by_number(ctx, b.c.number), b.c.id))
+            .order_by(b.c.due, _by_number(ctx, b.c.number), b.c.id, b.c.no))
 
 
 def reminder_rows(ctx: Any, on: dt.date, settings: Any) -> Select:
-    """Open invoices due on or before the Sunday of ``on``'s week, or tomorrow."""
+    """Open installments due on or before the Sunday of ``on``'s week, or tomorrow."""
     sunday = on + dt.timedelta(days=6 - on.weekday())
     until = max(sunday, on + dt.timedelta(days=1))
     stmt, _ = balances(ctx, on)
     b = stmt.subquery("rcv_bal")
     c = ctx.crm.table("customers")
-    return (select(b.c.number, b.c.customer_id, c.c.name.label("customer"), c.c.owner,
-                   money(b.c.outstanding).label("outstanding"), b.c.due, b.c.days_due,
+    return (select(b.c.number, b.c.no, b.c.n, b.c.customer_id, c.c.name.label("customer"),
+                   c.c.owner, money(b.c.outstanding).label("outstanding"), b.c.due,
+                   b.c.days_due,
                    bucket_case(b.c.days_due, tuple(settings.aging_ranges)).label("level"))
             .select_from(b.join(c, c.c.id == b.c.customer_id))
             .where(b.c.outstanding > 0, b.c.due <= literal(until, Date))
-            .order_by(b.c.due, _by_number(ctx, b.c.number)))
+            .order_by(b.c.due, _by_number(ctx, b.c.number), b.c.no))
 
 
 def overdue_summary(ctx: Any, on: dt.date, customer_id: int) -> Select:

@@ -38,14 +38,33 @@ def crm_cli(cli: Any) -> None:
 
 @crmkit.hookimpl
 def crm_permission(ctx: Any, user: Any, action: str, record: Any) -> bool | None:
-    """A ``sales`` user may see and change only the opportunities they own (the
-    built-in rule on the customer's owner applies as well). No opinion on anything
-    else. Since 0.1."""
-    from .service import Opportunity
+    """A user without ``sales.view_all`` (by default: ``sales`` users) may see and
+    change only the opportunities they own (the built-in rule on the customer's owner
+    applies as well). No opinion on anything else. Since 0.1."""
+    from .service import Opportunity, sees_all
 
-    if isinstance(record, Opportunity) and user.role == "sales":
-        return record.owner == user.name or False
+    if isinstance(record, Opportunity) and record.owner != user.name:
+        return None if sees_all(ctx) else False
     return None
+
+
+@crmkit.hookimpl
+def crm_activity_scope(ctx: Any, user: Any, activities: Any) -> Any:
+    """The timeline notes about an opportunity (``extra.sales.opportunity_id``) follow
+    the opportunity: a ``sales`` user sees only those of the opportunities they own.
+    Read-only. Since 0.2."""
+    from .service import note_scope
+
+    return note_scope(ctx, user, activities)
+
+
+@crmkit.hookimpl
+def crm_change_scope(ctx: Any, user: Any, audit: Any) -> Any:
+    """The change feed's ``opportunity`` rows follow the opportunity: a ``sales`` user
+    reads only the changes of the opportunities they own. Read-only. Since 0.2."""
+    from .service import change_scope
+
+    return change_scope(ctx, user, audit)
 
 
 @crmkit.hookimpl

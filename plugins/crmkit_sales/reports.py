@@ -18,7 +18,7 @@ import crmkit
 from crmkit.i18n import Domain
 from crmkit.sql import day_of, days_between, money, year_month
 
-from .service import customer_scope, opp_scope, settings
+from .service import customer_scope, opp_scope, sees_all, settings
 
 _ = Domain("crmkit_sales").gettext
 
@@ -180,7 +180,7 @@ def funnel(crm: crmkit.Crm, frm: dt.date | None = None, to: dt.date | None = Non
         rank = s.rank
         entry_conds = [ch.c.tenant_id == ctx.tenant.id, ch.c.changed_on >= frm,
                        ch.c.changed_on <= to, ch.c.to_stage.in_(s.open_stages)]
-        if ctx.user.role == "sales" or customer_scope(ctx, o.c.customer_id):
+        if not sees_all(ctx) or customer_scope(ctx, o.c.customer_id):
             entry_conds.append(ch.c.opportunity_id.in_(select(o.c.id).where(opp_scope(ctx, o))))
         e = (select(ch.c.opportunity_id, ch.c.to_stage.label("stage"),
                     func.min(ch.c.id).label("first_id"))
@@ -268,14 +268,14 @@ def team(crm: crmkit.Crm, frm: dt.date | None = None, to: dt.date | None = None
             row(r.owner)["avg_days_to_first_win"] = float(
                 (Decimal(int(r.days)) / int(r.n)).quantize(Decimal("0.1"), ROUND_HALF_UP))
         for r in ctx.conn.execute(
-                select(c.c.owner, money(func.sum(d.c.amount)).label("amt"))
+                select(c.c.owner, money(func.sum(d.c.base_amount)).label("amt"))
                 .select_from(d.join(c, c.c.id == d.c.customer_id))
                 .where(d.c.tenant_id == tid, d.c.kind == "expense", d.c.status != "void",
                        d.c.issued_on >= frm, d.c.issued_on <= to,
                        ctx.crm.customers.visible(ctx)).group_by(c.c.owner)):
             row(r.owner)["expenses"] = r.amt
         out = [x for x in rows.values() if x["owner"] is not None]
-        if ctx.user.role == "sales":
+        if not sees_all(ctx):
             out = [x for x in out if x["owner"] == ctx.user.name]
         _flag(out, s.expense_alert_pct)
         return sorted(out, key=lambda x: x["owner"])
@@ -309,25 +309,40 @@ def products(crm: crmkit.Crm, frm: dt.date | None = None, to: dt.date | None = N
         frm, to = period(ctx, frm, to)
         ln = ctx.crm.table("document_lines")
         d = ctx.crm.table("documents")
+        where = (ln.c.tenant_id == ctx.tenant.id, d.c.tenant_id == ctx.tenant.id,
+                 d.c.kind.in_(VALUE_KINDS), d.c.status != "void", d.c.issued_on >= frm,
+                 d.c.issued_on <= to, *customer_scope(ctx, d.c.customer_id))
+        src = ln.join(d, d.c.id == ln.c.document_id)
         q = (select(ln.c.product, func.sum(raw(ln.c.quantity)).label("qty"),
-                    func.sum(raw(ln.c.quantity) * raw(ln.c.unit_price)).label("rev"),
-                    func.count(func.distinct(d.c.customer_id)).label("customers"),
-                    money(func.min(ln.c.unit_price)).label("lo"),
-                    money(func.max(ln.c.unit_price)).label("hi"))
-             .select_from(ln.join(d, d.c.id == ln.c.document_id))
-             .where(ln.c.tenant_id == ctx.tenant.id, d.c.tenant_id == ctx.tenant.id,
-                    d.c.kind.in_(VALUE_KINDS), d.c.status != "void", d.c.issued_on >= frm,
-                    d.c.issued_on <= to, *customer_scope(ctx, d.c.customer_id))
-             .group_by(ln.c.product))
+                    func.count(func.distinct(d.c.customer_id)).label("customers"))
+             .select_from(src).where(*where).group_by(ln.c.product))
+        # revenue and prices in the base currency: lines are in their document's currency,
+        # so they are summed per (product, rate) in SQL and converted exactly here (a
+        # product is sold at a handful of rates; one product x rate product in SQL could
+        # overflow 64 bits)
+        per_rate = (select(ln.c.product, d.c.rate,
+                           func.sum(raw(ln.c.quantity) * raw(ln.c.unit_price)).label("rev"),
+                           func.min(raw(ln.c.unit_price)).label("lo"),
+                           func.max(raw(ln.c.unit_price)).label("hi"))
+                    .select_from(src).where(*where).group_by(ln.c.product, d.c.rate))
+        money_of: dict[str, list[Decimal]] = {}
+        for r in ctx.conn.execute(per_rate):
+            rate = Decimal(r.rate)
+            rev = Decimal(int(r.rev)) / 100_000 * rate
+            lo, hi = (Decimal(int(r.lo)) / 100 * rate, Decimal(int(r.hi)) / 100 * rate)
+            m = money_of.setdefault(r.product, [Decimal(0), lo, hi])
+            m[0] += rev
+            m[1], m[2] = min(m[1], lo), max(m[2], hi)
         out = []
         for r in ctx.conn.execute(q):
             qty = Decimal(int(r.qty)) / 1000
-            rev_exact = Decimal(int(r.rev)) / 100_000
+            rev_exact, lo, hi = money_of[r.product]
             out.append({"product": r.product,
                         "quantity": str(qty.quantize(Decimal(1))
                                         if qty == qty.to_integral_value() else qty.normalize()),
                         "revenue": rev_exact.quantize(CENT, ROUND_HALF_UP),
                         "customers": int(r.customers),
                         "avg_price": (rev_exact / qty).quantize(CENT, ROUND_HALF_UP),
-                        "min_price": r.lo, "max_price": r.hi})
+                        "min_price": lo.quantize(CENT, ROUND_HALF_UP),
+                        "max_price": hi.quantize(CENT, ROUND_HALF_UP)})
         return sorted(out, key=lambda x: (-x["revenue"], x["product"]))

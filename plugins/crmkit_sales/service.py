@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from attrs import frozen
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, func, or_, select
 
 import crmkit
 from crmkit import NotFound, ValidationError, parse_money, to_dict
@@ -73,13 +73,47 @@ def customer_scope(ctx: crmkit.Context, customer_id_col: Any) -> list[Any]:
     return [customer_id_col.in_(ctx.crm.customers.visible_ids(ctx))] if limits else []
 
 
+def sees_all(ctx: crmkit.Context) -> bool:
+    """Whether the user may see every owner's opportunities (permission
+    ``sales.view_all``; without it, only their own)."""
+    return ctx.allowed("sales.view_all", None)
+
+
 def opp_scope(ctx: crmkit.Context, o: Any) -> Any:
     """What the user may see of the opportunities table: their tenant, visible customers,
-    and for a ``sales`` user only the opportunities they own."""
+    and without ``sales.view_all`` only the opportunities they own."""
     conds = [o.c.tenant_id == ctx.tenant.id, *customer_scope(ctx, o.c.customer_id)]
-    if ctx.user.role == "sales":
+    if not sees_all(ctx):
         conds.append(o.c.owner == ctx.user.name)
     return and_(*conds)
+
+
+def _visible_ids(ctx: crmkit.Context) -> Any:
+    o = ctx.crm.table("sales_opportunities")
+    return select(o.c.id).where(opp_scope(ctx, o))
+
+
+def _own_only(ctx: crmkit.Context) -> bool:
+    """Whether :func:`opp_scope` limits the user to their own opportunities (the same
+    test), so that notes and feed rows follow exactly the opportunities' rule."""
+    return not sees_all(ctx)
+
+
+def note_scope(ctx: crmkit.Context, user: Any, activities: Any) -> Any:
+    """``crm_activity_scope``: a note about an opportunity is seen by whoever may see the
+    opportunity (None: no limit for users who see every opportunity)."""
+    if not _own_only(ctx):
+        return None
+    opp_id = activities.c.extra[("sales", "opportunity_id")].as_integer()
+    return or_(opp_id.is_(None), opp_id.in_(_visible_ids(ctx)))
+
+
+def change_scope(ctx: crmkit.Context, user: Any, audit: Any) -> Any:
+    """``crm_change_scope``: the ``opportunity`` rows of the change feed of the
+    opportunities the user may see."""
+    if not _own_only(ctx):
+        return None
+    return or_(audit.c.table_name != "opportunity", audit.c.row_id.in_(_visible_ids(ctx)))
 
 
 def _unknown_stage(stage: str, s: SalesSettings) -> ValidationError:

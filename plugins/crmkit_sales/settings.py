@@ -7,6 +7,7 @@ from typing import Any
 from attrs import field, frozen
 
 from crmkit.i18n import Domain
+from crmkit.settings import MAX_DAYS
 
 _ = Domain("crmkit_sales").gettext
 
@@ -59,11 +60,10 @@ def _whole(name: str, low: int, high: int | None = None) -> Any:
     def check(_inst: Any, _attr: Any, value: Any) -> None:
         if isinstance(value, bool) or not isinstance(value, int) or value < low or (
                 high is not None and value > high):
-            bounds = (_("from {low} to {high}").format(low=low, high=high) if high is not None
-                      else _("of {low} or more").format(low=low))
+            bounds = f"from {low} to {high}" if high is not None else f"of {low} or more"
             raise ValueError(_("setting {name} must be a whole number {bounds}, "
-                               "got {value!r}").format(
-                                 name=name, bounds=bounds, value=value))
+                               "got {value}").format(
+                                 name=name, bounds=bounds, value=repr(value)[:80]))
     return check
 
 
@@ -79,11 +79,12 @@ class SalesSettings:
     """
 
     stages: Any = field(default=DEFAULT_STAGES, converter=_stages)
-    class_a_days: int = field(default=30, validator=_whole("class_a_days", 0))
+    class_a_days: int = field(default=30, validator=_whole("class_a_days", 0, MAX_DAYS))
     class_a_probability: int = field(default=60,
                                      validator=_whole("class_a_probability", 0, 100))
-    stale_days: int = field(default=14, validator=_whole("stale_days", 1))
-    expense_alert_pct: int = field(default=50, validator=_whole("expense_alert_pct", 0))
+    stale_days: int = field(default=14, validator=_whole("stale_days", 1, MAX_DAYS))
+    expense_alert_pct: int = field(default=50, validator=_whole("expense_alert_pct", 0,
+                                                                     1_000_000))
 
     @property
     def names(self) -> list[str]:

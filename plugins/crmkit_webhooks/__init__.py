@@ -10,47 +10,28 @@ from __future__ import annotations
 
 from typing import Any
 
-from attrs import field, frozen
+from attrs import frozen
 
 import crmkit
 import crmkit.i18n
+from crmkit.settings import integer, number
 
 from .tables import define_tables
 
 _ = crmkit.i18n.Domain("crmkit_webhooks").gettext
 
 
-def _positive(name: str) -> Any:
-    def check(_inst: Any, _attr: Any, value: Any) -> None:
-        if not value > 0:
-            raise ValueError(_("setting {name} must be greater than 0, got {value}").format(
-                                 name=name, value=value))
-    return check
-
-
-def _int_range(name: str, lo: int, hi: int) -> Any:
-    def check(_inst: Any, _attr: Any, value: Any) -> None:
-        if not lo <= value <= hi:
-            raise ValueError(_("setting {name} must be between {lo} and {hi}, got "
-                               "{value}").format(name=name, lo=lo, hi=hi, value=value))
-    return check
-
-
 @frozen
 class WebhookSettings:
     """Settings of the webhooks plugin (``crmkit plugins set webhooks KEY VALUE``)."""
 
-    timeout_seconds: float = field(default=5.0, converter=float,
-                                   validator=_positive("timeout_seconds"))
-    base_delay_seconds: float = field(default=2.0, converter=float,
-                                      validator=_positive("base_delay_seconds"))
-    max_delay_seconds: float = field(default=3600.0, converter=float,
-                                     validator=_positive("max_delay_seconds"))
-    max_attempts: int = field(default=8, validator=_int_range("max_attempts", 1, 100))
-    lease_seconds: float = field(default=60.0, converter=float,
-                                 validator=_positive("lease_seconds"))
-    batch_size: int = field(default=200, validator=_int_range("batch_size", 1, 5000))
-    concurrency: int = field(default=4, validator=_int_range("concurrency", 1, 32))
+    timeout_seconds: float = number(5.0, low=0, high=3600, low_inclusive=False)
+    base_delay_seconds: float = number(2.0, low=0, high=86_400, low_inclusive=False)
+    max_delay_seconds: float = number(3600.0, low=0, high=30 * 86_400, low_inclusive=False)
+    max_attempts: int = integer(8, low=1, high=100)
+    lease_seconds: float = number(60.0, low=0, high=86_400, low_inclusive=False)
+    batch_size: int = integer(200, low=1, high=5000)
+    concurrency: int = integer(4, low=1, high=32)
 
     def __attrs_post_init__(self) -> None:
         if self.lease_seconds <= self.timeout_seconds + 1:

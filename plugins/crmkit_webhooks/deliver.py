@@ -24,11 +24,7 @@ from typing import Any
 from attrs import define, field
 from sqlalchemy import and_, bindparam, exists, func, insert, or_, select
 
-from crmkit.i18n import Domain
-
-from .endpoints import require_enabled
-
-_ = Domain("crmkit_webhooks").gettext
+from .endpoints import _, require_enabled
 
 UTC = dt.UTC
 
@@ -327,12 +323,7 @@ class Deliverer:
         wait for retries until nothing is pending (or ``max_seconds`` would pass)."""
         with self.crm.unit(write=False) as ctx:
             require_enabled(ctx)
-            if ctx.user.role != "admin":
-                from crmkit import PermissionDenied
-
-                raise PermissionDenied(_("permission denied: user '{name}' may not "
-                                         "deliver webhooks (role admin needed)").format(
-                                           name=ctx.user.name))
+            ctx.check("webhooks.deliver", None, _("the outbox"))
         settings = self.crm.plugins.settings("webhooks")
         report = DeliveryReport()
         started = self.clock()

@@ -14,6 +14,8 @@ from crmkit.i18n import Domain
 
 _ = Domain("crmkit_webhooks").gettext
 
+_ = crmkit.i18n.Domain("crmkit_webhooks").gettext
+
 PATTERN = re.compile(r"^[A-Za-z0-9_.*?\[\]!-]{1,100}$")
 
 
@@ -26,13 +28,6 @@ def mask(secret: str | None) -> str:
 
 def require_enabled(ctx: Any) -> None:
     ctx.crm.plugins.require(ctx, "webhooks")
-
-
-def _require_role(ctx: Any, roles: tuple[str, ...], what: str) -> None:
-    if ctx.user.role not in roles:
-        raise crmkit.PermissionDenied(
-            _("permission denied: user '{name}' may not {what} (role {valid} "
-              "needed)").format(name=ctx.user.name, what=what, valid=' or '.join(roles)))
 
 
 def _public(row: Any, secret: str | None = None) -> dict[str, Any]:
@@ -94,7 +89,7 @@ class Webhooks:
         t = self._t("endpoints")
         with self.crm.unit() as ctx:
             require_enabled(ctx)
-            _require_role(ctx, ("admin",), "add webhooks")
+            ctx.check("webhooks.manage", None, _("webhooks"))
             o = self.crm.table("outbox")
             since = ctx.conn.execute(select(func.coalesce(func.max(o.c.id), 0)).where(
                 o.c.tenant_id == ctx.tenant.id)).scalar_one()
@@ -113,7 +108,7 @@ class Webhooks:
         t = self._t("endpoints")
         with self.crm.unit(write=False) as ctx:
             require_enabled(ctx)
-            _require_role(ctx, ("admin", "manager"), "list webhooks")
+            ctx.check("webhooks.read", None, _("webhooks"))
             rows = ctx.conn.execute(select(t).where(t.c.tenant_id == ctx.tenant.id)
                                     .order_by(t.c.id))
             return [_public(r) for r in rows]
@@ -123,7 +118,7 @@ class Webhooks:
         t, d = self._t("endpoints"), self._t("deliveries")
         with self.crm.unit() as ctx:
             require_enabled(ctx)
-            _require_role(ctx, ("admin",), "remove webhooks")
+            ctx.check("webhooks.manage", None, _("webhook {id}").format(id=id_))
             row = ctx.conn.execute(select(t).where(t.c.tenant_id == ctx.tenant.id,
                                                    t.c.id == id_)).first()
             if row is None:
@@ -138,7 +133,7 @@ class Webhooks:
         t, d = self._t("endpoints"), self._t("deliveries")
         with self.crm.unit(write=False) as ctx:
             require_enabled(ctx)
-            _require_role(ctx, ("admin", "manager"), "read webhook status")
+            ctx.check("webhooks.read", None, _("webhook status"))
             counts = ctx.conn.execute(
                 select(d.c.endpoint_id, d.c.status, func.count().label("n"))
                 .where(d.c.tenant_id == ctx.tenant.id)

@@ -24,6 +24,6 @@ class OrdersAsRevenue:
         self.asked.append(on)
         d = ctx.crm.table("documents")
         return (select(d.c.customer_id, d.c.issued_on,
-                       type_coerce(d.c.amount, BigInteger).label("amount"))
+                       type_coerce(d.c.base_amount, BigInteger).label("amount"))
                 .where(d.c.tenant_id == ctx.tenant.id, d.c.kind == "order",
                        d.c.status != "void", d.c.issued_on <= on))

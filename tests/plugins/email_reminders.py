@@ -35,8 +35,8 @@ def crm_reminders(ctx: Any, on: Any) -> list[Any]:
                                    customer_id=t.id, customer=t.name, owner=t.owner,
                                    due_on=on))
     invoices = ctx.conn.execute(
-        select(d.c.id, d.c.number, d.c.amount, d.c.due_on, d.c.customer_id, c.c.name,
-               c.c.owner)
+        select(d.c.id, d.c.number, d.c.base_amount.label("amount"), d.c.due_on,
+               d.c.customer_id, c.c.name, c.c.owner)
         .join(c, c.c.id == d.c.customer_id)
         .where(d.c.tenant_id == ctx.tenant.id, d.c.kind == "invoice", d.c.status == "open",
                d.c.due_on < on).order_by(d.c.id))

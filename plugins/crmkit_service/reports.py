@@ -1,0 +1,261 @@
+"""``case stats``, the reminders and the 360° section: SQL aggregation.
+
+Stats are one grouped statement (counts and sums with ``CASE``) plus one window
+statement for the medians: ``ROW_NUMBER()`` and ``COUNT(*)`` over each owner's resolved
+cases ordered by ``resolution_seconds`` keep the middle row (odd count) or the two
+middle rows (even count), chosen with integer arithmetic only (``2 * rn`` between ``n``
+and ``n + 2``) so that SQLite, PostgreSQL and MariaDB agree; the database sums those one
+or two rows and Python divides. Only the per-owner rows reach Python.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from sqlalchemy import and_, case, exists, func, or_, select
+
+import crmkit
+from crmkit import ValidationError
+from crmkit.i18n import Domain
+
+from . import zones
+from .cases import REPORT, VIEW, Case, case_select, q
+
+_ = Domain("crmkit_service").gettext
+
+STATS_FIELDS = ("owner", "opened", "resolved", "open", "median_resolution_hours",
+                "response_met", "resolution_met", "avg_rating")
+
+
+def _round(value: Decimal, places: str) -> float:
+    return float(value.quantize(Decimal(places), rounding=ROUND_HALF_UP))
+
+
+def _share(num: Any, den: Any) -> float | None:
+    return None if not den else _round(Decimal(int(num)) / Decimal(int(den)), "0.0001")
+
+
+def _scope(ctx: crmkit.Context, col: Any) -> list[Any]:
+    """``col`` limited to the customers this user may see (nothing for unscoped users,
+    so an admin's statement stays a plain scan)."""
+    return [col.in_(ctx.crm.customers.visible_ids(ctx))] if ctx.crm.customers.scoped(ctx) \
+        else []
+
+
+def conditions(c: Any, end: dt.datetime) -> dict[str, Any]:
+    """As of ``end`` (the instant the day D ends): what counts as resolved, closed,
+    responded, and which deadlines are counted and met."""
+    resolved = and_(c.c.resolved_at.is_not(None), c.c.resolved_at < end)
+    closed = and_(c.c.closed_at.is_not(None), c.c.closed_at < end)
+    responded = and_(c.c.first_response_at.is_not(None), c.c.first_response_at < end)
+    return {
+        "resolved": resolved, "closed": closed, "responded": responded,
+        "open": and_(c.c.opened_at < end, ~resolved, ~closed),
+        "response_counted": or_(c.c.response_due < end, responded),
+        "response_met": and_(responded, c.c.first_response_at <= c.c.response_due),
+        "resolution_counted": or_(c.c.resolution_due < end, resolved),
+        "resolution_met": and_(resolved, c.c.resolved_at <= c.c.resolution_due),
+        "rated": and_(closed, c.c.rating.is_not(None)),
+    }
+
+
+def stats(crm: crmkit.Crm, frm: dt.date | None = None, to: dt.date | None = None
+          ) -> list[dict[str, Any]]:
+    """Per owner of the cases opened from ``frm`` to ``to`` (the tenant's days,
+    inclusive; default the month of ``to`` up to today), as of the end of ``to``: see
+    docs/plugins/service.md. Owners by name, a case without owner last."""
+    with crm.unit(write=False) as ctx:
+        ctx.crm.plugins.require(ctx, "service")
+        ctx.check(REPORT, None, _("case stats"))
+        to = to or ctx.today
+        frm = frm or to.replace(day=1)
+        if frm > to:
+            raise ValidationError(_("--from {frm} is after --to {to}").format(frm=frm, to=to))
+        start, end = zones.day_start(ctx, frm), zones.day_end(ctx, to)
+        c = ctx.crm.table("service_cases")
+        where = [c.c.tenant_id == ctx.tenant.id, c.c.opened_at >= start, c.c.opened_at < end,
+                 *_scope(ctx, c.c.customer_id)]
+        k = conditions(c, end)
+
+        def n(cond: Any) -> Any:
+            return func.coalesce(func.sum(case((cond, 1), else_=0)), 0)
+
+        agg = (select(c.c.owner, func.count().label("opened"),
+                      n(k["resolved"]).label("resolved"), n(k["open"]).label("open"),
+                      n(k["response_counted"]).label("resp_n"),
+                      n(k["response_met"]).label("resp_met"),
+                      n(k["resolution_counted"]).label("res_n"),
+                      n(k["resolution_met"]).label("res_met"),
+                      n(k["rated"]).label("rated"),
+                      func.coalesce(func.sum(case((k["rated"], c.c.rating), else_=0)), 0)
+                      .label("rating_sum"))
+               .where(*where).group_by(c.c.owner))
+        rows = {r.owner: r for r in ctx.conn.execute(agg)}
+        medians = median_seconds(ctx, c, [*where, k["resolved"]])
+        out = []
+        for owner in sorted(rows, key=lambda o: (o is None, o or "")):
+            r = rows[owner]
+            med = medians.get(owner)
+            out.append({
+                "owner": owner, "opened": int(r.opened), "resolved": int(r.resolved),
+                "open": int(r.open),
+                "median_resolution_hours": None if med is None
+                else _round(med / 3600, "0.1"),
+                "response_met": _share(r.resp_met, r.resp_n),
+                "resolution_met": _share(r.res_met, r.res_n),
+                "avg_rating": None if not r.rated
+                else _round(Decimal(int(r.rating_sum)) / int(r.rated), "0.01"),
+            })
+        return out
+
+
+def median_seconds(ctx: crmkit.Context, c: Any, where: list[Any]) -> dict[Any, Decimal]:
+    """Per owner, the median ``resolution_seconds`` of the cases matching ``where`` (an
+    even count: the mean of the two middle values), computed by the database."""
+    ranked = (select(c.c.owner, c.c.resolution_seconds.label("s"),
+                     func.row_number().over(partition_by=c.c.owner,
+                                            order_by=(c.c.resolution_seconds, c.c.id))
+                     .label("rn"),
+                     func.count().over(partition_by=c.c.owner).label("n"))
+              .where(*where).subquery("ranked"))
+    mid = (select(ranked.c.owner, func.sum(ranked.c.s).label("total"),
+                  func.count().label("k"))
+           .where(2 * ranked.c.rn >= ranked.c.n, 2 * ranked.c.rn <= ranked.c.n + 2)
+           .group_by(ranked.c.owner))
+    return {r.owner: Decimal(int(r.total)) / int(r.k) for r in ctx.conn.execute(mid)}
+
+
+# --- reminders -------------------------------------------------------------------------
+
+
+def reminders(ctx: crmkit.Context, on: dt.date) -> list[crmkit.Reminder]:
+    """``case_response_overdue``, ``case_resolution_overdue`` and ``contract_expiring``
+    for date ``on`` (see docs/plugins/service.md)."""
+    c = ctx.crm.table("service_cases")
+    end = zones.day_end(ctx, on)
+    k = conditions(c, end)
+    out: list[crmkit.Reminder] = []
+    due = or_(and_(~k["responded"], c.c.response_due < end), c.c.resolution_due < end)
+    stmt = (case_select(ctx).where(c.c.opened_at < end, ~k["resolved"], ~k["closed"], due)
+            .order_by(c.c.id))
+    for row in ctx.conn.execute(stmt):
+        case_ = Case.from_row(row)
+        if case_.first_response_at is None or case_.first_response_at >= end:
+            if case_.response_due < end:
+                out.append(_case_reminder(ctx, case_, "case_response_overdue",
+                                          case_.response_due, on))
+        if case_.resolution_due < end:
+            out.append(_case_reminder(ctx, case_, "case_resolution_overdue",
+                                      case_.resolution_due, on))
+    return out + contract_reminders(ctx, on)
+
+
+def _case_reminder(ctx: crmkit.Context, case_: Case, kind: str, deadline: dt.datetime,
+                   on: dt.date) -> crmkit.Reminder:
+    day = zones.local_date(ctx, deadline)
+    local = deadline.astimezone(zones.tenant_zone(ctx)).strftime("%Y-%m-%d %H:%M")
+    if kind == "case_response_overdue":
+        subject = _("Case #{id} '{subject}' of {customer} has no response; it was due "
+                    "{due}").format(id=case_.id, subject=q(case_.subject),
+                                    customer=case_.customer, due=local)
+    else:
+        subject = _("Case #{id} '{subject}' of {customer} is not resolved; it was due "
+                    "{due}").format(id=case_.id, subject=q(case_.subject),
+                                    customer=case_.customer, due=local)
+    return crmkit.Reminder(key=f"service:{kind}:{case_.id}", plugin="service", kind=kind,
+                           subject=subject, customer_id=case_.customer_id,
+                           customer=case_.customer, owner=case_.owner, due_on=day,
+                           days_overdue=(on - day).days)
+
+
+def contract_reminders(ctx: crmkit.Context, on: dt.date) -> list[crmkit.Reminder]:
+    """``contract_expiring`` on every day from ``due_on - renewal_days`` to ``due_on``
+    unless the customer has a later-issued contract (not void, issued after this one
+    and on or before ``on``). Key per contract: delivered once."""
+    days = ctx.settings("service").renewal_days
+    d = ctx.crm.table("documents")
+    later = d.alias("later")
+    cu = ctx.crm.table("customers")
+    tid = ctx.tenant.id
+    renewed = exists().where(later.c.tenant_id == tid, later.c.customer_id == d.c.customer_id,
+                             later.c.kind == "contract", later.c.status != "void",
+                             later.c.issued_on > d.c.issued_on, later.c.issued_on <= on)
+    stmt = (select(d.c.id, d.c.number, d.c.customer_id, d.c.amount, d.c.due_on,
+                   cu.c.name, cu.c.owner)
+            .select_from(d.join(cu, cu.c.id == d.c.customer_id))
+            .where(d.c.tenant_id == tid, ctx.crm.customers.visible(ctx),
+                   d.c.kind == "contract", d.c.status != "void", d.c.due_on >= on,
+                   d.c.due_on <= on + dt.timedelta(days=days), d.c.issued_on <= on,
+                   ~renewed)
+            .order_by(d.c.due_on, d.c.id))
+    return [crmkit.Reminder(
+        key=f"service:contract_expiring:{r.id}", plugin="service", kind="contract_expiring",
+        subject=_("Contract {number} of {customer} ends on {end} ({n} days left); offer "
+                  "the renewal").format(number=r.number, customer=r.name, end=r.due_on,
+                                        n=(r.due_on - on).days),
+        customer_id=r.customer_id, customer=r.name, owner=r.owner, due_on=r.due_on,
+        amount=r.amount, document=r.number) for r in ctx.conn.execute(stmt)]
+
+
+# --- the 360° section ------------------------------------------------------------------
+
+
+def section(ctx: crmkit.Context, customer: crmkit.Customer, on: dt.date) -> crmkit.Section:
+    """``{"open", "cases", "products"}`` as of ``on``: how many of the customer's cases
+    are open, the last 10 (newest first) with their solutions, and the products on the
+    customer's order and invoice lines (not void) with first and last purchase dates."""
+    if not ctx.allowed(VIEW, customer):
+        return crmkit.Section(plugin="service", title=_("Service"),
+                              data={"open": 0, "cases": [], "products": []})
+    c = ctx.crm.table("service_cases")
+    end = zones.day_end(ctx, on)
+    k = conditions(c, end)
+    mine = [c.c.tenant_id == ctx.tenant.id, c.c.customer_id == customer.id]
+    n_open = ctx.conn.execute(select(func.count()).select_from(c)
+                              .where(*mine, k["open"])).scalar_one()
+    last = [Case.from_row(r).as_json() for r in ctx.conn.execute(
+        case_select(ctx).where(*mine, c.c.opened_at < end)
+        .order_by(c.c.opened_at.desc(), c.c.id.desc()).limit(10))]
+    products = bought(ctx, int(customer.id), on)  # type: ignore[arg-type]  # stored: has an id
+    summary = [
+        (_("Open cases"), int(n_open)),
+        (_("Last cases"), [{_("id"): x["id"], _("opened"): x["opened_at"][:16],
+                            _("status"): x["status"], _("priority"): x["priority"],
+                            _("subject"): x["subject"], _("solution"): x["solution"]}
+                           for x in last]),
+        (_("Products bought"), [{_("product"): p["product"], _("first"): p["first_bought"],
+                                 _("last"): p["last_bought"], _("quantity"): p["quantity"]}
+                                for p in products]),
+    ]
+    return crmkit.Section(plugin="service", title=_("Service"),
+                          data={"open": int(n_open), "cases": last, "products": products},
+                          summary=summary)
+
+
+def bought(ctx: crmkit.Context, customer_id: int, on: dt.date) -> list[dict[str, Any]]:
+    """Per product on the customer's order and invoice lines (not void) issued on or
+    before ``on``: first and last purchase date and the quantity (orders and invoices
+    added, as ``sales products`` does). By first purchase, then product."""
+    from sqlalchemy import BigInteger, type_coerce
+
+    ln = ctx.crm.table("document_lines")
+    d = ctx.crm.table("documents")
+    stmt = (select(ln.c.product, func.min(d.c.issued_on).label("first"),
+                   func.max(d.c.issued_on).label("last"),
+                   func.sum(type_coerce(ln.c.quantity, BigInteger)).label("qty"))
+            .select_from(ln.join(d, d.c.id == ln.c.document_id))
+            .where(ln.c.tenant_id == ctx.tenant.id, d.c.tenant_id == ctx.tenant.id,
+                   d.c.customer_id == customer_id, d.c.kind.in_(("order", "invoice")),
+                   d.c.status != "void", d.c.issued_on <= on)
+            .group_by(ln.c.product))
+    out = []
+    for r in ctx.conn.execute(stmt):
+        qty = Decimal(int(r.qty)) / 1000
+        out.append({"product": r.product, "first_bought": r.first, "last_bought": r.last,
+                    "quantity": str(qty.quantize(Decimal(1)) if qty == qty.to_integral_value()
+                                    else qty.normalize())})
+    return sorted(out, key=lambda p: (p["first_bought"], p["product"]))
+
+
