@@ -158,6 +158,40 @@ def test_every_human_string_in_code_is_wrapped():
         "plugin `_ = Domain(\"crmkit_<plugin>\").gettext`):\n" + "\n".join(problems))
 
 
+def translated_at_import(path: Path) -> list[int]:
+    """Lines where a message is translated when the module is imported (module or
+    class level, a decorator such as ``@click.option(help=_(...))``, a default value):
+    it would stay in the language of whoever imported the module first."""
+    found: list[int] = []
+
+    def calls(node: ast.AST) -> None:
+        for ch in ast.walk(node):
+            if isinstance(ch, ast.Call) and _name(ch.func) in WRAPPERS - {"N_"}:
+                found.append(ch.lineno)
+
+    def visit(node: ast.AST) -> None:
+        for ch in ast.iter_child_nodes(node):
+            if isinstance(ch, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+                for d in [*getattr(ch, "decorator_list", []), *ch.args.defaults,
+                          *[k for k in ch.args.kw_defaults if k is not None]]:
+                    calls(d)
+                continue
+            if isinstance(ch, ast.Call) and _name(ch.func) in WRAPPERS - {"N_"}:
+                found.append(ch.lineno)
+            visit(ch)
+
+    visit(ast.parse(path.read_text(encoding="utf-8")))
+    return sorted(found)
+
+
+def test_nothing_is_translated_at_import_time():
+    problems = [f"{p.relative_to(ROOT)}:{line}" for p in _sources()
+                for line in translated_at_import(p)]
+    assert not problems, (
+        "translated at import time (use N_() for a click help text, or call _() inside "
+        "the function that shows the message):\n" + "\n".join(problems))
+
+
 def test_the_checker_finds_an_unwrapped_string(tmp_path):
     # the check above must be able to fail: three unwrapped strings, two wrapped ones
     src = tmp_path / "m.py"
@@ -169,6 +203,9 @@ def test_the_checker_finds_an_unwrapped_string(tmp_path):
         "    raise ValidationError(_('bad value {x}').format(x=x))\n", encoding="utf-8")
     assert [(line, text) for line, _w, text in unwrapped(src)] == [
         (2, "plain text"), (3, "bad value {x}"), (4, "customer")]
+    src.write_text("TITLE = _('Overdue')\n\n@click.option('--x', help=_('X.'))\n"
+                   "def f(y=N_('fine')):\n    return _('fine too')\n", encoding="utf-8")
+    assert translated_at_import(src) == [1, 3]
 
 
 # --- 2. every msgid is in each catalog, translated; .mo compiled -------------------
