@@ -460,32 +460,28 @@ def test_an_unknown_crmkit_lang_is_one_line_exit_1(tmp_path):
 
 def test_the_cli_speaks_the_tenants_locale_for_the_whole_command(tmp_path, monkeypatch):
     """Table headers are built after the unit that read the rows: the CLI sets the
-    tenant's locale for the whole command, and resets it afterwards."""
-    import attrs
+    tenant's locale (tenants.locale) for the whole command, and resets it afterwards."""
+    import sqlite3
+
     from click.testing import CliRunner
 
     from crmkit.cli import cli
     from crmkit.i18n import current_locale
-    from crmkit.services.admin import TenantService
 
     monkeypatch.delenv("CRMKIT_LANG", raising=False)
-    db = ["--db", f"sqlite:///{tmp_path / 'x.db'}"]
+    path = tmp_path / "x.db"
+    db = ["--db", f"sqlite:///{path}"]
     runner = CliRunner()
     assert runner.invoke(cli, [*db, "init"]).exit_code == 0
     assert runner.invoke(cli, [*db, "customer", "add", "上海大众"]).exit_code == 0
-    real_get = TenantService.get
-
-    @attrs.define
-    class ZhTenant:  # what a tenant with `tenant update --locale zh_CN` reads as
-        locale: str = "zh_CN"
-
-    def get(self, slug, **kw):
-        t = real_get(self, slug, **kw)
-        return ZhTenant() if t is not None else t
-
-    monkeypatch.setattr(TenantService, "get", get)
+    out = runner.invoke(cli, [*db, "customer", "list"]).output
+    assert re.search(r"^id +name +status +owner", out, re.M), out
+    with sqlite3.connect(path) as con:  # what `tenant update default --locale zh_CN` does
+        con.execute("UPDATE crm_tenants SET locale = 'zh_CN' WHERE slug = 'default'")
     out = runner.invoke(cli, [*db, "customer", "list"]).output
     assert re.search(r"^编号 +名称 +状态 +负责人", out, re.M), out
+    r = runner.invoke(cli, [*db, "customer", "show", "99"])
+    assert r.exit_code == 1 and r.output.startswith("错误：未找到客户 99"), r.output
     assert current_locale() == "en"  # nothing leaks into the next command
     monkeypatch.setenv("CRMKIT_LANG", "en")  # the shell's choice wins over the tenant's
     out = runner.invoke(cli, [*db, "customer", "list"]).output
