@@ -86,8 +86,8 @@ def _tidy(message: str, plugin: str) -> str:
     text, sep, path = message.rpartition(" @ ")
     key = path[len(plugin) + 1:] if sep and path.startswith(plugin + ".") else ""
     if text.startswith("must be ") and key:
-        return f"setting {key} of {plugin} {text}"
-    return f"invalid setting: {message}"
+        return _("setting {key} of {plugin} {text}").format(key=key, plugin=plugin, text=text)
+    return _("invalid setting: {message}").format(message=message)
 
 
 def _format(exc: BaseException, type_: Any) -> str:
