@@ -203,13 +203,13 @@ def msgids(cat: Catalog) -> set[Any]:
 
 def untranslated(cat: Catalog) -> list[str]:
     """The msgids of ``cat`` without a (complete) translation."""
-    missing = []
+    missing: list[str] = []
     for m in cat:
         if not m.id:
             continue
         strings = m.string if isinstance(m.string, tuple | list) else (m.string,)
         if m.fuzzy or not all(strings):
-            missing.append(m.id[0] if isinstance(m.id, tuple) else m.id)
+            missing.append(str(m.id[0] if isinstance(m.id, tuple | list) else m.id))
     return missing
 
 
@@ -244,16 +244,15 @@ def problems(root: Path = ROOT, only: str | None = None) -> list[str]:
 def main(argv: list[str] | None = None, root: Path | None = None, prog: str | None = None
          ) -> int:
     """The command line: ``action [--package NAME] [--root DIR] [--locale L]``."""
-    root = root or ROOT
     parser = argparse.ArgumentParser(prog=prog, description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("action", choices=["extract", "update", "compile", "check", "todo"])
     parser.add_argument("--package", help="only this package (e.g. crmkit_sales)")
-    parser.add_argument("--root", type=Path, default=root,
+    parser.add_argument("--root", type=Path, default=root or ROOT,
                         help="source tree (default: the current folder)")
     parser.add_argument("--locale", action="append",
                         help="catalog locale to create/update (repeat; default zh_CN)")
     args = parser.parse_args(argv)
-    root: Path = args.root.resolve()
+    root = args.root.resolve()
     locales = tuple(args.locale or LOCALES)
     if args.action == "check":
         found = problems(root, args.package)
