@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import os
+import sys
+import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -58,7 +60,7 @@ class Crm:
                 host.installed[pname].tables = sorted(set(metadata.tables) - before)
             # the open unit of work lives in a ContextVar of this instance alone: each
             # thread and each asyncio task sees its own, and two crmkit.open() share none
-            current: ContextVar[Context | None] = ContextVar(
+            current: ContextVar[tuple[Context, tuple[int, int]] | None] = ContextVar(
                 f"crmkit_unit_{next(_INSTANCES)}", default=None)
             _shared = {"metadata": metadata, "current": current, "enabled": {}}
         self._shared = _shared
@@ -110,11 +112,16 @@ class Crm:
     # --- schema ----------------------------------------------------------------------
 
     def init(self) -> None:
-        """Create the core tables (and enabled plugins'); the tenant ``default`` and its
-        ``admin``. Idempotent."""
-        from .migrations import upgrade
+        """Create or upgrade the core tables, the tenant ``default`` and its ``admin``.
 
-        upgrade(self)
+        Installed plugins' tables are not created here: a plugin's migration branch
+        (or ``create_all`` for a plugin without migrations) is upgraded when the plugin
+        is first enabled for any tenant, and by ``crmkit db upgrade``. Plugins already
+        in use (enabled somewhere, or with their branch in the database) are brought to
+        their head too. Idempotent."""
+        from .migrations import upgrade_in_use
+
+        upgrade_in_use(self)
         tenants = self.using(user="admin")
         if tenants.tenants.get("default", missing_ok=True) is None:
             tenants.tenants.add("default", name="Default")
@@ -180,7 +187,7 @@ class Crm:
     def current(self) -> Context | None:
         """The context of the unit of work open in this thread or asyncio task (of this
         instance), if any."""
-        return self._shared["current"].get()
+        return _open_unit(self._shared["current"])
 
     @contextmanager
     def unit(self, *, write: bool = True, echo: Any = None) -> Iterator[Context]:
@@ -193,10 +200,11 @@ class Crm:
         else, and it gets no unit of its own either (that would not be atomic with the
         open one, and on SQLite it would wait for the open one's write lock). The open
         unit is kept in a :class:`contextvars.ContextVar` of this instance: threads and
-        asyncio tasks each see their own.
+        asyncio tasks each see their own, also a task or thread started inside an open
+        unit with a copy of its context (it opens a unit of its own).
         """
-        var: ContextVar[Context | None] = self._shared["current"]
-        ctx = var.get()
+        var = self._shared["current"]
+        ctx = _open_unit(var)
         if ctx is not None:
             if ctx.tenant.slug != self.tenant_slug or ctx.user.name != self.user_name:
                 raise UnitConflict(_(
@@ -225,7 +233,7 @@ class Crm:
                 hooks = self.host.hooks(self.enabled_plugins(conn, tenant.id))
                 ctx = Context(crm=self, tenant=tenant, user=user, today=self.today,
                               conn=conn, hooks=hooks, echo=echo)
-                token = var.set(ctx)
+                token = var.set((ctx, _owner()))
                 locale = _tenant_locale(tenant)
                 ltoken = set_locale(locale) if locale is not None else None
                 try:
@@ -251,11 +259,16 @@ class Crm:
     def _changes_query(self, ctx: Context, since: int) -> Any:
         a = self.table("audit")
         q = select(a).where(a.c.tenant_id == ctx.tenant.id, a.c.id > since).order_by(a.c.id)
-        if self.customers.scoped(ctx):
-            # a scoped user (sales) sees changes to the customers they may see, and
-            # their own changes that concern no customer; never anyone else's
-            q = q.where(or_(a.c.customer_id.in_(self.customers.visible_ids(ctx)),
-                            and_(a.c.customer_id.is_(None), a.c.user == ctx.user.name)))
+        scoped, reads_all = self.customers.scoped(ctx), ctx.allowed("audit.read", None)
+        if scoped or not reads_all:
+            # a scoped user (sales) sees changes to the customers they may see; changes
+            # that concern no customer (users, plugins, settings) need audit.read, else
+            # only their own
+            about = (a.c.customer_id.in_(self.customers.visible_ids(ctx)) if scoped
+                     else a.c.customer_id.is_not(None))
+            none = a.c.customer_id.is_(None)
+            q = q.where(or_(about, none if reads_all else and_(none,
+                                                               a.c.user == ctx.user.name)))
         # and of each record only what the user may see of it now (issue 11.12)
         return q.where(*self.activities.change_scope(ctx, a), *[
             c for c in ctx.hooks.crm_change_scope(ctx=ctx, user=ctx.user, audit=a)
@@ -288,6 +301,28 @@ class Crm:
 
 
 _INSTANCES = itertools.count(1)  # names the ContextVar of each instance (debugging only)
+
+
+def _owner() -> tuple[int, int]:
+    """Who runs this code: the thread, and the asyncio task (0: none)."""
+    asyncio = sys.modules.get("asyncio")  # not imported: no task can be running
+    task = None
+    if asyncio is not None:
+        try:
+            task = asyncio.current_task()
+        except RuntimeError:  # no running event loop in this thread
+            task = None
+    return threading.get_ident(), id(task) if task is not None else 0
+
+
+def _open_unit(var: ContextVar[tuple[Context, tuple[int, int]] | None]) -> Context | None:
+    """The unit open in this thread or task: a value copied into another task or
+    thread with the context (``asyncio.create_task``, ``asyncio.to_thread``) is not
+    theirs, since its connection belongs to the one that opened it."""
+    value = var.get()
+    if value is None or value[1] != _owner():
+        return None
+    return value[0]
 
 
 def _tenant_locale(tenant: Tenant) -> str | None:

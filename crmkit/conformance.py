@@ -249,7 +249,8 @@ def migration_problems(obj: Any, name: str) -> list[str]:
                 return [f"cannot be registered for the migration check: "
                         f"{crm.host.installed.get(name) and crm.host.installed[name].error}"]
             tables = crm.host.installed[name].tables
-            crm.init()
+            crm.init()  # the core; the plugin's branch as `db upgrade` brings it:
+            migrations.upgrade(crm)
             present = set(inspect(crm.engine).get_table_names())
             missing = sorted(set(tables) - present)
             if missing:

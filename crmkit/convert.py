@@ -25,7 +25,7 @@ _conv.register_unstructure_hook(tuple, list)
 _conv.register_unstructure_hook(
     Line,
     lambda ln: {"product": ln.product, "quantity": str(ln.quantity),
-                "unit_price": fmt_money(ln.unit_price)},
+                "unit_price": fmt_money(ln.unit_price), "unit_cost": fmt_money(ln.unit_cost)},
 )
 _conv.register_structure_hook(Decimal, lambda v, _: Decimal(str(v)))
 

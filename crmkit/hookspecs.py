@@ -157,6 +157,7 @@ def crm_addhooks(pluginmanager: pluggy.PluginManager) -> None:
     Historic: called for every plugin as it is registered. Other plugins then
     implement those hooks without importing the plugin that declares them; the core
     calls them for enabled plugins through ``ctx.hooks.<name>(...)``. Returns nothing.
+    A plugin that raises here is listed as broken (``crm_addhooks failed: ...``).
 
     Since 0.1.
     """
@@ -169,7 +170,8 @@ def crm_tables(metadata: Any, prefix: str) -> None:
     Called once per ``crmkit.open``, for every installed plugin. Name tables
     ``f"{prefix}<plugin>_<name>"`` and give them a ``tenant_id`` column that leads every
     index. Read them back later with ``ctx.crm.table("<plugin>_<name>")``. Returns
-    nothing.
+    nothing. A plugin that raises here is listed as broken with the error, the tables
+    it defined are taken back, and ``crmkit.open`` goes on with the others.
 
     Since 0.1.
     """
@@ -182,7 +184,8 @@ def crm_cli(cli: Any) -> None:
     Called for every installed plugin when the CLI starts. Plugin commands hang under
     the plugin's name; when the plugin is not enabled for the tenant, running one
     says how to enable it. Get the service API in a command with
-    ``crmkit.cli.get_crm()``. Returns nothing.
+    ``crmkit.cli.get_crm()``. Returns nothing. A plugin that raises here is listed as
+    broken and its commands are not offered (``--debug`` shows the traceback).
 
     Since 0.1.
     """
@@ -194,7 +197,8 @@ def crm_settings() -> Any:
 
     An alternative to ``PLUGIN.settings``. Values are stored per tenant and validated
     by cattrs (``crmkit plugins set NAME KEY VALUE``); read them with
-    ``ctx.settings("<plugin>")``. Returns the class.
+    ``ctx.settings("<plugin>")``. Returns the class. Asked once, when the plugin
+    manager is made; a plugin that raises here is listed as broken.
 
     Since 0.1.
     """
@@ -258,6 +262,24 @@ def crm_today(ctx: Any, on: Any) -> dict[str, Any] | None:
     JSON-ready (amounts as two-decimal strings) and in the user's scope: compute in
     SQL and limit it with ``ctx.crm.customers.visible(ctx)``. A part no enabled
     plugin gives stays null. Read-only.
+
+    Since 0.2.
+    """
+
+
+@hookspec
+def crm_report_sections(ctx: Any, on: Any) -> Any:
+    """The plugin's sections of ``crmkit report`` (the HTML report) as of date ``on``.
+
+    Fires once per report, for the plugins enabled for the tenant, inside a read-only
+    unit, after the core's own section. Return a :class:`crmkit.report.ReportSection`
+    (or a list of them, or None): headline ``figures`` (label, value) pairs, ``charts``
+    (:class:`crmkit.report.Chart`: bar, hbar, line or stacked, as plain numbers) and
+    small ``tables`` - data only; the core draws the charts (inline SVG) and lays out
+    the page, escaping every text. Labels are translated with the plugin's ``_()``.
+    Compute in SQL and stay in the user's scope (``ctx.crm.customers.visible(ctx)``);
+    ask the plugin's own permission (``ctx.allowed("<plugin>.<verb>", None)``) and
+    return None when it is denied. Must not write.
 
     Since 0.2.
     """
@@ -348,7 +370,8 @@ def crm_demo(crm: Any, customers: list[Any], rng: Any) -> None:
 
     Called after the core sample data exists and the plugin is enabled; ``customers``
     are the sample customers, ``rng`` a seeded ``random.Random`` (use it, so the demo
-    stays deterministic). Write through ``crm``. Returns nothing.
+    stays deterministic). Write through ``crm``. Returns nothing. A plugin that raises
+    here is listed as broken; the demo goes on without it and says so.
 
     Since 0.1.
     """

@@ -289,9 +289,12 @@ class PluginHost:
         return p.spec.settings if p.spec else None
 
     def impls_by_plugin(self, hook_name: str) -> list[tuple[str, Any]]:
-        """(plugin name, function) of one hook in call order."""
+        """(plugin name, function) of one hook in call order (an implementation of a
+        deprecated name forwarded to it is named after its plugin)."""
         hc = getattr(self.pm.hook, hook_name)
-        return [(i.plugin_name, i.function) for i in reversed(hc.get_hookimpls())]
+        owner = getattr(self, "owner", {})
+        return [(owner.get(i.plugin_name, i.plugin_name), i.function)
+                for i in reversed(hc.get_hookimpls())]
 
     def implemented_hooks(self, name: str) -> list[str]:
         p = self.get(name)

@@ -151,11 +151,13 @@ class Activity:
 @frozen
 class Line:
     """One line of a document: ``quantity`` of ``product`` at ``unit_price``; its total is
-    rounded half up to the cent."""
+    rounded half up to the cent. ``unit_cost`` (optional, in the document's currency) is
+    what one unit cost the business: the insights plugin's profit reads it."""
 
     product: str
     quantity: Decimal
     unit_price: Decimal
+    unit_cost: Decimal | None = None
 
     @property
     def total(self) -> Decimal:

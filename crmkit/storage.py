@@ -266,6 +266,7 @@ def build_metadata(prefix: str = "crm_") -> MetaData:
         Column("product", Str(SHORT_MAX), nullable=False),
         Column("quantity", Quantity, nullable=False),
         Column("unit_price", Money, nullable=False),
+        Column("unit_cost", Money),  # optional, in the document's currency (core_0005)
         Index(f"{p}ix_document_lines_document", "tenant_id", "document_id"),
         Index(f"{p}ix_document_lines_product", "tenant_id", "product"),
         **_MYSQL,

@@ -58,7 +58,10 @@ def _why_unreachable(backend: str) -> str | None:
             eng.dispose()
             _reachable[backend] = None
         except Exception as exc:  # noqa: BLE001 - any failure means "not here"
-            _reachable[backend] = f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
+            from crmkit.storage import hide_secret
+
+            _reachable[backend] = hide_secret(
+                f"{type(exc).__name__}: {str(exc).splitlines()[0]}", _server_url(backend))
     return _reachable[backend]
 
 
@@ -70,7 +73,9 @@ def _unreachable() -> dict[str, str]:
 def pytest_report_header(config: pytest.Config) -> list[str]:
     """One line per chosen backend that cannot be reached, saying why."""
     required = os.environ.get("CRMKIT_TEST_REQUIRE_ALL") == "1"
-    return [f"crmkit: {b} not reachable at {_server_url(b)} ({why}); "
+    from crmkit.storage import display_url
+
+    return [f"crmkit: {b} not reachable at {display_url(_server_url(b))} ({why}); "
             + ("its tests will fail (CRMKIT_TEST_REQUIRE_ALL=1)" if required
                else "its tests are skipped")
             for b, why in _unreachable().items()]
@@ -119,7 +124,9 @@ def crm_db_url(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]:
         if os.environ.get("CRMKIT_TEST_REQUIRE_ALL") == "1":
             pytest.fail(f"{backend} is required (CRMKIT_TEST_REQUIRE_ALL=1) but "
                         f"unreachable: {why}")
-        pytest.skip(f"{backend} not reachable at {_server_url(backend)}: {why}")
+        from crmkit.storage import display_url
+
+        pytest.skip(f"{backend} not reachable at {display_url(_server_url(backend))}: {why}")
     from sqlalchemy import create_engine, text
 
     name = "crmkit_t_" + uuid.uuid4().hex[:12]
@@ -145,8 +152,9 @@ def crm_db_url(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def crm_sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Callable[[bool], str]:
-    """SQLite files migrated to head once per session (one with the installed plugins'
-    branches, one with the core's only); tests start from a copy."""
+    """SQLite files initialised once per session (``crm.init()``: crmkit's core; a
+    plugin's tables come when a test enables it), one per plugin discovery setting;
+    tests start from a copy."""
     import crmkit
 
     made: dict[bool, str] = {}

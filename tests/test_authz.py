@@ -17,13 +17,16 @@ from pathlib import Path
 from typing import Any
 
 import crmkit_grading as grading
+import crmkit_insights as insights
 import crmkit_marketing as mkt
 import crmkit_sales.service as sales
+import crmkit_service as service
 import pytest
 from crmkit_webhooks.deliver import Deliverer
 from crmkit_webhooks.endpoints import Webhooks
 
 import crmkit
+import crmkit.report as report
 from crmkit.builtin.permissions import ACTIONS, OPERATOR_TENANT
 from crmkit.errors import NotFound, PermissionDenied
 from crmkit.services.plugins import purge, uninstall_plan
@@ -53,7 +56,8 @@ class Policy:
         return None
 
 
-PLUGINS = ("policy", "grading", "webhooks", "sales", "marketing")
+PLUGINS = ("policy", "grading", "webhooks", "sales", "marketing", "service", "insights",
+           "receivables")
 
 
 @pytest.fixture
@@ -70,6 +74,7 @@ def world(crm_factory: Callable[..., Any]) -> tuple[Any, Policy]:
     crm.customers.add(name="Li's", owner="li", external_id="LI-1")     # id 1
     crm.customers.add(name="Wang's", owner="wang", external_id="W-1")  # id 2
     crm.customers.add(name="Li's 2", owner="li", external_id="LI-2")   # id 3
+    mkt.add(crm, "Spring", channel="print", budget="100")               # campaign 1
     return crm, policy
 
 
@@ -100,8 +105,20 @@ ENTRY_POINTS: list[tuple[str, Callable[[Any], Any]]] = [
     ("webhooks.deliver", lambda c: Deliverer(c).run(once=True)),
     ("marketing.manage", lambda c: mkt.add(c, "Fair", channel="print")),
     ("marketing.view", lambda c: mkt.list_campaigns(c)),
+    ("marketing.lead", lambda c: mkt.add_lead(c, 1, 1)),
+    ("marketing.target", lambda c: mkt.target(c, 1, customers=[1])),
     ("plugins.uninstall", lambda c: uninstall_plan(c, "grading")),
+    ("service.view", lambda c: service.list_cases(c)),
+    ("service.work", lambda c: service.add(c, 1, subject="Broken")),
+    ("service.report", lambda c: service.stats(c)),
+    ("report.view", lambda c: report.build(c)),
+    ("insights.read", lambda c: insights.profit(c)),
+    ("insights.manage", lambda c: insights.add_product(c, "Widget")),
 ]
+
+#: the report's sections: a denied one is left out of the report (no error)
+SECTION_ACTIONS = {"receivables.view": "receivables", "grading.view": "grading",
+                   "sales.report": "sales", "insights.read": "insights"}
 
 
 def test_a_third_party_plugin_can_deny_every_admin_action(world):
@@ -112,10 +129,26 @@ def test_a_third_party_plugin_can_deny_every_admin_action(world):
         _denied(lambda call=call: call(crm), action)  # the admin of tenant default
         assert counts(crm) == before, action
     policy.deny = set()
-    # every named action of the table is asked by some entry point (sales.view_all below)
-    asked = {a for a, _ in ENTRY_POINTS} | {"sales.view_all"}
-    assert set(ACTIONS) - asked <= {"audit.read", "marketing.costs", "marketing.lead",
-                                    "marketing.target"}
+    # every action of the table is asked by an entry point above or by the tests below
+    asked = {a for a, _ in ENTRY_POINTS} | {"sales.view_all", "audit.read",
+                                            "marketing.costs"}
+    assert set(ACTIONS) - asked <= {"service.reopen", *SECTION_ACTIONS}
+    policy.deny = {"marketing.costs"}  # the admin no longer sees the budget
+    assert mkt.show(crm, 1)["budget"] is None
+    policy.deny = set()
+    assert str(mkt.show(crm, 1)["budget"]) == "100.00"
+
+
+def test_a_denied_section_action_leaves_that_section_out_of_the_report(world):
+    crm, policy = world
+    crm.documents.add(customer_id=1, kind="invoice", number="INV-1", amount="100.00",
+                      issued_on="2026-11-01", due_on="2026-11-10")
+    everything = {s.plugin for s in report.build(crm).sections}
+    assert set(SECTION_ACTIONS.values()) <= everything
+    for action, plugin in SECTION_ACTIONS.items():
+        policy.deny = {action}
+        assert {s.plugin for s in report.build(crm).sections} == everything - {plugin}, action
+    policy.deny = set()
 
 
 def test_a_third_party_plugin_can_grant_every_admin_action(world):
@@ -134,6 +167,22 @@ def test_a_third_party_plugin_can_grant_every_admin_action(world):
     assert crm.tenants.get("acme2") is not None
 
 
+def test_a_grant_of_one_action_needs_no_other(world, cli, monkeypatch):
+    """jobs run --all-tenants asks jobs.run_all only (not tenants.manage as well)."""
+    import crmkit.plugins
+
+    _crm, policy = world
+    real = crmkit.plugins.PluginHost
+    monkeypatch.setattr(crmkit.plugins, "PluginHost", lambda: real([policy]))  # the CLI's
+    r = cli("jobs", "run", "reminders.send", "--all-tenants", "--json", user="li")
+    assert r.exit_code == 1 and "may not jobs.run_all" in r.stderr
+    policy.grant = {("li", "jobs.run_all")}
+    r = cli("jobs", "run", "reminders.send", "--all-tenants", "--json", user="li")
+    assert r.exit_code == 0, r.stderr
+    assert [(row["tenant"], row["status"]) for row in r.json] == [("default", "ok"),
+                                                                  ("acme", "ok")]
+
+
 def test_sales_view_all_decides_whose_opportunities_a_user_sees(world):
     crm, policy = world
     li_c = 1
@@ -147,6 +196,25 @@ def test_sales_view_all_decides_whose_opportunities_a_user_sees(world):
     assert sales.list_opportunities(boss) == []
     policy.deny, policy.grant = set(), {("li", "sales.view_all")}
     assert len(sales.list_opportunities(li)) == 2
+
+
+def test_audit_read_decides_who_sees_changes_that_concern_no_customer(world):
+    crm, policy = world
+    crm.users.add("newbie")  # a change about no customer, by admin
+
+    def sees(who: str) -> bool:
+        return any(c["table"] == "user" and c["after"]["name"] == "newbie"
+                   for c in crm.using(user=who).changes())
+
+    assert sees("admin") and sees("boss") and not sees("li")
+    policy.grant = {("li", "audit.read")}
+    assert sees("li")
+    assert {c["id"] for c in crm.using(user="li").changes()
+            if c["table"] == "customer"} == {1, 3}  # her customers only, still
+    policy.grant, policy.deny = set(), {"audit.read"}
+    assert not sees("boss")
+    assert {c["id"] for c in crm.using(user="boss").changes()
+            if c["table"] == "customer"} == {1, 2, 3}  # customers' changes stay
 
 
 def test_the_role_table_by_role_and_tenant(world):

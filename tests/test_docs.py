@@ -17,7 +17,7 @@ from tests.plugins.installing import install_isolated
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 PLUGIN_PAGES = ("receivables", "grading", "sales", "csv", "webhooks", "email", "marketing",
-                "service")
+                "service", "insights")
 
 
 def _core_command_paths() -> list[str]:
@@ -101,6 +101,7 @@ from crmkit import migrations
 with tempfile.TemporaryDirectory() as d:
     crm = crmkit.open(f"sqlite:///{d}/t.db", plugins=["crmkit_followup"], discover=False)
     crm.init()
+    crm.plugins.enable("followup")  # as the page does: its branch comes with enabling
     print(migrations.revision(crm, "followup", sys.argv[1])["revision"])
 """
 

@@ -137,6 +137,36 @@ def test_asyncio_tasks_on_two_tenants_write_only_their_own(two):
     assert _rows(crm, "acme", "default-") == []
 
 
+def test_a_task_or_thread_started_inside_a_unit_opens_its_own(two):
+    """``asyncio.create_task`` and threads run with a copy of the context; the unit
+    open in it is not theirs: a task that outlives the unit (fire and forget) must not
+    join its closed connection, a thread must not share its connection."""
+    import contextvars
+
+    crm = two
+    seen: dict[str, object] = {}
+
+    async def later() -> None:
+        await asyncio.sleep(0.05)  # the unit that created this task is closed by now
+        seen["task"] = crm.current
+        crm.customers.add(name="from-task")
+
+    async def main() -> None:
+        with crm.unit(write=False) as ctx:
+            task = asyncio.create_task(later())
+            copied = contextvars.copy_context()
+            t = threading.Thread(target=copied.run,
+                                 args=(lambda: seen.setdefault("thread", crm.current),))
+            t.start()
+            t.join()
+            assert crm.current is ctx
+        await task
+
+    asyncio.run(main())
+    assert seen == {"task": None, "thread": None}
+    assert _rows(crm, "default") == ["from-task"]
+
+
 def test_two_open_instances_share_no_unit(crm_factory, crm_db_url):
     a = crm_factory()
     b = crmkit.open(crm_db_url)
@@ -170,3 +200,18 @@ def test_unit_takes_the_tenant_locale_unless_crmkit_lang(two, monkeypatch):
     monkeypatch.setenv("CRMKIT_LANG", "en")
     with crm.unit():
         assert current_locale() == "en"
+
+
+def test_unit_takes_the_locale_stored_on_the_tenant(two, monkeypatch):
+    crm = two
+    t = crm.table("tenants")
+    if "locale" not in t.c:
+        pytest.skip("the tenants table has no locale column yet (issue 12)")
+    with crm.engine.begin() as conn:
+        conn.execute(t.update().where(t.c.slug == "acme").values(locale="zh_CN"))
+    monkeypatch.delenv("CRMKIT_LANG", raising=False)
+    with crm.using(tenant="acme").unit() as ctx:
+        assert ctx.tenant.locale == "zh_CN" and current_locale() == "zh_CN"
+    with crm.unit():  # default keeps en
+        assert current_locale() == "en"
+    assert current_locale() == "en"

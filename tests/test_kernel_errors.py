@@ -85,3 +85,15 @@ def test_display_url_and_hide_secret(raw, shown):
     # the URL and the bare password in a driver's message are both masked
     assert hide_secret(f"failed: {raw} (Pw9)", raw) == (
         f"failed: {shown} ({'***' if 'Pw9' in raw else 'Pw9'})")
+
+
+def test_the_test_fixtures_report_an_unreachable_server_with_the_password_masked(
+        monkeypatch):
+    from crmkit import testing
+
+    monkeypatch.setenv("CRMKIT_TEST_DATABASES", "sqlite,postgresql")
+    monkeypatch.setenv("CRMKIT_TEST_POSTGRES_URL", UNREACHABLE)
+    monkeypatch.setattr(testing, "_reachable", {})
+    lines = testing.pytest_report_header(None)
+    assert len(lines) == 1 and "not reachable at postgresql+psycopg://erp:***@" in lines[0]
+    assert SECRET not in lines[0]

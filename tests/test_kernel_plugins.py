@@ -101,10 +101,9 @@ def test_two_instances_have_their_own_callers(tmp_path):
         two.close()
 
 
-def test_a_deprecated_hook_name_reaches_only_tenants_that_enabled_its_plugin(monkeypatch):
-    """Implementations of an old hook name are forwarded to the new hook as plugins of
-    their own ("<plugin>:<old>"), which belong to their plugin: a tenant that has not
-    enabled it does not call them."""
+@pytest.fixture
+def oldie_host(monkeypatch):
+    """A host with ``oldie`` (implements the old name of ``crm_reminders``) and ``pa``."""
     import warnings
 
     from crmkit import deprecations
@@ -122,12 +121,24 @@ def test_a_deprecated_hook_name_reaches_only_tenants_that_enabled_its_plugin(mon
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", deprecations.CrmkitDeprecationWarning)
-        host = PluginHost([Oldie(), Counter("pa")], discover=False)
+        return PluginHost([Oldie(), Counter("pa")], discover=False)
+
+
+def test_a_deprecated_hook_name_reaches_only_tenants_that_enabled_its_plugin(oldie_host):
+    """Implementations of an old hook name are forwarded to the new hook as plugins of
+    their own ("<plugin>:<old>"), which belong to their plugin: a tenant that has not
+    enabled it does not call them."""
+    host = oldie_host
     assert host.owner == {"oldie:crm_reminders_due": "oldie"}
     on = host.hooks(frozenset({"oldie"})).crm_reminders
     off = host.hooks(frozenset({"pa"})).crm_reminders
     assert on.plugins == ["oldie"] and on(ctx=None, on=None) == [["old"]]
     assert off.plugins == [] and off(ctx=None, on=None) == []
+
+
+def test_impls_by_plugin_names_a_forwarded_implementation_after_its_plugin(oldie_host):
+    names = [n for n, _ in oldie_host.impls_by_plugin("crm_reminders")]
+    assert "oldie" in names and all(n in oldie_host.installed for n in names)
 
 
 # --- item 5: extension hooks are fault-isolated ----------------------------------------
@@ -298,3 +309,90 @@ def test_debug_shows_the_traceback_of_a_broken_plugin(cli, badcli):
         r.stderr)
     assert "Traceback (most recent call last)" in r.stderr
     assert 'raise RuntimeError("crm_cli exploded")' in r.stderr
+
+
+# --- item 7: init creates the core only ----------------------------------------------
+
+
+def _present(crm) -> set[str]:
+    from sqlalchemy import inspect
+
+    return set(inspect(crm.engine).get_table_names())
+
+
+def test_init_creates_the_core_only_and_enabling_creates_a_plugins_tables(crm_factory, cli):
+    from crmkit import migrations
+
+    crm = crm_factory()  # discovered: grading, sales, webhooks, marketing, ... installed
+    plugins = {n: p.tables for n, p in crm.host.installed.items()
+               if p.loaded and not p.builtin and p.tables}
+    assert {"grading", "sales", "webhooks"} <= set(plugins)
+    present = _present(crm)
+    assert {crm.prefix + t for t in ("customers", "documents", "plugin_state")} <= present
+    # before the fix, init made 8+ tables of grading, sales and webhooks, enabled nowhere
+    assert {n: sorted(set(t) & present) for n, t in plugins.items()} == {
+        n: [] for n in plugins}
+    at = migrations.current(crm)
+    assert (at["grading"], at["sales"], at["webhooks"]) == (None, None, None)
+
+    crm.plugins.enable("grading")  # first enabled for any tenant: its branch, to head
+    assert set(plugins["grading"]) <= _present(crm)
+    assert migrations.current(crm)["grading"] == migrations.heads(crm)["grading"]
+    crm.tenants.add("acme")
+    crm.using(tenant="acme").plugins.enable("grading")  # again: nothing to do, no error
+    crm.init()  # init again: grading (in use) stays at head, the others stay absent
+    assert set(plugins["sales"]) & _present(crm) == set()
+
+    r = cli("db", "upgrade")  # `db upgrade`: every installed branch
+    assert r.exit_code == 0, r
+    assert {t for ts in plugins.values() for t in ts} <= _present(crm)
+
+
+def test_a_plugin_without_migrations_gets_its_tables_when_enabled(crm_factory):
+    crm = crm_factory(plugins=[Good()], discover=False)
+    assert "crm_good_things" not in _present(crm)
+    crm.plugins.enable("good")
+    assert "crm_good_things" in _present(crm)
+
+
+FLAKY_TABLES = '''
+import os
+
+import crmkit
+from sqlalchemy import Column, Integer, Table
+
+PLUGIN = crmkit.PluginSpec(name="flaky", description="Breaks in crm_tables on demand.")
+
+
+@crmkit.hookimpl
+def crm_tables(metadata, prefix):
+    Table(f"{prefix}flaky_rows", metadata, Column("id", Integer, primary_key=True),
+          Column("tenant_id", Integer, nullable=False))
+    if os.environ.get("FLAKY_BREAK") == "1":
+        raise RuntimeError("crm_tables exploded")
+'''
+
+
+def test_an_enabled_plugin_broken_in_crm_tables_is_warned_about_and_the_cli_works(
+        cli, tmp_path, monkeypatch):
+    from importlib.metadata import EntryPoint
+
+    import crmkit.plugins as plugins_mod
+
+    (tmp_path / "crmkit_flaky_t.py").write_text(FLAKY_TABLES, encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    real = plugins_mod.entry_points
+    monkeypatch.setattr(plugins_mod, "entry_points", lambda group: [
+        *real(group=group), EntryPoint(name="flaky", value="crmkit_flaky_t", group=group)])
+    assert cli("init").exit_code == 0
+    assert cli("plugins", "enable", "flaky").exit_code == 0  # healthy when enabled
+    assert cli("customer", "add", "Acme").exit_code == 0
+
+    monkeypatch.setenv("FLAKY_BREAK", "1")  # the next release of the plugin breaks
+    r = cli("customer", "list", "--json")  # before: the raw RuntimeError, exit 1
+    assert r.exit_code == 0, r
+    assert [c["name"] for c in r.json] == ["Acme"]
+    assert ("Warning: plugin 'flaky' is enabled but not loaded: crm_tables failed: "
+            "RuntimeError: crm_tables exploded") in r.stderr
+    assert "Traceback" not in r.stderr
+

@@ -14,6 +14,9 @@ from alembic.runtime.migration import MigrationContext
 import crmkit
 from crmkit import migrations
 
+#: the core branch's newest revision (core_0005: document lines' unit cost)
+CORE_HEAD = "core_0005"
+
 
 def _diff(crm):
     with crm.engine.connect() as conn:
@@ -30,7 +33,7 @@ def _diff(crm):
 def test_migrations_build_exactly_the_tables_the_code_uses(crm_db_url):
     crm = crmkit.open(crm_db_url)
     crm.init()
-    assert migrations.current(crm)["core"] == migrations.heads(crm)["core"] == "core_0004"
+    assert migrations.current(crm)["core"] == migrations.heads(crm)["core"] == CORE_HEAD
     assert _diff(crm) == []
     names = set(sa.inspect(crm.engine).get_table_names())
     assert "crmkit_alembic_version" in names and "alembic_version" not in names
@@ -71,7 +74,7 @@ def test_upgrade_from_the_first_revision_loses_nothing(crm_db_url):
             "amount, currency, issued_on, created_at) VALUES (1, 1, 'invoice', 'INV-1', "
             "'open', 123450, 'CNY', :d, :t)"), {"d": dt.date(2026, 11, 1), "t": now})
     crm.init()  # upgrade heads
-    assert migrations.current(crm)["core"] == "core_0004"
+    assert migrations.current(crm)["core"] == CORE_HEAD
     c = crm.customers.get(1)
     assert (c.name, c.owner, c.tags, c.status) == ("上海大众", "li", ("vip",), "active")
     assert str(crm.documents.get(1).amount) == "1234.50"
@@ -104,7 +107,7 @@ def test_db_upgrade_from_core_0003_keeps_documents_and_gives_them_rate_1(crm_db_
     crm.close()
     r = cli("db", "upgrade")
     assert r.exit_code == 0, r
-    assert {"branch": "core", "current": "core_0004", "head": "core_0004"} in cli(
+    assert {"branch": "core", "current": CORE_HEAD, "head": CORE_HEAD} in cli(
         "db", "current", "--json").json
     docs = cli("doc", "list", "--json").json
     assert [(d["number"], d["amount"], d["rate"], d["base_amount"], d["terms"])
@@ -180,10 +183,10 @@ def test_uninstall_lists_refuses_while_enabled_purges_and_reenables_cleanly(crm_
 def test_db_commands(cli):
     assert cli("init").exit_code == 0
     cur = cli("db", "current", "--json").json
-    assert {"branch": "core", "current": "core_0004", "head": "core_0004"} in cur
+    assert {"branch": "core", "current": CORE_HEAD, "head": CORE_HEAD} in cur
     hist = cli("db", "history", "--json").json
     assert [h["revision"] for h in hist if "core" in h["branch"]] == [
-        "core_0004", "core_0003", "core_0002", "core_0001"]
+        "core_0005", "core_0004", "core_0003", "core_0002", "core_0001"]
     r = cli("plugins", "uninstall", "permissions", "--dry-run")
     assert r.exit_code == 1 and "built-in plugin 'permissions' cannot be uninstalled" in r.stderr
     r = cli("plugins", "uninstall", "receivables")
@@ -193,7 +196,8 @@ def test_db_commands(cli):
 def test_revisions_of_a_removed_plugin_package_give_a_clear_error(tmp_path):
     url = f"sqlite:///{tmp_path / 'x.db'}"
     full = crmkit.open(url)
-    full.init()  # webhooks, sales, grading, marketing (and the example, if installed)
+    full.init()  # the core only: plugins' branches come with enabling or `db upgrade`
+    migrations.upgrade(full)  # `db upgrade`: webhooks, sales, grading, marketing, ...
     shipped = sorted(v for k, v in migrations.heads(full).items() if k != "core")
     assert {"grading_0001", "marketing_0001", "sales_0001", "webhooks_0001"} <= set(shipped)
     bare = crmkit.open(url, discover=False)  # as if their packages were gone

@@ -220,7 +220,8 @@ def test_cli_sales_user_may_not_add(cli, crm_factory):
 
 def test_settings_are_validated(crm_factory):
     crm = crm_factory(enable=("webhooks",))
-    with pytest.raises(crmkit.ValidationError, match="max_attempts must be a whole number from 1 to 100"):
+    with pytest.raises(crmkit.ValidationError,
+                       match="max_attempts must be a whole number from 1 to 100"):
         crm.plugins.set("webhooks", "max_attempts", 0)
     with pytest.raises(crmkit.ValidationError, match="lease_seconds"):
         crm.plugins.set("webhooks", "timeout_seconds", 60)

@@ -16,6 +16,8 @@ the page and the table agree).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 from attrs import frozen
@@ -51,7 +53,7 @@ ADMIN = ("admin",)
 
 #: action -> rule. Plugins' actions are named ``<plugin>.<verb>``; a helper adding an
 #: action adds one row here and asks ``ctx.check("<name>", record, label)``.
-ACTIONS: dict[str, Rule] = {
+ACTIONS: Mapping[str, Rule] = MappingProxyType({
     "tenants.manage": Rule(ADMIN, "list and add tenants", operator=True),
     "users.manage": Rule(ADMIN, "add users, change their role or e-mail, disable and "
                                 "enable them"),
@@ -64,7 +66,8 @@ ACTIONS: dict[str, Rule] = {
                                          "another (`customer reassign`)"),
     "customers.change_owner": Rule(MANAGERS, "change a customer's owner "
                                              "(`customer update --owner`)"),
-    "audit.read": Rule(MANAGERS, "read the tenant's whole change feed"),
+    "audit.read": Rule(MANAGERS, "see the change feed's rows that concern no customer "
+                                 "(users, plugins, settings) made by others"),
     "jobs.run": Rule(MANAGERS, "run a job for the tenant (`jobs run NAME`)"),
     "jobs.run_all": Rule(ADMIN, "run a job for every tenant (`jobs run --all-tenants`)",
                          operator=True),
@@ -81,7 +84,18 @@ ACTIONS: dict[str, Rule] = {
     "marketing.view": Rule(ALL, "list and show campaigns, the campaign report"),
     "marketing.lead": Rule(ALL, "record a lead for a customer (record: the customer)"),
     "marketing.target": Rule(ALL, "add customers to a campaign's audience"),
-}
+    "receivables.view": Rule(ALL, "the report's receivables section (in the user's scope)"),
+    "grading.view": Rule(ALL, "the report's grading section (in the user's scope)"),
+    "sales.report": Rule(ALL, "the report's sales section (in the user's scope)"),
+    "report.view": Rule(ALL, "write the HTML report (`crmkit report`), in the user's scope"),
+    "insights.read": Rule(ALL, "profit, expenses, trend, cohorts, cross-sell; the 360° "
+                               "insights panel (in the user's scope)"),
+    "insights.manage": Rule(MANAGERS, "keep the product catalogue (`product add`)"),
+    "service.view": Rule(ALL, "list, show and search cases; the 360° service section"),
+    "service.work": Rule(ALL, "add cases, reply, resolve and close them"),
+    "service.reopen": Rule(ALL, "reopen a resolved or closed case"),
+    "service.report": Rule(ALL, "case statistics (`case stats`, in the user's scope)"),
+})  # read-only: a plugin changes answers through crm_permission, not this table
 
 
 def allows(rule: Rule, role: str, tenant_slug: str) -> bool:

@@ -40,6 +40,7 @@ CORE_COMMANDS = {
     "changes": ("crmkit.cli.admin", "changes"),
     "audit": ("crmkit.cli.admin", "audit"),
     "jobs": ("crmkit.cli.jobs", "jobs"),
+    "report": ("crmkit.cli.report", "report_cmd"),
 }
 DEFAULT_DB = "sqlite:///crmkit.db"
 log = logging.getLogger("crmkit.cli")

@@ -35,8 +35,8 @@ def doc() -> None:
 @click.option("--issued", metavar="D", help="Issue date (default today).")
 @click.option("--due", metavar="D", help="Due date.")
 @click.option("--applies-to", metavar="NUMBER", help="Invoice a payment or credit note is for.")
-@click.option("--line", "lines", multiple=True, metavar="PRODUCT:QTY:PRICE",
-              help="A line; repeat for more.")
+@click.option("--line", "lines", multiple=True, metavar="PRODUCT:QTY:PRICE[:COST]",
+              help="A line, with an optional unit cost; repeat for more.")
 @click.option("--status", default="open", show_default=True, metavar="S")
 @click.option("--currency", metavar="C",
               help="ISO 4217 code, e.g. USD (default: the tenant's currency).")

@@ -77,7 +77,9 @@ def run_cmd(crm: Any, name: str, all_tenants: bool, workers: int, as_json: bool)
     if all_tenants:
         check_workers(workers)
         crm.jobs.get(name)
-        total = len(crm.tenants.list())
+        with crm.unit(write=False) as ctx:  # asked before the tenants are counted
+            ctx.check("jobs.run_all", None, _("for every tenant"))
+        total = len(crm.tenants._all())
         with progress(total, name) as advance:
             rows = crm.jobs.run_all(name, workers=workers, on_result=advance)
     else:

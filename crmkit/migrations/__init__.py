@@ -6,6 +6,12 @@ version table is ``crmkit_alembic_version`` (``<prefix>alembic_version`` for a p
 other than ``crm_``), so a host application's own Alembic history is untouched.
 Revision scripts read the table prefix from ``op.get_context().opts["crmkit_prefix"]``.
 
+``crm.init()`` (``crmkit init``) upgrades the core, and only the plugins in use: those
+enabled for some tenant, or whose branch is in the database already
+(:func:`upgrade_in_use`). A plugin's branch is first upgraded when the plugin is first
+enabled for any tenant (:func:`upgrade_plugin`); ``crmkit db upgrade`` (:func:`upgrade`,
+target ``heads``) upgrades every installed branch.
+
 Plugins without a ``migrations`` folder (quick third-party plugins, tests) get their
 tables created with ``create_all`` when enabled. ``crmkit db revision --plugin NAME``
 writes a plugin's revisions (its first one creates the tables it has), and ``crmkit db
@@ -91,9 +97,7 @@ def unknown_revisions(crm: Crm) -> list[str]:
     return sorted(out)
 
 
-def upgrade(crm: Crm, target: str = "heads") -> None:
-    """``alembic upgrade`` (default: every branch to its head), then ``create_all`` for
-    the tables of enabled plugins that have no migrations."""
+def _refuse_unknown(crm: Crm) -> None:
     missing = unknown_revisions(crm)
     if missing:
         from ..errors import DatabaseError
@@ -102,10 +106,43 @@ def upgrade(crm: Crm, target: str = "heads") -> None:
             f"the database has migrations of plugins that are not installed "
             f"({', '.join(missing)}); install them again, or remove their branch with "
             "`crmkit plugins uninstall NAME --purge` before removing the package")
+
+
+def upgrade(crm: Crm, target: str = "heads") -> None:
+    """``alembic upgrade`` (default: every branch to its head), then ``create_all`` for
+    the tables of enabled plugins that have no migrations."""
+    _refuse_unknown(crm)
     _refuse_unrecorded(crm, target)
     _run(crm, command.upgrade, target)
     if target == "heads":
         _create_unmigrated(crm)
+
+
+def upgrade_in_use(crm: Crm) -> list[str]:
+    """What ``crm.init()`` migrates: the core to its head, then each plugin in use (enabled
+    for any tenant, or with its branch recorded in the database) to its head, or its
+    tables created when it has no migrations. Installed plugins no tenant has enabled
+    are left alone: their tables are made when one first enables them. Returns the
+    plugins brought up."""
+    _refuse_unknown(crm)
+    _refuse_unrecorded(crm, "core@head")
+    _run(crm, command.upgrade, "core@head")
+    at = current(crm)
+    in_use = sorted(n for n, p in crm.host.installed.items()
+                    if p.loaded and not p.builtin
+                    and (n in _enabled_anywhere(crm) or at.get(n) is not None))
+    for name in in_use:
+        upgrade_plugin(crm, name)
+    return in_use
+
+
+def _enabled_anywhere(crm: Crm) -> set[str]:
+    """Plugins enabled for at least one tenant."""
+    from sqlalchemy import select
+
+    ps = crm.table("plugin_state")
+    with crm.engine.connect() as conn:
+        return set(conn.scalars(select(ps.c.plugin).where(ps.c.enabled.is_(True))))
 
 
 def unrecorded_tables(crm: Crm) -> dict[str, list[str]]:
@@ -157,12 +194,8 @@ def downgrade(crm: Crm, target: str) -> None:
 
 
 def _create_unmigrated(crm: Crm) -> None:
-    from sqlalchemy import select
-
     migrating = migrating_plugins(crm)
-    ps = crm.table("plugin_state")
-    with crm.engine.connect() as conn:
-        enabled = {r.plugin for r in conn.execute(select(ps.c.plugin).where(ps.c.enabled))}
+    enabled = _enabled_anywhere(crm)
     crm.create_tables(t for n, p in crm.host.installed.items()
                       if n in enabled and n not in migrating for t in p.tables)
 
@@ -219,7 +252,8 @@ def history(crm: Crm) -> list[dict[str, Any]]:
 
 
 def upgrade_plugin(crm: Crm, name: str) -> None:
-    """Bring one plugin's tables to its head (or create them if it has no migrations)."""
+    """Bring one plugin's tables to its head (or create them if it has no migrations):
+    when it is enabled (the first time for any tenant, it creates them). Idempotent."""
     if name in migrating_plugins(crm):
         upgrade(crm, f"{name}@head")
     else:

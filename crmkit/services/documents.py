@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
@@ -25,27 +26,43 @@ from ._base import (
 )
 
 APPLYING_KINDS = ("payment", "credit_note")
+_NUMERIC = re.compile(r"^[+-]?[\d,.¥￥$€£]*\d[\d,.]*$")
 _FIELDS = ("customer_id", "kind", "number", "status", "amount", "currency", "issued_on",
            "due_on", "applies_to", "attachment", "extra", "rate")
 #: fields an invoice's payment terms were computed from: fixed once it has terms
 _TERMED = ("amount", "currency", "rate", "issued_on", "due_on")
 
 
+def _split_line(value: str) -> list[str]:
+    """``PRODUCT:QTY:PRICE[:COST]``: four parts when the last three all read as numbers
+    (a product name may itself contain ``:``), else three."""
+    four = value.rsplit(":", 3)
+    if len(four) == 4 and four[0].strip() and all(_NUMERIC.match(x.strip()) for x in four[1:3]) \
+            and (not four[3].strip() or _NUMERIC.match(four[3].strip())):
+        return four
+    parts = value.rsplit(":", 2)
+    if len(parts) != 3:
+        raise ValidationError(_("invalid line '{value}'; expected "
+                                "PRODUCT:QTY:PRICE or PRODUCT:QTY:PRICE:COST").format(
+                                  value=value[:80]))
+    return parts
+
+
 def parse_line(value: Any) -> Line:
-    """``Line``, a (product, quantity, unit_price) tuple, or ``"PRODUCT:QTY:PRICE"``."""
+    """``Line``, a (product, quantity, unit_price[, unit_cost]) tuple, or
+    ``"PRODUCT:QTY:PRICE"`` / ``"PRODUCT:QTY:PRICE:COST"`` (the unit cost is optional)."""
     if isinstance(value, Line):
         return value
     if isinstance(value, str):
-        parts = value.rsplit(":", 2)
-        if len(parts) != 3:
-            raise ValidationError(_("invalid line '{value}'; expected "
-                                    "PRODUCT:QTY:PRICE").format(value=value))
-        value = parts
+        value = _split_line(value)
     try:
-        product, qty, price = value
+        product, qty, price, *rest = value
+        if len(rest) > 1:
+            raise ValueError
     except (TypeError, ValueError):
         raise ValidationError(_("invalid line {value!r}; expected (product, qty, "
                                 "price)").format(value=value)) from None
+    cost_in = rest[0] if rest else None
     product = str(product).strip()
     if not product or len(product) > SHORT_MAX or "\x00" in product:
         raise ValidationError(_("invalid line product '{product}'").format(
@@ -58,7 +75,14 @@ def parse_line(value: Any) -> Line:
     if p < 0:
         raise ValidationError(_("unit price of '{product}' must not be negative, "
                                 "got {price}").format(product=product, price=price))
-    return Line(product=product, quantity=q, unit_price=p)
+    cost = None
+    if cost_in is not None and cost_in != "":
+        cost = parse_money(cost_in, what=f"unit cost of '{product}'")
+        if cost < 0:
+            raise ValidationError(_("unit cost of '{product}' must not be "
+                                    "negative, got {cost_in}").format(
+                                      product=product, cost_in=cost_in))
+    return Line(product=product, quantity=q, unit_price=p, unit_cost=cost)
 
 
 def _dup_message(ctx: Context, new: dict[str, Any], dup: Any) -> str:
@@ -92,7 +116,7 @@ class DocumentService(ListService[Document]):
         rows = ctx.conn.execute(select(t).where(t.c.tenant_id == ctx.tenant.id,
                                                 t.c.document_id == doc_id)
                                 .order_by(t.c.position))
-        return tuple(Line(r.product, r.quantity, r.unit_price) for r in rows)
+        return tuple(Line(r.product, r.quantity, r.unit_price, r.unit_cost) for r in rows)
 
     def _installments(self, ctx: Context, doc_id: int) -> tuple[Term, ...]:
         t = self.table("document_terms")
@@ -231,7 +255,8 @@ class DocumentService(ListService[Document]):
                 ctx.conn.execute(lt.insert(), [
                     {"tenant_id": ctx.tenant.id, "document_id": new_id, "position": i,
                      "product": ln.product, "quantity": ln.quantity,
-                     "unit_price": ln.unit_price} for i, ln in enumerate(parsed, 1)])
+                     "unit_price": ln.unit_price, "unit_cost": ln.unit_cost}
+                    for i, ln in enumerate(parsed, 1)])
             if installments:
                 ctx.conn.execute(self.table("document_terms").insert(),
                                  term_rows(ctx.tenant.id, new_id, installments, bases))

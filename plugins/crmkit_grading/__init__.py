@@ -103,3 +103,12 @@ def grades(crm: crmkit.Crm, on: dt.date | None = None, **filters: Any) -> list[d
 
 
 __all__ = ["PLUGIN", "GradingSettings", "grades", "run"]
+
+
+@crmkit.hookimpl
+def crm_report_sections(ctx: Any, on: dt.date) -> Any:
+    """The report's grading section as of ``on``: customers per RFM segment and per tier,
+    in the user's scope. Read-only. Since 0.2."""
+    from .report_section import sections
+
+    return sections(ctx, on)

@@ -97,6 +97,15 @@ def crm_demo(crm: Any, customers: list[Any], rng: Any) -> None:
     build(crm, customers, rng)
 
 
+@crmkit.hookimpl
+def crm_report_sections(ctx: Any, on: dt.date) -> Any:
+    """The report's marketing section as of ``on``: cost, revenue and ROI per campaign,
+    in the user's scope. Read-only. Since 0.2."""
+    from .report_section import sections
+
+    return sections(ctx, on)
+
+
 # --- Python API --------------------------------------------------------------------------
 
 

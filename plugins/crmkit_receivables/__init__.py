@@ -15,6 +15,7 @@ from .hooks import (
     crm_customers_at_risk,
     crm_demo,
     crm_reminders,
+    crm_report_sections,
     crm_today,
 )
 from .settings import ReceivablesSettings
@@ -26,4 +27,4 @@ PLUGIN = crmkit.PluginSpec(
 
 __all__ = ["PLUGIN", "ReceivablesSettings", "crm_addhooks", "crm_cli",
            "crm_customer_sections", "crm_customers_at_risk", "crm_demo", "crm_reminders",
-           "crm_today"]
+           "crm_report_sections", "crm_today"]

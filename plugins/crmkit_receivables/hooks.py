@@ -88,6 +88,15 @@ def crm_today(ctx: Any, on: dt.date) -> dict[str, Any]:
 
 
 @crmkit.hookimpl
+def crm_report_sections(ctx: Any, on: dt.date) -> Any:
+    """The report's receivables section as of ``on``: aging buckets, the largest
+    overdue balances and aging by owner, in the user's scope. Read-only. Since 0.2."""
+    from .report_section import sections
+
+    return sections(ctx, on)
+
+
+@crmkit.hookimpl
 def crm_cli(cli: Any) -> None:
     """Add ``crmkit receivables aging`` and ``crmkit receivables open``."""
     from .cli import receivables

@@ -147,3 +147,12 @@ def opportunity_facts(ctx: crmkit.Context) -> Any:
                   case((o.c.stage == settings(ctx).won, 1), else_=0).label("won"),
                   type_coerce(o.c.amount, BigInteger).label("amount")
                   ).where(opp_scope(ctx, o))
+
+
+@crmkit.hookimpl
+def crm_report_sections(ctx: Any, on: dt.date) -> Any:
+    """The report's sales section as of ``on``: the forecast by month and the funnel,
+    in the user's scope. Read-only. Since 0.2."""
+    from .report_section import sections
+
+    return sections(ctx, on)

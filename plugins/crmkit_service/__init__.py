@@ -2,7 +2,7 @@
 history in the 360° view and contract renewal reminders.
 
 Commands hang under ``crmkit case``. Hooks implemented: ``crm_tables``, ``crm_cli``,
-``crm_permission``, ``crm_reminders``, ``crm_customer_sections``, ``crm_demo``. Python API: ``add``,
+``crm_reminders``, ``crm_customer_sections``, ``crm_demo``. Python API: ``add``,
 ``reply``, ``resolve``, ``close``, ``reopen``, ``list_cases``, ``show``, ``search``,
 ``stats``. See docs/plugins/service.md.
 """
@@ -22,18 +22,6 @@ PLUGIN = crmkit.PluginSpec(
                 "history in the 360° view and contract renewal reminders.",
     settings=ServiceSettings)
 
-#: Who may take the plugin's own actions, by role. An allowed role is still limited by
-#: the built-in rule on the record: for a case, a ``sales`` user acts only on cases of
-#: customers they own (whoever owns the case); every list, search, stats and section
-#: reads only the customers the user may see.
-ROLES: dict[str, tuple[str, ...]] = {
-    "service.view": ("admin", "manager", "sales"),     # list, show, search, 360° section
-    "service.work": ("admin", "manager", "sales"),     # add, reply, resolve, close
-    "service.reopen": ("admin", "manager", "sales"),   # reopen a resolved or closed case
-    "service.report": ("admin", "manager", "sales"),   # case stats (in the user's scope)
-}
-
-
 @crmkit.hookimpl
 def crm_tables(metadata: Any, prefix: str) -> None:
     """Define ``service_cases`` and ``service_replies``. Since 0.2."""
@@ -48,16 +36,6 @@ def crm_cli(cli: Any) -> None:
     from .cli import case
 
     cli.add_command(case)
-
-
-@crmkit.hookimpl
-def crm_permission(ctx: Any, user: Any, action: str, record: Any) -> bool | None:
-    """The roles of :data:`ROLES` for the ``service.*`` actions; no opinion on any
-    other action (the built-in rule on the case's customer still applies). Since 0.2."""
-    roles = ROLES.get(action)
-    if roles is None:
-        return None
-    return user.role in roles
 
 
 @crmkit.hookimpl
@@ -158,5 +136,5 @@ def stats(crm: crmkit.Crm, frm: dt.date | None = None, to: dt.date | None = None
     return run(crm, frm, to)
 
 
-__all__ = ["PLUGIN", "ROLES", "ServiceSettings", "add", "close", "list_cases", "reopen",
+__all__ = ["PLUGIN", "ServiceSettings", "add", "close", "list_cases", "reopen",
            "reply", "resolve", "search", "show", "stats"]

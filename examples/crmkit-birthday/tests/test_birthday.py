@@ -17,7 +17,11 @@ def test_plugin_conforms():
     assert_conformant(crmkit_birthday, tests=Path(__file__).parent)
 
 
-def test_crm_tables_come_from_the_migrations(cli, crm):
+def test_crm_tables_come_from_the_migrations(cli, crm_factory):
+    crm_factory()  # initialised: crmkit's core only, until a tenant enables the plugin
+    branches = {r["branch"]: r for r in cli("db", "current", "--json").json}
+    assert branches["birthday"]["current"] is None
+    crm_factory(enable=("birthday",))  # first enabled: its branch is upgraded to head
     branches = {r["branch"]: r for r in cli("db", "current", "--json").json}
     assert branches["birthday"]["current"] == branches["birthday"]["head"] == "birthday_0001"
 

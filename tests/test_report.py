@@ -1,0 +1,140 @@
+"""``crmkit report``: one self-contained HTML file, sections from every enabled plugin
+(``crm_report_sections``), the user's scope, hostile names as text, bad input."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from html.parser import HTMLParser
+
+import pytest
+
+import crmkit
+import crmkit.report.render
+from crmkit.report import Chart, ReportSection, build
+from tests.plugins.report_sample import HOSTILE, PLUGINS, ExtraSection
+from tests.plugins.report_sample import build as sample
+
+NOV22 = dt.date(2026, 11, 22)
+
+
+class Page(HTMLParser):
+    """The elements, the text and the chart count of a page."""
+
+    def __init__(self, html: str):
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.text: list[str] = []
+        self.feed(html)
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+    def count(self, tag: str, **attrs: str) -> int:
+        return sum(1 for t, a in self.tags if t == tag and all(a.get(k) == v
+                                                               for k, v in attrs.items()))
+
+
+@pytest.fixture
+def business(crm_factory):
+    crm = crm_factory()
+    return crm, sample(crm)
+
+
+def test_the_report_has_a_section_per_enabled_plugin_and_loads_nothing(business, cli,
+                                                                       tmp_path):
+    crm, _cu = business
+    out = tmp_path / "r.html"
+    r = cli("report", "--out", str(out), "--as-of", "2026-11-22")
+    assert r.exit_code == 0 and r.stdout.strip() == str(out)
+    html = out.read_text(encoding="utf-8")
+    page = Page(html)
+    report = build(crm, NOV22)
+    assert [s.plugin for s in report.sections] == ["core", *sorted(
+        PLUGINS, key=[s.plugin for s in report.sections].index)]
+    assert page.count("section") == len(report.sections) == 1 + len(PLUGINS)
+    charts = sum(len(s.charts) for s in report.sections)
+    assert page.count("figure") == page.count("svg") == charts >= 12
+    # nothing that could load: no script, no link, no external src, a strict CSP
+    assert page.count("script") == page.count("link") == page.count("img") == 0
+    assert [a for _t, attrs in page.tags for k, a in attrs.items()
+            if k in ("src", "href") and not (a or "").startswith("#")] == []
+    assert "default-src 'none'" in html
+    text = "".join(page.text)
+    assert "上海大众" in text and "武侠" in text  # Chinese stays text, in SVG too
+    assert "上海大众" in "".join(re.findall(r"<svg.*?</svg>", html, re.S))
+    # ids inside the inline SVGs never collide
+    ids = re.findall(r'\bid="([^"]+)"', html)
+    assert len(ids) == len(set(ids))
+
+
+def test_hostile_names_print_as_text(business, tmp_path):
+    crm, _cu = business
+    out = tmp_path / "r.html"
+    crmkit.report.write(build(crm, NOV22), str(out))
+    html = out.read_text(encoding="utf-8")
+    page = Page(html)
+    assert page.count("script") == page.count("img") == page.count("b") == 0
+    text = "".join(page.text)
+    for name in HOSTILE:
+        shown = name.replace("{port}", "9")
+        assert shown[:40] in text, shown  # the name as the user typed it, as text
+    assert "{{ 7*7 }} & <b>粗</b>" in text  # no template ran on it, no markup made
+
+
+def test_a_sales_users_report_covers_their_customers_only(business, tmp_path):
+    crm, _cu = business
+    li = crm.using(user="li")
+    report = build(li, NOV22)
+    core = report.sections[0]
+    assert report.scoped and dict(core.figures)["customers"] == 2  # 上海大众, 广州图书
+    html = crmkit.report.render.render(report)
+    assert "上海大众" in html and "广州图书" in html
+    assert "北京书店" not in html and "pwned" not in html
+    admin = crmkit.report.render.render(build(crm, NOV22))
+    assert "北京书店" in admin
+
+
+def test_crm_report_sections_of_a_third_party_plugin(crm_factory, tmp_path):
+    crm = crm_factory(plugins=[ExtraSection()], enable=("extra",))
+    report = build(crm, NOV22)
+    assert [s.plugin for s in report.sections] == ["core", "extra"]
+    extra = report.sections[1]
+    assert extra.charts[0].series == (("n", (1.0, 2.0)),)
+    html = crmkit.report.render.render(report)
+    assert "额外 Extra" in html and "第三方 chart" in html and "甲" in html
+    # a disabled plugin adds nothing
+    crm.plugins.disable("extra")
+    assert [s.plugin for s in build(crm, NOV22).sections] == ["core"]
+
+
+def test_chart_data_is_checked():
+    with pytest.raises(ValueError, match="unknown chart kind 'pie'"):
+        Chart("t", ["a"], {"n": [1]}, kind="pie")
+    with pytest.raises(ValueError, match="series 'n' has 2 values for 1 labels"):
+        Chart("t", ["a"], {"n": [1, 2]})
+    assert ReportSection("p", "t").charts == ()
+
+
+def test_bad_output_path_or_date_is_one_sentence_and_nothing_is_written(business, cli,
+                                                                          tmp_path):
+    missing = tmp_path / "no" / "r.html"
+    r = cli("report", "--out", str(missing))
+    assert r.exit_code == 1 and "cannot write" in r.stderr and "does not exist" in r.stderr
+    assert not missing.parent.exists()
+    r = cli("report", "--out", str(tmp_path))
+    assert r.exit_code == 1 and "it is a folder" in r.stderr
+    r = cli("report", "--as-of", "2026-13-01", "--out", str(tmp_path / "x.html"))
+    assert r.exit_code == 1 and "invalid --as-of '2026-13-01'" in r.stderr
+    assert [p.name for p in tmp_path.iterdir() if not p.name.startswith("crm.db")] == []
+
+
+def test_default_file_name_and_language(business, cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    r = cli("report", env={"CRMKIT_LANG": "zh_CN"})
+    assert r.exit_code == 0 and r.stdout.strip() == "crmkit-report-2026-11-22.html"
+    html = (tmp_path / "crmkit-report-2026-11-22.html").read_text(encoding="utf-8")
+    assert '<html lang="zh-CN">' in html
