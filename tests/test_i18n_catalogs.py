@@ -107,7 +107,9 @@ def unwrapped(path: Path) -> list[tuple[int, str, str]]:
         if isinstance(node, ast.Call):
             name = _name(node.func)
             if name in OUTPUT_CALLS and node.args:
-                report(node.args[0], f"{name}()")
+                # Checker.fail(field, message): the field name is a key, the message not
+                message = node.args[1] if name == "fail" and len(node.args) > 1 else node.args[0]
+                report(message, f"{name}()")
             if (name == "append" and node.args and isinstance(node.func, ast.Attribute)
                     and _name(node.func.value) in {"errors", "problems", "messages"}):
                 report(node.args[0], f"{_name(node.func.value)}.append()")
