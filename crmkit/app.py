@@ -171,8 +171,9 @@ class Crm:
             row = conn.execute(select(u).where(u.c.tenant_id == self._tenant.id,
                                                u.c.name == self.user_name)).first()
             if row is None:
-                raise NotFound(f"user '{self.user_name}' not found in tenant "
-                               f"'{self.tenant_slug}'")
+                raise NotFound(_("user '{user_name}' not found in tenant "
+                                 "'{tenant_slug}'").format(
+                                   user_name=self.user_name, tenant_slug=self.tenant_slug))
             user = User.from_row(row)
             if not user.active:
                 raise PermissionDenied(_(
@@ -240,17 +241,17 @@ class Crm:
         try:
             conn = self.engine.connect()
         except (OperationalError, DBAPIError) as exc:
-            raise DatabaseError(f"cannot reach database {self.url}: "
-                                f"{self._reason(exc)}") from None
+            raise DatabaseError(_("cannot reach database {db}: {exc}").format(
+                db=self.url, exc=self._reason(exc))) from None
         try:
             conn = conn.execution_options(crmkit_write=write)
             with conn.begin():
                 try:
                     tenant, user = self._resolve(conn)
                 except (OperationalError, DBAPIError) as exc:
-                    raise DatabaseError(
-                        f"database {self.url} is not initialised ({self._reason(exc)}); "
-                        "run `crmkit init`") from None
+                    raise DatabaseError(_(
+                        "database {db} is not initialised ({reason}); run `crmkit init`"
+                    ).format(db=self.url, reason=self._reason(exc))) from None
                 hooks = self.host.hooks(self.enabled_plugins(conn, tenant.id))
                 ctx = Context(crm=self, tenant=tenant, user=user,
                               today=self.today_for(tenant), conn=conn, hooks=hooks, echo=echo)

@@ -38,7 +38,7 @@ from attrs import frozen
 from .convert import _default
 from .convert import dumps as _dumps
 from .errors import ValidationError, did_you_mean
-from .i18n import _
+from .i18n import N_, _
 
 #: Rows a table shows when ``--limit`` is not given (``--json`` shows all).
 TABLE_LIMIT = 50
@@ -415,8 +415,9 @@ def paging(fn: Callable[..., Any]) -> Callable[..., Any]:
         "--offset", type=int, metavar="N", help="Skip the first N rows.")(wrapper)
     return click.option(
         "--limit", type=int, metavar="N",
-        help=f"At most N rows (0: none) [default: {TABLE_LIMIT} in a table, every row "
-             "with --json].")(wrapper)
+        # a literal, translated when --help shows it; 50 is TABLE_LIMIT (a test checks)
+        help=N_("At most N rows (0: none) [default: 50 in a table, every row with "
+                "--json]."))(wrapper)
 
 
 def parse_date(value: str | None, option: str) -> dt.date | None:

@@ -42,19 +42,21 @@ def _norm_tags(checker: Checker, tags: Any) -> tuple[str, ...]:
     if isinstance(tags, str):
         tags = [t.strip() for t in tags.split(",")]
     if not isinstance(tags, list | tuple | set | frozenset):
-        checker.errors.append(f"tags must be a list of texts, got {quote(tags)}")
+        checker.errors.append(_("tags must be a list of texts, got {value}").format(
+                                  value=quote(tags)))
         return ()
     out: list[str] = []
     for t in tags:
         if not isinstance(t, str):
-            checker.errors.append(f"invalid tag {quote(t)}: a tag is text")
+            checker.errors.append(_("invalid tag {value}: a tag is text").format(
+                                      value=quote(t)))
             continue
         t = t.strip()
         if not t:
             continue
         if "," in t or "\x00" in t or len(t) > 64 or has_surrogate(t):
-            checker.errors.append(f"invalid tag '{quote(t)}': no commas, at most 64 "
-                                  "characters")
+            checker.errors.append(_("invalid tag '{value}': no commas, at most 64 "
+                                    "characters").format(value=quote(t)))
         elif t not in out:
             out.append(t)
     return tuple(out)
@@ -71,7 +73,8 @@ def _proposed(ctx: Context, fields: Mapping[str, Any], before: Customer | None,
     changes: dict[str, Any] = {}
     for k, v in fields.items():
         if k not in _FIELDSET:
-            c.errors.append(f"unknown customer field '{k}'; valid: {', '.join(FIELDS)}")
+            c.errors.append(_("unknown customer field '{k}'; valid: {valid}").format(
+                                k=k, valid=', '.join(FIELDS)))
         elif k == "tags":
             changes[k] = _norm_tags(c, v)
         elif k == "extra":
@@ -103,8 +106,8 @@ def _proposed(ctx: Context, fields: Mapping[str, Any], before: Customer | None,
         if owners is None:
             check_owner(ctx, c, owner)
         elif owner not in owners:
-            c.errors.append(f"unknown owner '{owner}'; add the user first "
-                            f"(`crmkit user add {owner}`)")
+            c.errors.append(_("unknown owner '{owner}'; add the user first "
+                              "(`crmkit user add {owner}`)").format(owner=owner))
     if before is not None:
         changes = {k: v for k, v in changes.items() if getattr(before, k) != v}
     customer = Customer(id=before.id if before else None, tenant_id=ctx.tenant.id,
@@ -372,7 +375,7 @@ class CustomerService(ListService[Customer]):
     def upsert(self, external_id: str, **fields: Any) -> tuple[Customer, bool]:
         """Insert or update by ``external_id`` (ERP sync). Returns (customer, created)."""
         if not external_id:
-            raise ValidationError("upsert needs an external id")
+            raise ValidationError(_("upsert needs an external id"))
         with self.crm.unit() as ctx:
             t = self.table("customers")
             row = ctx.conn.execute(select(t).where(t.c.tenant_id == ctx.tenant.id,
@@ -412,9 +415,9 @@ class CustomerService(ListService[Customer]):
             names = user_names(ctx)
             for n in (from_user, to_user):
                 if n not in names:
-                    raise ValidationError(f"unknown user '{n}'")
+                    raise ValidationError(_("unknown user '{n}'").format(n=n))
             if from_user == to_user:
-                raise ValidationError("--from and --to name the same user")
+                raise ValidationError(_("--from and --to name the same user"))
             if to_user not in user_names(ctx, active_only=True):
                 raise ValidationError(_("user '{user}' is disabled; hand the customers to "
                                         "an active user").format(user=to_user))
@@ -523,7 +526,7 @@ class CustomerService(ListService[Customer]):
                     ).format(n=len(rows) if len(rows) < 6 else _("more than 5"),
                              name=text[:80], ids=ids))
         if text.isdigit():
-            raise NotFound(f"customer {text[:20]} not found")
+            raise NotFound(_("customer {text} not found").format(text=text[:20]))
         raise NotFound(_("no customer with the external id or name '{ref}'").format(
             ref=text[:80]))
 

@@ -15,9 +15,12 @@ from typing import Any
 from sqlalchemy import BigInteger, and_, case, exists, func, or_, select, type_coerce
 
 import crmkit
+from crmkit.i18n import Domain
 from crmkit.sql import day_of, days_between, money, year_month
 
 from .service import customer_scope, opp_scope, sees_all, settings
+
+_ = Domain("crmkit_sales").gettext
 
 CENT = Decimal("0.01")
 VALUE_KINDS = ("order", "invoice")
@@ -56,7 +59,8 @@ def period(ctx: crmkit.Context, frm: dt.date | None, to: dt.date | None
     to = to or ctx.today
     frm = frm or to.replace(day=1)
     if frm > to:
-        raise crmkit.ValidationError(f"--from {frm} is after --to {to}")
+        raise crmkit.ValidationError(_("--from {frm} is after --to {to}").format(
+                                         frm=frm, to=to))
     return frm, to
 
 
@@ -66,7 +70,8 @@ def period(ctx: crmkit.Context, frm: dt.date | None, to: dt.date | None
 def forecast(crm: crmkit.Crm, by: str = "month") -> list[dict[str, Any]]:
     """Open pipeline by month of expected close (or by owner) with the amounts won."""
     if by not in ("month", "owner"):
-        raise crmkit.ValidationError(f"unknown --by '{by}'; valid: month, owner")
+        raise crmkit.ValidationError(_("unknown --by '{by}'; valid: month, owner").format(
+                                         by=by))
     with crm.unit(write=False) as ctx:
         ctx.crm.plugins.require(ctx, "sales")
         s = settings(ctx)
