@@ -67,7 +67,8 @@ def _opt(v: str) -> str | None:
 
 
 CUSTOMER_LIMITS = {"phone": 64, "address": 2000, "external_id": 200}
-LABELS = {"name": "name", "email": "e-mail", "phone": "phone", "address": "address",
+# "mail": both "invalid e-mail address" and "customer email contains a NUL character"
+LABELS = {"name": "name", "email": "mail", "phone": "phone", "address": "address",
           "external_id": "external", "tags": "tag", "title": "title", "subject": "subject",
           "body": "body", "number": "number", "attachment": "attachment", "extra": "extra"}
 
