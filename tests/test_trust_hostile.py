@@ -69,10 +69,10 @@ def _opt(v: str) -> str | None:
 
 
 CUSTOMER_LIMITS = {"phone": 64, "address": 2000, "external_id": 200}
-LABELS = {"extra": "extra", "name": "name", "email": "e-mail", "phone": "phone",
-          "address": "address", "external_id": "external", "tags": "tag", "title": "title",
-          "subject": "subject", "body": "body", "number": "number",
-          "attachment": "attachment"}
+# "mail": both "invalid e-mail address" and "customer email contains a NUL character"
+LABELS = {"name": "name", "email": "mail", "phone": "phone", "address": "address",
+          "external_id": "external", "tags": "tag", "title": "title", "subject": "subject",
+          "body": "body", "number": "number", "attachment": "attachment", "extra": "extra"}
 
 
 def _expect_customer(fields: dict[str, Any], used_ext: set[str]) -> tuple[dict, set[str]]:

@@ -388,3 +388,18 @@ def test_a_duplicate_number_is_reported_with_the_other_errors(crm):
     assert exc.value.errors == ["document attachment contains a NUL character",
                                 f"quote number '%' already exists (document {d.id})"]
     assert counts(crm) == before
+
+
+def test_an_invalid_external_id_is_refused_before_the_database_sees_it(crm):
+    # found by the hostile-text property on PostgreSQL at random examples: the
+    # duplicate lookup sent a NUL to the server (a raw DataError there, none on SQLite)
+    c = crm.customers.add(name="A")
+    before = counts(crm)
+    for call in (lambda: crm.customers.add(name="x", external_id="a\x00b"),
+                 lambda: crm.customers.update(c.id, external_id="\x00"),
+                 lambda: crm.customers.add(name="x", external_id="e" * 201)):
+        with pytest.raises(ValidationError, match="customer external_id"):
+            call()
+    assert crm.customers.check(name="x", external_id="\x00") == [
+        "customer external_id contains a NUL character"]
+    assert counts(crm) == before

@@ -289,8 +289,8 @@ class CustomerService(ListService[Customer]):
 
     def _external_id_taken(self, ctx: Context, ext: str | None,
                            own_id: int | None) -> builtins.list[str]:
-        if not ext:
-            return []
+        if not ext or not isinstance(ext, str) or "\x00" in ext or len(ext) > SHORT_MAX:
+            return []  # an invalid value has its own error; the database never sees it
         t = self.table("customers")
         row = ctx.conn.execute(select(t.c.id).where(t.c.tenant_id == ctx.tenant.id,
                                                     t.c.external_id == ext)).first()
