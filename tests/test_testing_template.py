@@ -6,10 +6,9 @@ migration would have left it."""
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
-from sqlalchemy import inspect, text
+from sqlalchemy import DateTime, inspect, text
 
 import crmkit
 from crmkit.testing import _copy_sqlite, _replay, _server_database
@@ -23,6 +22,7 @@ def _describe(crm: Any) -> dict[str, Any]:
         insp = inspect(conn)
         for name in sorted(insp.get_table_names()):
             cols = insp.get_columns(name)
+            stamps = {c["name"] for c in cols if isinstance(c["type"], DateTime)}
             out[name] = {
                 "columns": [(c["name"], str(c["type"]), c["nullable"], c.get("default"),
                              c.get("autoincrement")) for c in cols],
@@ -30,8 +30,7 @@ def _describe(crm: Any) -> dict[str, Any]:
                 "fks": sorted(map(repr, insp.get_foreign_keys(name))),
                 "indexes": sorted(map(repr, insp.get_indexes(name))),
                 "unique": sorted(map(repr, insp.get_unique_constraints(name))),
-                "rows": sorted(repr({k: v for k, v in r._mapping.items()
-                                     if not isinstance(v, dt.datetime)})
+                "rows": sorted(repr({k: v for k, v in r._mapping.items() if k not in stamps})
                                for r in conn.execute(text(f"SELECT * FROM {name}"))),
             }
             if crm.engine.dialect.name == "mysql":
