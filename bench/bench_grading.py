@@ -77,8 +77,9 @@ def build(path: Path, customers: int, documents: int) -> None:
         # 2% of the invoices get a credit note of a tenth of their amount
         con.execute(
             "INSERT INTO crm_documents (tenant_id, customer_id, kind, number, status, "
-            "amount, currency, issued_on, applies_to, created_at) "
-            "SELECT 1, customer_id, 'credit_note', 'CN' || id, 'open', amount / 10, 'CNY', "
+            "amount, base_amount, currency, issued_on, applies_to, created_at) "
+            "SELECT 1, customer_id, 'credit_note', 'CN' || id, 'open', amount / 10, "
+            "amount / 10, 'CNY', "
             "issued_on, number, created_at FROM crm_documents WHERE id % 50 = 0")
     con.execute("ANALYZE")
     con.close()
@@ -87,7 +88,8 @@ def build(path: Path, customers: int, documents: int) -> None:
 def _insert_docs(con: sqlite3.Connection, rows: list[tuple]) -> None:
     con.executemany(
         "INSERT INTO crm_documents (id, tenant_id, customer_id, kind, number, status, amount, "
-        "currency, issued_on, created_at) VALUES (?, 1, ?, 'invoice', ?, 'open', ?, 'CNY', ?, "
+        "base_amount, currency, issued_on, created_at) "
+        "VALUES (?, 1, ?, 'invoice', ?, 'open', ?4, ?4, 'CNY', ?, "
         f"'{NOW}')", rows)
 
 

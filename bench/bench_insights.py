@@ -88,8 +88,8 @@ def build(path: str, scale: float, seed: int = 1) -> None:
 
         db.executemany(
             "INSERT INTO crm_documents (id, tenant_id, customer_id, kind, number, status, "
-            "amount, currency, issued_on, due_on, created_at) "
-            f"VALUES (?, 1, ?, ?, ?, ?, ?, 'CNY', ?, ?, '{STAMP}')", docs())
+            "amount, base_amount, currency, issued_on, due_on, created_at) "
+            f"VALUES (?, 1, ?, ?, ?, ?, ?, 0, 'CNY', ?, ?, '{STAMP}')", docs())
 
         def lines():
             n = 0
@@ -107,20 +107,21 @@ def build(path: str, scale: float, seed: int = 1) -> None:
         db.execute("UPDATE crm_documents SET amount = (SELECT SUM(quantity * unit_price / "
                    "1000) FROM crm_document_lines l WHERE l.tenant_id = 1 AND "
                    "l.document_id = crm_documents.id)")
+        db.execute("UPDATE crm_documents SET base_amount = amount")
         base = n_docs
         db.executemany(
             "INSERT INTO crm_documents (id, tenant_id, customer_id, kind, number, status, "
-            "amount, currency, issued_on, applies_to, created_at) "
-            f"VALUES (?, 1, ?, 'payment', ?, 'open', ?, 'CNY', ?, NULL, '{STAMP}')",
-            ((base + i, rng.randint(1, n_cust), f"p{i}", 100 * rng.randint(50, 500),
+            "amount, base_amount, currency, issued_on, applies_to, created_at) "
+            f"VALUES (?, 1, ?, 'payment', ?, 'open', ?, ?, 'CNY', ?, NULL, '{STAMP}')",
+            ((base + i, rng.randint(1, n_cust), f"p{i}", *[100 * rng.randint(50, 500)] * 2,
               (DAY0 + dt.timedelta(days=rng.randint(0, 720))).isoformat())
              for i in range(1, n_pay + 1)))
         base += n_pay
         db.executemany(
             "INSERT INTO crm_documents (id, tenant_id, customer_id, kind, number, status, "
-            "amount, currency, issued_on, created_at) "
-            f"VALUES (?, 1, ?, 'expense', ?, 'open', ?, 'CNY', ?, '{STAMP}')",
-            ((base + i, rng.randint(1, n_cust), f"e{i}", 100 * rng.randint(10, 300),
+            "amount, base_amount, currency, issued_on, created_at) "
+            f"VALUES (?, 1, ?, 'expense', ?, 'open', ?, ?, 'CNY', ?, '{STAMP}')",
+            ((base + i, rng.randint(1, n_cust), f"e{i}", *[100 * rng.randint(10, 300)] * 2,
               (DAY0 + dt.timedelta(days=rng.randint(0, 720))).isoformat())
              for i in range(1, n_exp + 1)))
     db.execute("ANALYZE")

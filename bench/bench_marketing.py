@@ -81,8 +81,8 @@ def build(path: str, scale: float, seed: int = 1) -> None:
     def flush() -> None:
         db.executemany(
             "INSERT INTO crm_documents (id, tenant_id, customer_id, kind, number, status, "
-            "amount, currency, issued_on, applies_to, created_at) "
-            "VALUES (?, 1, ?, ?, ?, ?, ?, 'CNY', ?, ?, ?)", docs)
+            "amount, base_amount, currency, issued_on, applies_to, created_at) "
+            "VALUES (?, 1, ?, ?, ?, ?, ?6, ?6, 'CNY', ?, ?, ?)", docs)
         docs.clear()
 
     invoices = []

@@ -105,8 +105,8 @@ def build(path: str, customers: int, invoices: int, payments: int) -> None:
 
     con.executemany(
         "INSERT INTO crm_documents (id, tenant_id, customer_id, kind, number, status, amount,"
-        " currency, issued_on, due_on, created_at)"
-        " VALUES (?, 1, ?, 'invoice', ?, ?, ?, 'CNY', ?, ?, ?)", invoice_rows())
+        " base_amount, currency, issued_on, due_on, created_at)"
+        " VALUES (?, 1, ?, 'invoice', ?, ?, ?5, ?5, 'CNY', ?, ?, ?)", invoice_rows())
 
     def payment_rows():
         for k in range(1, payments + 1):
@@ -122,8 +122,8 @@ def build(path: str, customers: int, invoices: int, payments: int) -> None:
 
     con.executemany(
         "INSERT INTO crm_documents (id, tenant_id, customer_id, kind, number, status, amount,"
-        " currency, issued_on, applies_to, created_at)"
-        " VALUES (?, 1, ?, ?, ?, 'open', ?, 'CNY', ?, ?, ?)", payment_rows())
+        " base_amount, currency, issued_on, applies_to, created_at)"
+        " VALUES (?, 1, ?, ?, ?, 'open', ?5, ?5, 'CNY', ?, ?, ?)", payment_rows())
     con.commit()
     con.execute("ANALYZE")
     con.close()

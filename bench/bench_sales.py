@@ -106,7 +106,8 @@ def build(path: str, scale: float, seed: int = 1) -> None:
     def flush_docs() -> None:
         db.executemany(
             "INSERT INTO crm_documents (id, tenant_id, customer_id, kind, number, status, amount, "
-            "currency, issued_on, created_at) VALUES (?, 1, ?, ?, ?, ?, ?, 'CNY', ?, ?)", docs)
+            "base_amount, currency, issued_on, created_at) "
+            "VALUES (?, 1, ?, ?, ?, ?, ?6, ?6, 'CNY', ?, ?)", docs)
         db.executemany(
             "INSERT INTO crm_document_lines (id, tenant_id, document_id, position, product, "
             "quantity, unit_price) VALUES (?, 1, ?, ?, ?, ?, ?)", lines)

@@ -42,6 +42,7 @@ from .records import (
     Reminder,
     Section,
     Tenant,
+    Term,
     User,
 )
 from .storage import SCHEMA_VERSION, LongText, Money, Quantity, Str, UTCDateTime
@@ -58,7 +59,7 @@ __all__ = [
     "Activity", "Change", "Contact", "Context", "Crm", "CrmError", "Customer",
     "DatabaseError", "Document", "Line", "LongText", "Money", "NotFound",
     "PermissionDenied", "PluginError", "PluginNotEnabled", "PluginSpec", "Quantity",
-    "Reminder", "Section", "Str", "Tenant", "UnitConflict", "User", "UTCDateTime",
+    "Reminder", "Section", "Str", "Tenant", "Term", "UnitConflict", "User", "UTCDateTime",
     "ValidationError",
     "dumps", "fmt_money", "hookimpl", "hookspec", "open", "parse_money", "to_dict",
 ]

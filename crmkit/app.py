@@ -18,11 +18,12 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from . import storage
 from .context import Context
-from .errors import DatabaseError, NotFound, PermissionDenied, UnitConflict
+from .errors import CrmError, DatabaseError, NotFound, PermissionDenied, UnitConflict
 from .i18n import ENV, LOCALES, _, reset_locale, set_locale
 from .jobs import JobService
 from .plugins import PluginHost
 from .records import Tenant, User
+from .zones import Clock, reset_display_zone, set_display_zone, system_clock, zone_of
 
 DEFAULT_URL = "sqlite:///crmkit.db"
 
@@ -38,7 +39,7 @@ class Crm:
 
     def __init__(self, engine: Engine, host: PluginHost, prefix: str, *, tenant: str,
                  user: str, today: dt.date | None, url: str | None = None,
-                 _shared: dict[str, Any] | None = None):
+                 clock: Clock | None = None, _shared: dict[str, Any] | None = None):
         self.engine = engine
         self.host = host
         self.prefix = prefix
@@ -62,7 +63,8 @@ class Crm:
             # thread and each asyncio task sees its own, and two crmkit.open() share none
             current: ContextVar[tuple[Context, tuple[int, int]] | None] = ContextVar(
                 f"crmkit_unit_{next(_INSTANCES)}", default=None)
-            _shared = {"metadata": metadata, "current": current, "enabled": {}}
+            _shared = {"metadata": metadata, "current": current, "enabled": {},
+                       "clock": clock or system_clock}
         self._shared = _shared
         self.metadata = _shared["metadata"]
         self._tenant: Tenant | None = None
@@ -98,9 +100,27 @@ class Crm:
                    user=user or self.user_name, today=today or self._today, url=self.url,
                    _shared=self._shared)
 
+    def now(self) -> dt.datetime:
+        """The current instant (aware, UTC) from this instance's clock: the system's, or
+        the one given to ``crmkit.open(clock=...)`` (tests)."""
+        return self._shared["clock"]().astimezone(dt.UTC)
+
+    def today_for(self, tenant: Tenant) -> dt.date:
+        """Today for ``tenant``: the fixed day (``today=``, ``--today``), else the current
+        date in the tenant's time zone."""
+        return self._today or self.now().astimezone(zone_of(tenant)).date()
+
     @property
     def today(self) -> dt.date:
-        return self._today or dt.datetime.now(dt.UTC).date()
+        """Today for this view's tenant (see :meth:`today_for`); UTC's date when the
+        tenant cannot be read (no database yet)."""
+        if self._today is not None:
+            return self._today
+        try:
+            with self.unit(write=False) as ctx:
+                return ctx.today
+        except CrmError:
+            return self.now().date()
 
     def table(self, name: str) -> Table:
         """A table by its name without the prefix (``customers``, ``grading_grades``)."""
@@ -230,16 +250,23 @@ class Crm:
                         f"database {self.url} is not initialised ({self._reason(exc)}); "
                         "run `crmkit init`") from None
                 hooks = self.host.hooks(self.enabled_plugins(conn, tenant.id))
-                ctx = Context(crm=self, tenant=tenant, user=user, today=self.today,
-                              conn=conn, hooks=hooks, echo=echo)
+                ctx = Context(crm=self, tenant=tenant, user=user,
+                              today=self.today_for(tenant), conn=conn, hooks=hooks, echo=echo)
                 token = var.set((ctx, _owner()))
                 locale = _tenant_locale(tenant)
                 ltoken = set_locale(locale) if locale is not None else None
+                ztoken = set_display_zone(ctx.zone)  # tables show the tenant's local time
+                # the CLI keeps the tenant's language and zone for the tables it prints
+                # after the unit (one command, one tenant)
+                keep = bool(self._shared.get("cli"))
                 try:
                     yield ctx
                 finally:
-                    if ltoken is not None:
+                    if ltoken is not None and not keep:
                         _reset(lambda: reset_locale(ltoken), lambda: set_locale(None))
+                    if not keep:
+                        _reset(lambda: reset_display_zone(ztoken),
+                               lambda: set_display_zone(None))
                     _reset(lambda: var.reset(token), lambda: var.set(None))
             committed = ctx.after_commit
         finally:
@@ -256,6 +283,9 @@ class Crm:
         return list(self.stream_changes(since, limit, offset))
 
     def _changes_query(self, ctx: Context, since: int) -> Any:
+        from .checks import ID_MAX, whole
+
+        since = whole(since, "since", low=-ID_MAX)  # before the database sees it
         a = self.table("audit")
         q = select(a).where(a.c.tenant_id == ctx.tenant.id, a.c.id > since).order_by(a.c.id)
         scoped, reads_all = self.customers.scoped(ctx), ctx.allowed("audit.read", None)
@@ -356,14 +386,18 @@ def _call_impl(fn: Any, **kwargs: Any) -> Any:
 
 def open(url: str | None = None, *, engine: Engine | None = None, prefix: str = "crm_",
          tenant: str = "default", user: str = "admin", today: dt.date | None = None,
-         plugins: Iterable[Any] = (), discover: bool = True) -> Crm:
+         plugins: Iterable[Any] = (), discover: bool = True,
+         clock: Clock | None = None) -> Crm:
     """Open a CRM on ``url`` (default ``sqlite:///crmkit.db``) or on a host's ``engine``.
 
     ``plugins`` registers extra plugin modules (objects or dotted names) besides those
     found in the ``crmkit.plugins`` entry-point group (``discover=False`` skips those).
-    Every call builds its own engine (unless given one), plugin manager and caches.
+    ``clock`` (a callable giving the current aware instant) replaces the system clock
+    for ``crm.now()`` and today (tests). Every call builds its own engine (unless given
+    one), plugin manager and caches.
     """
     if engine is None:
         engine = storage.create_engine(url or DEFAULT_URL)
     host = PluginHost(plugins, discover=discover)
-    return Crm(engine, host, prefix, tenant=tenant, user=user, today=today, url=url)
+    return Crm(engine, host, prefix, tenant=tenant, user=user, today=today, url=url,
+               clock=clock)

@@ -10,8 +10,11 @@ from attrs import define, field
 
 from .convert import _default
 from .errors import PermissionDenied
+from .zones import zone_of
 
 if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
+
     from sqlalchemy.engine import Connection
 
     from .app import Crm
@@ -46,12 +49,19 @@ class Context:
         error it raises reaches the caller, whose change is already committed."""
         self.after_commit.append(fn)
 
+    @property
+    def zone(self) -> ZoneInfo:
+        """The tenant's time zone (``zoneinfo.ZoneInfo``; UTC unless the tenant set one)."""
+        return zone_of(self.tenant)
+
     def now(self) -> dt.datetime:
-        """The current instant, moved onto ``today`` when today was overridden."""
-        real = dt.datetime.now(UTC)
-        if real.date() == self.today:
+        """The current instant (UTC) from the instance's clock, moved onto ``today`` (in
+        the tenant's zone) when today was overridden."""
+        real = self.crm.now()
+        local = real.astimezone(self.zone)
+        if local.date() == self.today:
             return real
-        return dt.datetime.combine(self.today, real.time(), UTC)
+        return dt.datetime.combine(self.today, local.time(), self.zone).astimezone(UTC)
 
     def emit(self, event: str, payload: dict[str, Any], customer_id: int | None = None) -> None:
         """Write an outbox row in this transaction: sent after commit, lost on rollback."""

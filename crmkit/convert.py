@@ -21,11 +21,17 @@ _conv.register_unstructure_hook(Rate, str)  # "7.1": a rate is not money
 _conv.register_unstructure_hook(dt.date, lambda d: d.isoformat())
 _conv.register_unstructure_hook(dt.datetime, lambda d: d.isoformat())
 _conv.register_unstructure_hook(tuple, list)
-_conv.register_unstructure_hook(
-    Line,
-    lambda ln: {"product": ln.product, "quantity": str(ln.quantity),
-                "unit_price": fmt_money(ln.unit_price), "unit_cost": fmt_money(ln.unit_cost)},
-)
+def _line(ln: Line) -> dict[str, Any]:
+    """A line as JSON: ``unit_cost`` only when it is known (so a line without one keeps
+    the contract's ``product``, ``quantity``, ``unit_price``)."""
+    out = {"product": ln.product, "quantity": str(ln.quantity),
+           "unit_price": fmt_money(ln.unit_price)}
+    if ln.unit_cost is not None:
+        out["unit_cost"] = fmt_money(ln.unit_cost)
+    return out
+
+
+_conv.register_unstructure_hook(Line, _line)
 _conv.register_structure_hook(Decimal, lambda v, _: Decimal(str(v)))
 
 
@@ -73,18 +79,27 @@ def structure_settings(data: dict[str, Any], cls: type, plugin: str) -> Any:
         return _conv.structure(data, cls)
     except ClassValidationError as exc:
         msgs = cattrs.transform_error(exc, path=plugin, format_exception=_format)
-        raise ValidationError([_tidy(m, plugin) for m in msgs]) from None
+        names = {f.name for f in attrs.fields(cls)} if attrs.has(cls) else set()
+        raise ValidationError([_tidy(m, plugin, names) for m in msgs]) from None
     except (ValueError, TypeError) as exc:
         raise ValidationError(f"invalid settings for {plugin}: {exc}") from None
 
 
-def _tidy(message: str, plugin: str) -> str:
+def _tidy(message: str, plugin: str, names: set[str] | frozenset[str] = frozenset()) -> str:
     """``must be X, got V @ grading.window_days`` (a value of the wrong type) ->
     ``setting window_days of grading must be X, got V``."""
     text, sep, path = message.rpartition(" @ ")
     key = path[len(plugin) + 1:] if sep and path.startswith(plugin + ".") else ""
-    if text.startswith("must be ") and key:
-        return f"setting {key} of {plugin} {text}"
+    if not key and sep:  # a check of the whole class that names the setting it is about
+        first = text.removeprefix("setting ").split(" ", 1)[0].rstrip(":")
+        key = first if first in names else ""
+    if key:
+        if text.startswith((f"setting {key} ", f"setting {key}:")):
+            return text  # the validator's own sentence names the setting
+        if text.startswith((f"{key} ", f"{key}:")):
+            return f"setting {text}"
+        if text.startswith("must be "):
+            return f"setting {key} of {plugin} {text}"
     return f"invalid setting: {message}"
 
 

@@ -106,6 +106,7 @@ def build(crm: Any, rng: random.Random | None = None) -> dict[str, Any]:
         crm.documents.add(c.id, kind="expense", number=f"EXP-{i + 1:04d}",
                           amount=Decimal(rng.randint(100, 900)),
                           issued_on=today - dt.timedelta(days=rng.randint(1, 60)))
+    _money_and_terms(crm, names, today)
     enabled: list[str] = []
     failed: dict[str, BaseException] = {}  # plugin -> why it is not in the demo
     for p in crm.plugins.list():
@@ -124,3 +125,23 @@ def build(crm: Any, rng: random.Random | None = None) -> dict[str, Any]:
                 failed[pname] = exc
     return {"customers": names, "enabled": [n for n in enabled if n not in failed],
             "failed": failed}
+
+
+def _money_and_terms(crm: Any, customers: list[Any], today: dt.date) -> None:
+    """An export customer billed in US dollars (at a rate), and a customer on
+    installments (30/60/90 days: 30%, 50%, 20%) that has paid the first one."""
+    export = next(c for c in customers if "export" in c.tags)
+    crm.documents.add(export.id, kind="invoice", number="INV-USD-0001", currency="USD",
+                      rate="7.1", lines=["Hardware kit:2:330.00"],
+                      issued_on=today - dt.timedelta(days=50),
+                      due_on=today - dt.timedelta(days=20))
+    crm.documents.add(export.id, kind="payment", number="PAY-USD-0001", amount="300.00",
+                      currency="USD", rate="7.15", applies_to="INV-USD-0001",
+                      issued_on=today - dt.timedelta(days=10))
+    vip = customers[0]
+    crm.documents.add(vip.id, kind="invoice", number="INV-T-0001",
+                      lines=["Standard license:10:1200.00"],
+                      issued_on=today - dt.timedelta(days=75),
+                      terms=["30:30", "60:50", "90:20"])
+    crm.documents.add(vip.id, kind="payment", number="PAY-T-0001", amount="3600.00",
+                      applies_to="INV-T-0001", issued_on=today - dt.timedelta(days=44))

@@ -13,10 +13,16 @@ class ValidationError(CrmError):
     """Input that crmkit or a plugin refused; nothing was written.
 
     ``errors`` holds every message collected (core checks and all plugins' validate hooks).
+    ``fields`` is parallel to it: the record field each message is about (``"email"``,
+    ``"due_on"``), or None when it is about no single field or nobody said. An importer
+    maps a message to its column with it, whatever language the message is in.
     """
 
-    def __init__(self, errors: str | list[str]):
+    def __init__(self, errors: str | list[str],
+                 fields: Iterable[str | None] | None = None):
         self.errors = [errors] if isinstance(errors, str) else list(errors)
+        named = list(fields or ())[:len(self.errors)]
+        self.fields: list[str | None] = named + [None] * (len(self.errors) - len(named))
         super().__init__("; ".join(self.errors))
 
 

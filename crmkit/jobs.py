@@ -246,7 +246,7 @@ def _admit(crm: Crm, conn: Any, declared: DeclaredJob, fresh: bool
     if fresh:  # a long-lived worker must see today's plugins
         crm.invalidate_plugins(tenant.id)
     enabled = crm.enabled_plugins(conn, tenant.id)
-    ctx = Context(crm=crm, tenant=tenant, user=user, today=crm.today, conn=conn,
+    ctx = Context(crm=crm, tenant=tenant, user=user, today=crm.today_for(tenant), conn=conn,
                   hooks=crm.host.hooks(enabled))
     try:
         ctx.check("jobs.run", None, _("job {job}").format(job=declared.name))

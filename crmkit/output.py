@@ -82,8 +82,10 @@ def amount(v: Any) -> str:
 
 
 def when(v: dt.datetime | None) -> str:
-    """An instant for people: ``YYYY-MM-DD HH:MM``."""
-    return "" if v is None else v.strftime("%Y-%m-%d %H:%M")
+    """An instant for people, in the tenant's time zone: ``YYYY-MM-DD HH:MM``."""
+    from .zones import local
+
+    return "" if v is None else local(v).strftime("%Y-%m-%d %H:%M")
 
 
 def cell(v: Any) -> str:

@@ -28,7 +28,7 @@ def _seed(crm) -> None:
     crm.activities.done(t.id, at=crm.activities.get(t.id).occurred_at)
     crm.documents.add(a.id, kind="invoice", number="INV-1", issued_on="2026-11-01",
                       due_on="2026-12-01", lines=[("零件;A:1", "2", "617.25"),
-                                                  ("服务", "1.5", "100.00")])
+                                                  ("服务", "1.5", "100.00", "60.00")])
     crm.documents.add(a.id, kind="payment", number="PAY-1", amount="0.10",
                       issued_on="2026-11-02", applies_to="INV-1", status="paid")
     crm.documents.add(b.id, kind="quote", number="Q-1", amount="1234567.89")
@@ -57,8 +57,10 @@ def test_round_trip_without_loss(crm_factory, tmp_path, fmt):
         assert (report.written, report.invalid, report.duplicates) == (True, 0, 0), \
             [str(e) for e in report.errors]
     for kind in KINDS:
-        assert _dump(dst, kind, tmp_path, f"b-{kind}") == _dump(src, kind, tmp_path,
-                                                                 f"a-{kind}")
+        got, want = (_dump(dst, kind, tmp_path, f"b-{kind}"),
+                     _dump(src, kind, tmp_path, f"a-{kind}"))
+        assert got == want, [(k, g.get(k), w.get(k)) for g, w in zip(got, want, strict=False)
+                             for k in {*g, *w} if g.get(k) != w.get(k)]
     # a second import of the same export changes nothing
     for kind in KINDS:
         report = import_file(dst, kind, tmp_path / f"{kind}.{fmt}")
@@ -72,9 +74,10 @@ def test_export_csv_shape(crm_factory, tmp_path):
     export_file(crm, "documents", tmp_path / "d.csv")
     rows = list(csv.DictReader((tmp_path / "d.csv").open(encoding="utf-8-sig")))
     inv = next(r for r in rows if r["number"] == "INV-1")
-    # 2 x 617.25 + 1.5 x 100.00 = 1384.50; the ";" in a product name is escaped
+    # 2 x 617.25 + 1.5 x 100.00 = 1384.50; the ";" in a product name is escaped, a name
+    # holding ":" gets an empty cost part, a known unit cost (60.00) its own
     assert (inv["amount"], inv["lines"], inv["customer_external_id"]) == (
-        "1384.50", "零件\\;A:1:2:617.25;服务:1.5:100.00", "C001")
+        "1384.50", "零件\\;A:1:2:617.25:;服务:1.5:100.00:60.00", "C001")
     export_file(crm, "customers", tmp_path / "c.csv")
     c = next(csv.DictReader((tmp_path / "c.csv").open(encoding="utf-8-sig")))
     assert (c["tags"], c["extra"], c["address"]) == (

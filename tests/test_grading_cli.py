@@ -114,13 +114,18 @@ def test_sales_user_sees_only_own_customers(shop, cli):
 
 
 BAD_SETTINGS = [
-    ("window_days", "0", "window_days must be a whole number of days greater than 0, got 0"),
-    ("lost_after_days", "-5", "lost_after_days must be a whole number of days greater than "
-                              "0, got -5"),
-    ("repurchase_factor", "1", "repurchase_factor must be a number greater than 1, got 1"),
-    ("value_kinds", '["invoice", "bogus"]', "value_kinds: unknown document kind 'bogus'"),
-    ("value_kinds", "[]", "value_kinds must name at least one document kind"),
-    ("window_days", "soon", "window_days"),
+    ("window_days", "0", "setting window_days must be a whole number from 1 to 36500"
+                         ", got 0"),
+    ("lost_after_days", "-5", "setting lost_after_days must be a whole number "
+                              "from 1 to 36500, got -5"),
+    ("repurchase_factor", "1", "setting repurchase_factor must be a finite number "
+                               "greater than 1 and at most 1000, got 1"),
+    ("value_kinds", '["invoice", "bogus"]',
+     "setting value_kinds: unknown document kind 'bogus'"),
+    ("value_kinds", "[]", "setting value_kinds must name at least one document "
+                          "kind"),
+    ("window_days", "soon", "setting window_days of grading must be a whole number, got "
+                            "'soon'"),
 ]
 
 

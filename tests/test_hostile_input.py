@@ -58,6 +58,20 @@ def _api_cases(c):
             c, kind="invoice", number="D", amount="1", issued_on="0001-01-01"), "0001"),
         ("id too big", lambda crm: crm.customers.get(BIG), "not found"),
         ("doc id too big", lambda crm: crm.documents.get(BIG), "not found"),
+        ("currency EURO", lambda crm: crm.documents.add(
+            c, kind="invoice", number="C1", amount="1", currency="EURO"), "currency"),
+        ("currency emoji", lambda crm: crm.documents.add(
+            c, kind="invoice", number="C2", amount="1", currency="😀"), "currency"),
+        ("contact name=5", lambda crm: crm.contacts.add(c, 5), "name"),
+        ("owner surrogate", lambda crm: crm.customers.add(name="a", owner="\ud800"),
+         "surrogate"),
+        ("owner list", lambda crm: crm.customers.add(name="a", owner=["x"]), "owner"),
+        ("search=5", lambda crm: crm.customers.list(search=5), "search"),
+        ("tag surrogate", lambda crm: crm.customers.list(tag="\ud800"), "surrogate"),
+        ("activity owner dict", lambda crm: crm.activities.list(owner={"a": 1}), "owner"),
+        ("documents of a huge customer id", lambda crm: crm.documents.list(
+            customer_id=BIG), "customer id"),
+        ("contacts of a dict", lambda crm: crm.contacts.count(customer_id={}), "customer id"),
         ("limit -1", lambda crm: crm.customers.list(limit=-1), "limit"),
         ("limit too big", lambda crm: crm.customers.list(limit=BIG), "limit"),
         ("offset -1", lambda crm: crm.documents.list(offset=-1), "offset"),
@@ -90,6 +104,9 @@ def test_bad_python_api_input_is_one_validation_sentence_the_same_on_every_backe
     assert messages["limit -1"] == ("limit must be a whole number from 0 to "
                                     "9223372036854775807, got -1")
     assert messages["id too big"] == f"customer {BIG} not found"
+    # SQLite stored these, PostgreSQL and MariaDB failed with "value too long"
+    assert messages["currency EURO"] == ("unknown currency 'EURO'; expected an ISO 4217 "
+                                         "code in capitals, such as CNY, USD or EUR")
     assert messages["NaN in extra"] == ("customer extra.score holds nan, which is not a "
                                         "JSON number (NaN and Infinity are not)")
     assert messages["at 0001 +01:00"] == (
@@ -148,6 +165,8 @@ CLI_CASES = [
     (("customer", "list", "--limit", "-1"), "limit"),
     (("customer", "list", "--limit", str(BIG)), "limit"),
     (("doc", "list", "--offset", "-1"), "offset"),
+    (("changes", "--since", str(BIG)), "since"),
+    (("sales", "move", str(BIG), "won"), "not found"),
     (("customer", "add", "x", "--email", "a" * 100_000), "e-mail"),
 ]
 
@@ -156,7 +175,7 @@ CLI_CASES = [
                                                            CLI_CASES])
 def test_bad_cli_input_is_one_sentence_exit_1_nothing_written(cli, crm_factory, args,
                                                               needle):
-    crm = crm_factory(enable=("receivables", "grading"))
+    crm = crm_factory(enable=("receivables", "grading", "sales"))
     c = crm.customers.add(name="基准").id
     before = _state(crm)
     r = cli(*[a.replace("{c}", str(c)) for a in args])

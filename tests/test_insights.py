@@ -80,8 +80,9 @@ def test_a_line_keeps_its_unit_cost_and_a_product_name_may_hold_colons(crm):
         ("Model: X7", 1, Decimal("5.00"), None),        # " X7" is no number: three parts
         ("P", 1, Decimal("2.00"), None),                # an empty cost is unknown
         ("M:7", 1, Decimal("5.00"), None)]              # a name ending in a number: COST empty
-    assert crmkit.to_dict(d)["lines"][0] == {"product": "A:B", "quantity": "2",
-                                             "unit_price": "10.00", "unit_cost": "4.50"}
+    assert crmkit.to_dict(d)["lines"][:2] == [  # unit_cost in JSON only when known
+        {"product": "A:B", "quantity": "2", "unit_price": "10.00", "unit_cost": "4.50"},
+        {"product": "Model: X7", "quantity": "1", "unit_price": "5.00"}]
     assert crm.documents.get(d.id).lines == d.lines
 
 
@@ -325,3 +326,32 @@ def test_customer_show_has_the_insights_section(shop, cli):
                                   "repeat_rate": 1.0}
     assert sec["profitability"] == {"revenue": "85.00", "margin": "20.00",
                                     "margin_pct": 0.5}
+
+
+def test_the_csv_import_reads_a_line_cost_and_profit_uses_it(crm_factory, cli, tmp_path):
+    crm = crm_factory(enable=("insights", "csv"))
+    c = crm.customers.add(name="上海大众")
+    f = tmp_path / "d.csv"
+    f.write_text("customer_id,kind,number,issued_on,lines\n"
+                 f"{c.id},invoice,I-1,2026-11-02,零件A:2:617.25:400;服务:1:100\n"
+                 f"{c.id},invoice,I-2,2026-11-03,零件A:1:600:1.005\n", encoding="utf-8")
+    r = cli("import", "documents", str(f), "--skip-invalid")
+    assert r.exit_code == 0, r.stderr
+    assert "unit cost of '零件A'" in r.stderr  # I-2: 1.005 is no amount; skipped
+    inv = crm.documents.by_number("invoice", "I-1")
+    assert [ln.unit_cost for ln in inv.lines] == [Decimal("400.00"), None]
+    # revenue 2 × 617.25 + 100 = 1334.50; known 1234.50 - cost 800 = 434.50 margin;
+    # 434.50 / 1234.50 = 0.351964 -> 0.3520
+    (row,) = ins.profit(crm, "customer", NOV1, NOV22)
+    assert money([row], "revenue", "cost", "margin", "margin_pct",
+                 "unknown_cost_revenue") == [("1334.50", "800.00", "434.50", 0.352, "100.00")]
+
+
+def test_customer_show_prints_the_insights_panel_for_people(shop, cli):
+    _crm, cu = shop
+    r = cli("customer", "show", str(cu["A"].id))
+    assert r.exit_code == 0
+    panel = r.stdout.split("Insights", 1)[1]
+    # 2 of 3 months active: 66.7%; margin 60 of 130: 46.2%
+    assert "66.7%" in panel and "46.2%" in panel and "倚天屠龙记" in panel
+    assert "None" not in panel and "[]" not in panel

@@ -256,3 +256,26 @@ def test_usd_invoice_counts_in_base_currency(crm_factory, cli):
     # base amounts: 1000.00 USD x 7.1 = 7100.00 CNY, + 500.00 CNY = 7600.00;
     # roi (7600 - 1000) / 1000 = 6.6
     assert (row["revenue"], row["roi"]) == ("7600.00", 6.6)
+
+
+def test_a_credit_note_never_reduces_another_customers_revenue(crm_factory, cli):
+    """Issue 20.12's rule for marketing too: a credit note reduces the invoice of that
+    number of its own customer; one re-used by another customer is not it."""
+    crm = crm_factory(enable=("marketing",))
+    c = mkt.add(on(crm, D(2026, 9, 1)), "Expo", channel="exhibition")
+    a, b = crm.customers.add(name="甲"), crm.customers.add(name="乙")
+    mkt.add_lead(crm, c.id, a.id, on=D(2026, 10, 1))
+    mkt.add_lead(crm, c.id, b.id, on=D(2026, 10, 1))
+    inv = crm.documents.add(a.id, kind="invoice", number="INV-7", amount="1000.00",
+                            issued_on=D(2026, 10, 2))
+    crm.documents.add(a.id, kind="credit_note", number="CN-1", amount="400.00",
+                      issued_on=D(2026, 10, 5), applies_to="INV-7")
+    [row] = cli("campaign", "report", "--json").json
+    assert row["revenue"] == "600.00"  # 1000.00 - 400.00
+    # A's invoice renumbered, its number re-used by B's invoice of 500.00
+    crm.documents.update(inv.id, number="INV-7A")
+    crm.documents.add(b.id, kind="invoice", number="INV-7", amount="500.00",
+                      issued_on=D(2026, 10, 10))
+    [row] = cli("campaign", "report", "--json").json
+    # 1000.00 (A) + 500.00 (B); before: A's credit moved to B's INV-7, 1100.00
+    assert row["revenue"] == "1500.00"

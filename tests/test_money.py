@@ -286,3 +286,23 @@ def test_email_dunning_total_is_the_base_outstanding(crm_factory):
     body = dun.get_content()
     # 710.00 + 290.00 = 1,000.00 CNY: the reminders carry base amounts
     assert "710.00 CNY" in body and "Total: 1,000.00 CNY" in body
+
+
+def test_a_payment_larger_than_what_the_invoice_owes_is_kept_and_said_on_stderr(crm, cli):
+    cid = crm.customers.add(name="Acme").id
+    cli("doc", "add", cid, "--kind", "invoice", "--number", "INV-1", "--amount", "1000")
+    r = cli("doc", "add", cid, "--kind", "payment", "--number", "P-1", "--amount", "600",
+            "--applies-to", "INV-1")
+    assert r.exit_code == 0 and r.stderr == ""
+    # 600 + 500 = 1100 applied to 1000.00: 100.00 too much, kept (exit 0, stdout the id)
+    r = cli("doc", "add", cid, "--kind", "payment", "--number", "P-2", "--amount", "500",
+            "--applies-to", "INV-1")
+    assert r.exit_code == 0 and r.stdout.strip().isdigit()
+    assert r.stderr == ("payment P-2 is 100.00 more than invoice INV-1 still owed; the "
+                        "excess joins the customer's unapplied payments\n")
+    # in USD at 7: 20.00 USD = 140.00 CNY, all of it beyond the (paid) invoice
+    r = cli("doc", "add", cid, "--kind", "payment", "--number", "P-3", "--amount", "20",
+            "--currency", "USD", "--rate", "7", "--applies-to", "INV-1", "--json")
+    assert r.exit_code == 0 and r.json["base_amount"] == "140.00"
+    assert "P-3 is 140.00 more than invoice INV-1" in r.stderr
+    assert len(crm.documents.list(kind="payment")) == 3

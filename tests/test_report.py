@@ -138,3 +138,24 @@ def test_default_file_name_and_language(business, cli, tmp_path, monkeypatch):
     assert r.exit_code == 0 and r.stdout.strip() == "crmkit-report-2026-11-22.html"
     html = (tmp_path / "crmkit-report-2026-11-22.html").read_text(encoding="utf-8")
     assert '<html lang="zh-CN">' in html
+
+
+def test_plugin_sections_agree_with_the_plugins_own_figures(business):
+    crm, _cu = business
+    from crmkit_receivables.api import today_part
+
+    report = {s.plugin: s for s in build(crm, NOV22).sections}
+    with crm.unit(write=False) as ctx:
+        part = today_part(ctx, NOV22)
+    rec = report["receivables"]
+    assert dict(rec.figures)["outstanding"] == part["outstanding"]
+    assert dict(rec.figures)["overdue"] == part["overdue"]
+    top = rec.charts[1]
+    assert list(top.labels) == [r["customer"] for r in part["top_overdue"]]
+    assert [float(v) for v in top.series[0][1]] == [float(r["overdue"])
+                                                    for r in part["top_overdue"]]
+    # buckets add up to the outstanding amount
+    assert sum(rec.charts[0].series[0][1]) == pytest.approx(float(part["outstanding"]))
+    grading = report["grading"]
+    per_segment, per_tier = grading.charts[0].series[0][1], grading.charts[1].series[0][1]
+    assert sum(per_segment) == sum(per_tier) == dict(grading.figures)["graded customers"]

@@ -12,11 +12,9 @@ import random
 import statistics
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import crmkit_service as svc
 import pytest
-from crmkit_service import zones
 from sqlalchemy import func, select, text
 
 import crmkit
@@ -85,16 +83,19 @@ def test_priority_sets_the_deadlines_and_settings_change_them(crm):
     assert crm.plugins.settings("service").sla_hours["urgent"] == [1, 8]
 
 
-def _shanghai(cli, monkeypatch):
-    """The tenant's zone: the core's ``tenant update --timezone`` once it has one (the
-    money helper), else the plugin's own zone lookup answers Asia/Shanghai."""
+def _shanghai(crm, cli):
+    """The tenant's zone: ``tenant update --timezone`` once the core has the command,
+    else the tenant's ``timezone`` column (in the core since 0.2) written directly."""
     r = cli("tenant", "update", "default", "--timezone", "Asia/Shanghai")
     if r.exit_code != 0:
-        monkeypatch.setattr(zones, "tenant_zone", lambda ctx: ZoneInfo("Asia/Shanghai"))
+        t = crm.table("tenants")
+        with crm.engine.begin() as conn:
+            conn.execute(t.update().where(t.c.slug == "default").values(
+                timezone="Asia/Shanghai"))
 
 
-def test_a_shanghai_deadline_that_crosses_midnight(crm, cli, monkeypatch):
-    _shanghai(cli, monkeypatch)
+def test_a_shanghai_deadline_that_crosses_midnight(crm, cli):
+    _shanghai(crm, cli)
     c = crm.customers.add(name="上汽通用", owner="li")
     # 20:00 in Shanghai (UTC+8) is 12:00 UTC; urgent: response 21:00 local (13:00 UTC),
     # resolution 20:00 + 8 h = 04:00 local on 11-23 (20:00 UTC on 11-22)
@@ -104,10 +105,13 @@ def test_a_shanghai_deadline_that_crosses_midnight(crm, cli, monkeypatch):
     assert (r.json["opened_at"], r.json["response_due"], r.json["resolution_due"]) == (
         "2026-11-22T12:00:00+00:00", "2026-11-22T13:00:00+00:00",
         "2026-11-22T20:00:00+00:00")
+    shown = cli("case", "list", env={"COLUMNS": "200"})  # local time: 20:00, due 04:00
+    assert "2026-11-22 20:00" in shown.stdout and "2026-11-23 04:00" in shown.stdout
 
-    def due(on):
-        return sorted((x.kind, x.due_on, x.days_overdue) for x in crm.reminders.due(on)
-                      if x.plugin == "service")
+    def due(on):  # through the command line, which reads the tenant (and its zone) anew
+        rows = cli("reminders", "--on", on.isoformat(), "--json").json
+        return sorted((x["kind"], D.fromisoformat(x["due_on"]), x["days_overdue"])
+                      for x in rows if x["plugin"] == "service")
 
     # on 11-22 (Shanghai) only the response is overdue: the resolution deadline falls on
     # 11-23 local, although its UTC date is 11-22
@@ -116,8 +120,9 @@ def test_a_shanghai_deadline_that_crosses_midnight(crm, cli, monkeypatch):
                                     ("case_response_overdue", D(2026, 11, 22), 1)]
     # a reply at 23:30 local on 11-22 (15:30 UTC) counts for 11-22 in Shanghai: it was
     # late (due 21:00 local), and it is recorded before the end of the day
-    svc.reply(crm, r.json["id"], body="已派工程师", at="2026-11-22T23:30")
-    (row,) = svc.stats(crm, D(2026, 11, 22), D(2026, 11, 22))
+    assert cli("case", "reply", r.json["id"], "--body", "已派工程师", "--at",
+               "2026-11-22T23:30").exit_code == 0
+    (row,) = cli("case", "stats", "--from", "2026-11-22", "--to", "2026-11-22", "--json").json
     # the resolution deadline (04:00 on 11-23) has not passed by the end of 11-22: none
     assert (row["response_met"], row["resolution_met"]) == (0.0, None)
     assert due(D(2026, 11, 23)) == [("case_resolution_overdue", D(2026, 11, 23), 0)]
@@ -190,6 +195,24 @@ def test_a_case_reopened_loses_its_resolution_and_leaves_the_solution_base(crm):
         1, 48.0, 1.0)
     assert [x.solution for x in svc.search(crm, "换货")[0]] == ["换货处理"]
     assert [e["event"] for e in emitted_events(crm, "case.reopened")] == ["case.reopened"]
+
+
+def test_a_change_checked_against_a_stale_status_is_refused(crm, monkeypatch):
+    # two clerks resolve the same case at once: the second read "open" before the first
+    # committed; its update (WHERE status = 'open') finds nothing and is refused
+    from crmkit_service import cases
+
+    c = crm.customers.add(name="Acme", owner="li")
+    k = svc.add(crm, c.id, subject="x", at="2026-11-20T08:00+00:00")
+    stale = cases.load
+    svc.resolve(crm, k.id, solution="first", at="2026-11-20T09:00+00:00")
+    monkeypatch.setattr(cases, "load", lambda ctx, v: k if v == k.id else stale(ctx, v))
+    before = crm.changes()
+    with pytest.raises(crmkit.ValidationError, match="changed by someone else"):
+        svc.resolve(crm, k.id, solution="second", at="2026-11-20T10:00+00:00")
+    monkeypatch.undo()
+    assert crm.changes() == before
+    assert svc.show(crm, k.id)["solution"] == "first"
 
 
 # --- the solution base -----------------------------------------------------------------
@@ -274,7 +297,9 @@ def _case(crm, customer, owner, *, reply=None, resolve=None, rating=None,
     return k
 
 
-def test_stats_with_hand_computed_medians_and_shares(crm, cli):
+def _worked_stats_cases(crm):
+    """li's and wang's cases of November (and one of October) with the hand-computed
+    figures of the tests below."""
     c = crm.customers.add(name="上海大众", owner="li")
     # normal priority: response within 8 h, resolution within 72 h
     _case(crm, c.id, "li", reply=1, resolve=2, rating=5)       # met, met, 2 h
@@ -288,6 +313,10 @@ def test_stats_with_hand_computed_medians_and_shares(crm, cli):
     # open, no reply: response due 11-30 04:00 passed by the end of 11-30 (missed);
     # resolution due 12-02 20:00 not passed: not counted
     _case(crm, c.id, "wang", opened="2026-11-29T20:00")
+
+
+def test_stats_with_hand_computed_medians_and_shares(crm, cli):
+    _worked_stats_cases(crm)
     rows = cli("case", "stats", "--from", "2026-11-01", "--to", "2026-11-30", "--json").json
     assert rows == [
         # li: median of 2, 5, 30 = 5; responses 2 of 3 = 0.6667; resolutions 3 of 3;
@@ -309,6 +338,30 @@ def test_stats_with_hand_computed_medians_and_shares(crm, cli):
             li["response_met"], li["resolution_met"]) == (3, 2, 1, 3.5, 0.6667, 1.0)
     table = cli("case", "stats", "--from", "2026-11-01", "--to", "2026-11-30")
     assert table.exit_code == 0 and "wang" in table.stdout and "66.7%" in table.stdout
+
+
+def test_crm_report_sections_case_sla_overall_and_by_owner(crm):
+    from crmkit.report import build
+
+    _worked_stats_cases(crm)
+    report = build(crm, D(2026, 11, 30))
+    (sec,) = [x for x in report.sections if x.plugin == "service"]
+    # the 30 days ending 11-30 are 11-01..11-30: li's 3 and wang's 5 cases. Responses
+    # met 2 + 2 of 3 + 5 = 4 / 8 = 50.0%; resolutions 3 + 3 of 3 + 4 = 6 / 7 = 85.7%;
+    # resolution hours 1, 2, 3, 4, 5, 30, 80: median 4.0
+    assert dict(sec.figures) == {"opened": 8, "open": 1, "response met": "50.0%",
+                                 "resolution met": "85.7%", "median resolution hours": 4.0}
+    assert [r[0] for r in sec.tables[0].rows] == ["li", "wang"]
+    assert sec.charts[0].series[0] == ("response met", (66.67, 40.0))
+
+
+def test_the_html_report_draws_the_case_sla_section(crm, cli, tmp_path):
+    _worked_stats_cases(crm)
+    out = tmp_path / "r.html"
+    r = cli("report", "--out", str(out), "--as-of", "2026-11-30")
+    assert r.exit_code == 0, r.stderr
+    html = out.read_text(encoding="utf-8")
+    assert "Service: case SLA" in html and "85.7%" in html and "<svg" in html
 
 
 def test_median_in_sql_equals_pythons_median(crm):

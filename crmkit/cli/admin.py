@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import click
 
 from ..i18n import _
-from ..output import Group, Page, json_option, paging, pass_crm, print_json, stream_json, table
+from ..output import (
+    Group,
+    Page,
+    json_option,
+    paging,
+    pass_crm,
+    print_json,
+    stream_json,
+    table,
+    when,
+)
 
 
 @click.command("init")
@@ -28,13 +39,36 @@ def tenant() -> None:
 @tenant.command("add")
 @click.argument("slug")
 @click.option("--name", help="Display name (default: the slug).")
-@click.option("--currency", default="CNY", show_default=True, help="ISO 4217 code.")
+@click.option("--currency", default="CNY", show_default=True,
+              help="Base currency, an ISO 4217 code (CNY, USD, EUR).")
+@click.option("--timezone", default="UTC", show_default=True, metavar="ZONE",
+              help="IANA time zone, e.g. Asia/Shanghai: today and times are local there.")
+@click.option("--locale", default="en", show_default=True, metavar="en|zh_CN",
+              help="Language of messages, tables and reminders.")
 @json_option
 @pass_crm
-def tenant_add(crm: Any, slug: str, name: str | None, currency: str, as_json: bool) -> None:
+def tenant_add(crm: Any, slug: str, name: str | None, currency: str, timezone: str,
+               locale: str, as_json: bool) -> None:
     """Add a tenant (and its user "admin")."""
-    t = crm.tenants.add(slug, name=name, currency=currency)
+    t = crm.tenants.add(slug, name=name, currency=currency, timezone=timezone,
+                        locale=locale)
     print_json(t) if as_json else click.echo(t.id)
+
+
+@tenant.command("update")
+@click.argument("slug")
+@click.option("--name", help="Display name.")
+@click.option("--timezone", metavar="ZONE", help="IANA time zone, e.g. Asia/Shanghai.")
+@click.option("--locale", metavar="en|zh_CN", help="Language of human output.")
+@json_option
+@pass_crm
+def tenant_update(crm: Any, slug: str, name: str | None, timezone: str | None,
+                  locale: str | None, as_json: bool) -> None:
+    """Change a tenant's name, time zone or language."""
+    t = crm.tenants.update(slug, name=name, timezone=timezone, locale=locale)
+    print_json(t) if as_json else click.echo(
+        _("tenant {slug}: {timezone}, {locale}").format(slug=t.slug, timezone=t.timezone,
+                                                        locale=t.locale))
 
 
 @tenant.command("list")
@@ -46,16 +80,17 @@ def tenant_list(crm: Any, as_json: bool, page: Page) -> None:
     ts, more = page.slice(crm.tenants.list())
     if as_json:
         return print_json(ts)
-    table([(t.id, t.slug, t.name, t.currency) for t in ts],
-          [_("id"), _("slug"), _("name"), _("currency")], more=more,
-          offset=page.next_offset)
+    table([(t.id, t.slug, t.name, t.currency, t.timezone, t.locale) for t in ts],
+          [_("id"), _("slug"), _("name"), _("currency"), _("time zone"), _("locale")],
+          more=more, offset=page.next_offset)
 
 
 def _feed_rows(rows: list[dict[str, Any]], with_fields: bool) -> list[list[Any]]:
     out = []
     for r in rows:
-        row = [r["cursor"], r["at"][:16].replace("T", " "), r["user"], r["table"], r["id"],
-               r["op"]]
+        # the feed's instants are UTC; people read them in the tenant's time
+        row = [r["cursor"], when(dt.datetime.fromisoformat(r["at"])), r["user"], r["table"],
+               r["id"], r["op"]]
         if with_fields:
             row.append(", ".join(sorted(_changed(r))))
         out.append(row)

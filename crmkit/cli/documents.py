@@ -58,6 +58,12 @@ def doc_add(crm: Any, customer_id: int, kind: str, number: str, amount: str | No
                           due_on=parse_date(due, "--due"), applies_to=applies_to,
                           lines=list(lines), status=status, currency=currency, rate=rate,
                           terms=list(terms))
+    over = crm.documents.excess(d)
+    if over > 0:
+        click.echo(_("{kind} {number} is {excess} more than invoice {invoice} still owed; "
+                     "the excess joins the customer's unapplied payments").format(
+                         kind=d.kind.replace("_", " "), number=d.number,
+                         excess=f"{over:,.2f}", invoice=d.applies_to), err=True)
     print_json(d) if as_json else click.echo(d.id)
 
 
@@ -76,11 +82,11 @@ def doc_list(crm: Any, as_json: bool, page: Page, **filters: Any) -> None:
     ds = crm.documents.list(limit=page.limit, offset=page.offset, **filters)
     names = crm.customers.names(d.customer_id for d in ds)
     table([(d.id, names.get(d.customer_id, d.customer_id), d.kind, d.number, d.status,
-            d.amount, d.issued_on, d.due_on, d.applies_to) for d in ds],
+            d.amount, d.currency, d.issued_on, d.due_on, d.applies_to) for d in ds],
           [_("id"), _("customer"), _("kind"), _("number"), _("status"), _("amount"),
-           _("issued"), _("due"), _("applies to")], empty=_("no documents"),
+           _("currency"), _("issued"), _("due"), _("applies to")], empty=_("no documents"),
           more=page.more(crm.documents.count(**filters), len(ds)), offset=page.next_offset,
-          optional=(8, 4, 7, 6))
+          optional=(9, 6, 4, 8, 7))
 
 
 @doc.command("show")

@@ -56,6 +56,7 @@ class ListService(Service, Generic[R]):
         """:meth:`list` as a generator: rows are read from the database as they are
         consumed (a server-side cursor where the backend has one, see
         :func:`crmkit.sql.stream`)."""
+        filters = _clean_filters(filters)
         with self.crm.unit(write=False) as ctx:
             q = sql.page(self._query(ctx, **filters), limit, offset)
             for row in sql.stream(ctx.conn, q):
@@ -65,58 +66,92 @@ class ListService(Service, Generic[R]):
 
     def count(self, **filters: Any) -> int:
         """How many records :meth:`list` gives without a limit (counted in SQL)."""
+        filters = _clean_filters(filters)
         with self.crm.unit(write=False) as ctx:
             return sql.count(ctx.conn, self._query(ctx, **filters))
+
+
+def _clean_filters(filters: dict[str, Any]) -> dict[str, Any]:
+    """A list filter's ``customer_id`` as a whole number, checked before the database
+    sees it (a huge number, a dict, a surrogate are one ValidationError)."""
+    if filters.get("customer_id") is not None:
+        filters = dict(filters, customer_id=reference_id("customer", filters["customer_id"]))
+    return filters
+
+
+class FieldErrors(list):  # noqa: FURB189 - a list that also carries ``fields``
+    """Error messages, with ``fields``: the record field each one is about (or None)."""
+
+    def __init__(self, messages: Any = (), fields: Any = ()):
+        super().__init__(messages)
+        named = list(fields)[:len(self)]
+        self.fields: list[str | None] = named + [None] * (len(self) - len(named))
+
+    def add(self, messages: Any, field: str | None = None) -> None:
+        for m in messages:
+            self.append(m)
+            self.fields.append(field)
 
 
 class Checker:
     """Collects field errors; ``raise_if_any`` turns them into one ValidationError."""
 
+    #: labels some checks use in messages, and the record field each one is
+    _FIELD_OF_LABEL = {"issue date": "issued_on", "due date": "due_on", "time": "occurred_at",
+                       "e-mail": "email"}
+
     def __init__(self, what: str):
         self.what = what
         self.errors: list[str] = []
+        self._field_of: dict[int, str] = {}  # index in errors -> the field it is about
+
+    def fail(self, field: str, message: str) -> None:
+        """Record ``message`` as an error about record field ``field``."""
+        self._field_of[len(self.errors)] = self._FIELD_OF_LABEL.get(field, field)
+        self.errors.append(message)
 
     def text(self, field: str, value: Any, limit: int, *, required: bool = False) -> str | None:
         if value is None or (isinstance(value, str) and value == "" and not required):
             if required:
-                self.errors.append(f"{self.what} {field} is required")
+                self.fail(field, f"{self.what} {field} is required")
             return None
         if not isinstance(value, str):
-            self.errors.append(_("{what} {field} must be text, got {value}").format(
+            self.fail(field, _("{what} {field} must be text, got {value}").format(
                 what=self.what, field=field, value=quote(value)))
             return None
         if required and not value.strip():
-            self.errors.append(f"{self.what} {field} must not be empty")
+            self.fail(field, f"{self.what} {field} must not be empty")
         if "\x00" in value:
-            self.errors.append(f"{self.what} {field} contains a NUL character")
+            self.fail(field, f"{self.what} {field} contains a NUL character")
         if has_surrogate(value):
-            self.errors.append(_("{what} {field} contains a lone surrogate (not valid "
-                                 "Unicode text)").format(what=self.what, field=field))
+            self.fail(field, _("{what} {field} contains a lone surrogate (not valid "
+                               "Unicode text)").format(what=self.what, field=field))
         if len(value) > limit:
-            self.errors.append(
-                f"{self.what} {field} is {len(value)} characters long; the limit is {limit}")
+            self.fail(field, f"{self.what} {field} is {len(value)} characters long; the "
+                             f"limit is {limit}")
         return value
 
     def choice(self, field: str, value: Any, allowed: tuple[str, ...]) -> Any:
         if value not in allowed:
-            self.errors.append(
-                f"unknown {self.what} {field} '{quote(value)}'; valid: {', '.join(allowed)}")
+            self.fail(field, f"unknown {self.what} {field} '{quote(value)}'; valid: "
+                             f"{', '.join(allowed)}")
         return value
 
     def email(self, value: str | None) -> str | None:
         value = self.text("email", value, 200)
         if value and not EMAIL.match(value):
-            self.errors.append(f"invalid e-mail address '{quote(value)}'")
+            self.fail("email", f"invalid e-mail address '{quote(value)}'")
         return value
 
     def money(self, field: str, value: Any, *, minimum: Any = 0) -> Any:
         try:
             d = parse_money(value, what=field)
         except ValidationError as exc:
-            self.errors.extend(exc.errors)
+            for m in exc.errors:
+                self.fail(field, m)
             return None
         if minimum is not None and d < minimum:
-            self.errors.append(f"{field} must not be negative, got {value}")
+            self.fail(field, f"{field} must not be negative, got {value}")
         return d
 
     def date(self, field: str, value: Any) -> dt.date | None:
@@ -125,9 +160,10 @@ class Checker:
         try:
             return date_in_range(dt.date.fromisoformat(str(value)), field)
         except ValidationError as exc:
-            self.errors.extend(exc.errors)
+            for m in exc.errors:
+                self.fail(field, m)
         except ValueError:
-            self.errors.append(f"invalid {field} '{quote(value)}'; expected YYYY-MM-DD")
+            self.fail(field, f"invalid {field} '{quote(value)}'; expected YYYY-MM-DD")
         return None
 
     def extra(self, value: Any) -> dict[str, Any]:
@@ -135,8 +171,13 @@ class Checker:
         try:
             return check_extra(value, f"{self.what} extra")
         except ValidationError as exc:
-            self.errors.extend(exc.errors)
+            for m in exc.errors:
+                self.fail("extra", m)
             return {}
+
+    def fields(self) -> list[str | None]:
+        """The field of each error so far (None: not about one field)."""
+        return [self._field_of.get(i) for i in range(len(self.errors))]
 
     def raise_if_any(self, extra: Any = None) -> None:
         errs = list(self.errors)
@@ -146,24 +187,26 @@ class Checker:
             elif group:
                 errs.extend(group)
         if errs:
-            raise ValidationError(errs)
+            raise ValidationError(errs, [self._field_of.get(i) for i in range(len(errs))])
 
 
-def parse_datetime(value: Any, field: str = "datetime") -> dt.datetime:
-    """ISO 8601; a value without offset is UTC."""
+def parse_datetime(value: Any, field: str = "datetime",
+                   zone: dt.tzinfo | None = None) -> dt.datetime:
+    """ISO 8601; a value without offset is in ``zone`` (the tenant's; default UTC).
+    Returns an aware instant in UTC."""
     if isinstance(value, dt.datetime):
         d = value
     elif isinstance(value, dt.date):
-        d = dt.datetime.combine(value, dt.time(), UTC)
+        d = dt.datetime.combine(value, dt.time(), zone or UTC)
     else:
         try:
             d = dt.datetime.fromisoformat(str(value))
         except ValueError:
             raise ValidationError(
                 f"invalid {field} '{quote(value)}'; expected YYYY-MM-DDTHH:MM") from None
-    d = d if d.tzinfo else d.replace(tzinfo=UTC)
+    d = d if d.tzinfo else d.replace(tzinfo=zone or UTC)
     date_in_range(d, field)  # then the move to UTC stays in the calendar
-    return d
+    return d.astimezone(UTC)
 
 
 def user_names(ctx: Context, *, active_only: bool = False) -> set[str]:
@@ -177,6 +220,9 @@ def user_names(ctx: Context, *, active_only: bool = False) -> set[str]:
 
 def check_owner(ctx: Context, checker: Checker, owner: str | None) -> None:
     if owner is None:
+        return
+    if not isinstance(owner, str) or has_surrogate(owner) or len(owner) > 200:
+        checker.text("owner", owner, 200)  # says what is wrong; not a name to look up
         return
     u = ctx.crm.table("users")
     found = ctx.conn.execute(select(u.c.id, u.c.active).where(

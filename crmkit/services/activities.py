@@ -97,7 +97,7 @@ class ActivityService(ListService[Activity]):
         if new.get("occurred_at") is None:
             new["occurred_at"] = ctx.now()
         else:
-            new["occurred_at"] = parse_datetime(new["occurred_at"], "time")
+            new["occurred_at"] = parse_datetime(new["occurred_at"], "time", ctx.zone)
         changes = {k: v for k, v in new.items() if before is None or getattr(before, k) != v}
         act = Activity(id=before.id if before else None, tenant_id=ctx.tenant.id, **new)
         return act, changes, c
@@ -218,6 +218,11 @@ class ActivityService(ListService[Activity]):
             c = Checker("activity")
             c.choice("kind", kind, ACTIVITY_KINDS)
             c.raise_if_any()
+        f = Checker("filter")
+        f.text("owner", owner, 200)  # text only, before the database sees it
+        f.raise_if_any()
+        if customer_id is not None:
+            customer_id = reference_id("customer", customer_id)
         q = select(t).where(self.visible(ctx))
         if customer_id is not None:
             q = q.where(t.c.customer_id == customer_id)

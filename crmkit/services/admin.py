@@ -10,10 +10,12 @@ from attrs import evolve
 from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError
 
+from ..convert import to_dict
 from ..errors import NotFound, ValidationError
-from ..i18n import _
+from ..i18n import _, check_locale
 from ..money import parse_currency
 from ..records import ROLES, Tenant, User
+from ..zones import parse_zone
 from ._base import Checker, Service, inserted_id
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
@@ -34,40 +36,80 @@ class TenantService(Service):
         with self.crm.unit(write=False) as ctx:
             ctx.check("tenants.manage", None, label)
 
-    def add(self, slug: str, *, name: str | None = None, currency: str = "CNY") -> Tenant:
-        """Add a tenant and its ``admin`` user."""
+    def add(self, slug: str, *, name: str | None = None, currency: str = "CNY",
+            timezone: str = "UTC", locale: str = "en") -> Tenant:
+        """Add a tenant and its ``admin`` user. ``currency`` is its base currency (ISO
+        4217), ``timezone`` an IANA zone, ``locale`` ``en`` or ``zh_CN``."""
         self._authorize(_("tenant '{slug}'").format(slug=str(slug)[:80]))
         c = Checker("tenant")
         if not isinstance(slug, str) or not SLUG.match(slug):
             c.errors.append(f"invalid tenant slug '{slug}': lower-case letters, digits, "
                             "'-' and '_', at most 64")
         c.text("name", name, 200)
-        try:
-            parse_currency(currency)
-        except ValidationError as exc:
-            c.errors.extend(exc.errors)
+        for check, value in ((parse_currency, currency), (parse_zone, timezone),
+                             (check_locale, locale)):
+            try:
+                check(value)
+            except ValidationError as exc:
+                c.errors.extend(exc.errors)
         c.raise_if_any()
         t, u, a = self.table("tenants"), self.table("users"), self.table("audit")
         with self.crm.engine.connect() as conn, conn.begin():
             if conn.execute(select(t.c.id).where(t.c.slug == slug)).first():
                 raise ValidationError(f"tenant '{slug}' already exists")
-            from datetime import UTC, datetime
-
-            now = datetime.now(UTC)
+            now = self.crm.now()
             tid = inserted_id(conn.execute(t.insert().values(
-                slug=slug, name=name or slug, currency=currency, created_at=now)))
+                slug=slug, name=name or slug, currency=currency, timezone=timezone,
+                locale=locale, created_at=now)))
             uid = inserted_id(conn.execute(u.insert().values(
                 tenant_id=tid, name="admin", role="admin", created_at=now)))
-            tenant = Tenant(id=tid, slug=slug, name=name or slug, currency=currency)
+            tenant = Tenant(id=tid, slug=slug, name=name or slug, currency=currency,
+                            timezone=timezone, locale=locale)
             conn.execute(a.insert(), [
                 {"tenant_id": tid, "at": now, "user": self.crm.user_name,
                  "table_name": "tenant", "row_id": tid, "op": "insert", "before": None,
-                 "after": {"id": tid, "slug": slug, "name": tenant.name,
-                           "currency": currency}},
+                 "after": to_dict(tenant)},
                 {"tenant_id": tid, "at": now, "user": self.crm.user_name,
                  "table_name": "user", "row_id": uid, "op": "insert", "before": None,
                  "after": {"id": uid, "tenant_id": tid, "name": "admin", "role": "admin"}}])
             return tenant
+
+    def update(self, slug: str, *, name: str | None = None, timezone: str | None = None,
+               locale: str | None = None) -> Tenant:
+        """Change a tenant's display name, time zone (IANA) or locale (``en``,
+        ``zh_CN``); audited in the tenant's change feed."""
+        c = Checker("tenant")
+        c.text("name", name, 200)
+        fields: dict[str, Any] = {}
+        if name is not None:
+            fields["name"] = name
+        for key, check, value in (("timezone", parse_zone, timezone),
+                                  ("locale", check_locale, locale)):
+            if value is None:
+                continue
+            try:
+                check(value)
+                fields[key] = value
+            except ValidationError as exc:
+                c.errors.extend(exc.errors)
+        c.raise_if_any()
+        self._authorize(_("tenant '{slug}'").format(slug=str(slug)[:80]))
+        t, a = self.table("tenants"), self.table("audit")
+        with self.crm.engine.connect() as conn, conn.begin():
+            row = conn.execute(select(t).where(t.c.slug == slug)).first()
+            if row is None:
+                raise NotFound(_("tenant '{slug}' not found").format(slug=str(slug)[:80]))
+            before = Tenant.from_row(row)
+            after = evolve(before, **fields)
+            if after == before:
+                return before
+            conn.execute(t.update().where(t.c.id == before.id).values(**fields))
+            conn.execute(a.insert(), {
+                "tenant_id": before.id, "at": self.crm.now(), "user": self.crm.user_name,
+                "table_name": "tenant", "row_id": before.id, "op": "update",
+                "before": to_dict(before), "after": to_dict(after)})
+        self.crm._tenant = None  # this view reads the tenant again
+        return after
 
     def get(self, slug: str, *, missing_ok: bool = False) -> Tenant | None:
         t = self.table("tenants")

@@ -28,7 +28,8 @@ class ContactService(ListService[Contact]):
             email: str | None = None, phone: str | None = None) -> Contact:
         with self.crm.unit() as ctx:
             customer = ctx.crm.customers.require(ctx, customer_id, "update")
-            fields: dict[str, Any] = {"name": (name or "").strip(), "title": title or None,
+            fields: dict[str, Any] = {"name": name.strip() if isinstance(name, str)
+                                      else name, "title": title or None,
                       "email": email or None, "phone": phone or None}
             self._check(fields)
             t = self.table("contacts")

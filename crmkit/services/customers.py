@@ -21,6 +21,7 @@ from ..records import CUSTOMER_KINDS, CUSTOMER_STATUSES, Customer, Section
 from ..storage import NAME_MAX, SHORT_MAX
 from ._base import (
     Checker,
+    FieldErrors,
     ListService,
     check_owner,
     customer_label,
@@ -168,6 +169,11 @@ class CustomerService(ListService[Customer]):
                kind: str | None = None) -> Any:
         t = self.table("customers")
         q = select(t).where(self.visible(ctx))
+        f = Checker("filter")
+        for label, value in (("owner", owner), ("tag", tag), ("search", search),
+                             ("kind", kind)):
+            f.text(label, value, 2000)  # text only, before the database sees it
+        f.raise_if_any()
         if status is not None:
             c = Checker("customer")
             c.choice("status", status, CUSTOMER_STATUSES)
@@ -234,18 +240,20 @@ class CustomerService(ListService[Customer]):
     # --- writes ----------------------------------------------------------------------
 
     def check(self, **fields: Any) -> builtins.list[str]:
-        """The errors adding this customer would give (core and plugins); writes nothing."""
+        """The errors adding this customer would give (core and plugins); writes nothing.
+        The list's ``fields`` names the field of each message (None: no single one)."""
         with self.crm.unit(write=False) as ctx:
             customer, changes, c = _proposed(ctx, fields, None)
             try:
                 ctx.check("create", customer, f"customer '{str(customer.name)[:80]}'")
             except PermissionDenied as exc:
                 return [str(exc)]
-            errs = list(c.errors)
-            errs += self._external_id_taken(ctx, customer.external_id, None)
+            errs = FieldErrors(c.errors, c.fields())
+            taken = self._external_id_taken(ctx, customer.external_id, None)
+            errs.add(taken, "external_id")
             if not c.errors:
-                errs += flatten(ctx.hooks.crm_customer_validate(
-                    ctx=ctx, customer=customer, changes=changes, before=None))
+                errs.add(flatten(ctx.hooks.crm_customer_validate(
+                    ctx=ctx, customer=customer, changes=changes, before=None)))
             return errs
 
     def _external_id_taken(self, ctx: Context, ext: str | None,

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import BigInteger, func, select, type_coerce
 
 from ..context import Context
 from ..errors import ValidationError
@@ -268,6 +268,28 @@ class DocumentService(ListService[Document]):
                     raise ValidationError(f"record {i}: {exc}") from None
                 n += 1
         return n
+
+    def excess(self, document: Document) -> Decimal:
+        """How much of a payment or credit note applied to an invoice goes beyond what
+        the invoice still owed (base amounts; 0.00 when it did not). The excess is kept:
+        it joins the customer's unapplied payments."""
+        if document.kind not in APPLYING_KINDS or not document.applies_to \
+                or document.status == "void":
+            return Decimal("0.00")
+        t = self.table("documents")
+        with self.crm.unit(write=False) as ctx:
+            inv = ctx.conn.execute(select(t.c.base_amount).where(
+                t.c.tenant_id == ctx.tenant.id, t.c.kind == "invoice",
+                t.c.number == document.applies_to, t.c.status != "void")).scalar()
+            applied = ctx.conn.execute(select(func.coalesce(func.sum(
+                type_coerce(t.c.base_amount, BigInteger)), 0)).where(
+                t.c.tenant_id == ctx.tenant.id, t.c.kind.in_(APPLYING_KINDS),
+                t.c.applies_to == document.applies_to, t.c.status != "void",
+                t.c.customer_id == document.customer_id)).scalar()
+        if inv is None:
+            return Decimal("0.00")
+        over = Decimal(int(applied or 0)).scaleb(-2) - inv
+        return max(Decimal("0.00"), min(over, document.base_amount or Decimal("0.00")))
 
     def get(self, id_: int) -> Document:
         with self.crm.unit(write=False) as ctx:

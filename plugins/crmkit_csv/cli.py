@@ -27,12 +27,16 @@ KIND_HELP = "customers, contacts, activities or documents"
 @click.option("--update-existing", is_flag=True,
               help="Update records already in the database instead of skipping them.")
 @click.option("--encoding", default="auto", show_default=True, metavar="ENC",
-              help="auto (UTF-8 with or without BOM, else GB18030), utf-8, gb18030, ...")
+              help="auto (UTF-8 with or without BOM, else detected; an ambiguous file "
+                   "is refused), utf-8, gb18030, cp1252, ...")
+@click.option("--delimiter", default=None, metavar="CHAR",
+              help="The CSV delimiter (',', ';', tab, '|'); default: the one the header "
+                   "line uses.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON on stdout.")
 @pass_crm
 def import_cmd(crm: Any, kind: str, file: str, mapping: tuple[str, ...], dry_run: bool,
                skip_invalid: bool, update_existing: bool, encoding: str,
-               as_json: bool) -> None:
+               delimiter: str | None, as_json: bool) -> None:
     """Import KIND (customers, contacts, activities or documents) from a .csv, .xlsx
     or .json FILE.
 
@@ -49,7 +53,8 @@ def import_cmd(crm: Any, kind: str, file: str, mapping: tuple[str, ...], dry_run
     with progress(_("importing {kind}").format(kind=kind)) as bar:
         report = import_file(crm, kind, file, mapping=mapping, dry_run=dry_run,
                              skip_invalid=skip_invalid, update_existing=update_existing,
-                             encoding=encoding, on_message=say, progress=bar)
+                             encoding=encoding, delimiter=delimiter, on_message=say,
+                             progress=bar)
     if as_json:
         print_json(report.to_dict())
     r = report

@@ -12,9 +12,7 @@ or minus the id of a customer already in the database (< 0).
 from __future__ import annotations
 
 import sqlite3
-import tempfile
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -59,8 +57,10 @@ class KeyStore:
     """Key hash -> (source, external-id hash), on disk, for one import."""
 
     def __init__(self) -> None:
-        self._dir = tempfile.TemporaryDirectory(prefix="crmkit-import-")
-        self.db = sqlite3.connect(Path(self._dir.name) / "keys.db", isolation_level=None)
+        # "": SQLite's own temporary database, on disk once it outgrows the cache, in a
+        # file SQLite unlinks as soon as it opens it: the OS reclaims it even when the
+        # import is killed (SIGKILL), so nothing is ever left behind
+        self.db = sqlite3.connect("", isolation_level=None)
         self.db.executescript(
             "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA cache_size=-16000;"
             "CREATE TABLE k (h INTEGER PRIMARY KEY, src INTEGER NOT NULL, x INTEGER);")
@@ -85,7 +85,6 @@ class KeyStore:
 
     def close(self) -> None:
         self.db.close()
-        self._dir.cleanup()
 
 
 def load_customers(store: KeyStore, ctx: Any) -> int:

@@ -16,8 +16,9 @@ from typing import Any
 from sqlalchemy import select
 
 from crmkit import ValidationError, fmt_money
+from crmkit.output import writable
 
-from .fields import KINDS, line_text
+from .fields import KINDS, line_text, neutralise, xlsx_escape
 
 FORMATS = ("csv", "xlsx", "json")
 COLUMNS: dict[str, tuple[str, ...]] = {
@@ -46,6 +47,16 @@ def export_file(crm: Any, kind: str, path: str | Path, fmt: str | None = None,
         raise ValidationError(f"unknown format '{fmt or p.name}'; valid: {', '.join(FORMATS)} "
                               f"(give --format or a file ending in .csv, .xlsx or .json)")
     cols = COLUMNS[kind]
+    writable(p)
+    try:
+        return _write(crm, kind, p, fmt, cols, progress)
+    except OSError as exc:  # a full disk (/dev/full), a folder removed meanwhile
+        raise ValidationError(f"cannot write {str(p)[:200]}: "
+                              f"{exc.strerror or type(exc).__name__}") from None
+
+
+def _write(crm: Any, kind: str, p: Path, fmt: str, cols: tuple[str, ...],
+           progress: Any) -> int:
     n = 0
     with crm.unit(write=False) as ctx:
         ctx.crm.plugins.require(ctx, "csv")
@@ -55,16 +66,26 @@ def export_file(crm: Any, kind: str, path: str | Path, fmt: str | None = None,
                 w = csv.writer(f)
                 w.writerow(cols)
                 for rec in records:
-                    w.writerow([_text(rec[c]) for c in cols])
+                    w.writerow([neutralise(_text(rec[c])) for c in cols])
                     n += 1
         elif fmt == "xlsx":
             import openpyxl
+            from openpyxl.cell import WriteOnlyCell
 
             wb = openpyxl.Workbook(write_only=True)
             ws = wb.create_sheet(kind)
             ws.append(list(cols))
+
+            def cell(text: str) -> Any:
+                if not text:
+                    return None
+                # a text cell, never a formula: "=HYPERLINK(..)" stays the name it is
+                c = WriteOnlyCell(ws, value=xlsx_escape(text))
+                c.data_type = "s"
+                return c
+
             for rec in records:
-                ws.append([_text(rec[c]) or None for c in cols])
+                ws.append([cell(_text(rec[c])) for c in cols])
                 n += 1
             wb.save(p)
         else:
@@ -95,7 +116,7 @@ def _text(v: Any) -> str:
 
 def _json(v: Any) -> Any:
     if isinstance(v, _Lines):
-        return [f"{p}:{q}:{price}" for p, q, price in v]
+        return [line_text(*x, escape=False) for x in v]
     if isinstance(v, tuple):
         return list(v)
     if hasattr(v, "isoformat"):
@@ -148,14 +169,15 @@ def _records(ctx: Any, kind: str, progress: Any = None) -> Iterator[dict[str, An
             progress(done)
 
 
-def _lines(ctx: Any, ids: list[int]) -> dict[int, list[tuple[str, str, str]]]:
+def _lines(ctx: Any, ids: list[int]) -> dict[int, list[tuple[str, str, str, str | None]]]:
     lt = ctx.crm.table("document_lines")
-    out: dict[int, list[tuple[str, str, str]]] = {}
+    out: dict[int, list[tuple[str, str, str, str | None]]] = {}
     for r in ctx.conn.execute(select(lt).where(lt.c.tenant_id == ctx.tenant.id,
                                                lt.c.document_id.in_(ids))
                               .order_by(lt.c.document_id, lt.c.position)):
         out.setdefault(r.document_id, []).append(
-            (r.product, str(r.quantity), fmt_money(r.unit_price)))
+            (r.product, str(r.quantity), fmt_money(r.unit_price),
+             None if r.unit_cost is None else fmt_money(r.unit_cost)))
     return out
 
 

@@ -260,10 +260,17 @@ def converter(kind: str, field: str) -> Callable[[Any], Any]:
     return plain
 
 
-def line_text(product: str, quantity: Any, price: str) -> str:
-    """One document line as ``PRODUCT:QTY:PRICE`` (``;`` and ``\\`` escaped)."""
-    p = product.replace("\\", "\\\\").replace(";", "\\;")
-    return f"{p}:{quantity}:{price}"
+def line_text(product: str, quantity: Any, price: str, cost: str | None = None, *,
+              escape: bool = True) -> str:
+    """One document line as ``PRODUCT:QTY:PRICE`` or, with a unit cost,
+    ``PRODUCT:QTY:PRICE:COST`` (``;`` and ``\\`` escaped). A product whose name itself
+    holds ``:`` gets an empty cost part at least (``Model:7:1:5:``), so that reading the
+    text back never takes a number of the name for a quantity. ``escape=False`` for a
+    JSON list, where each line is its own string."""
+    p = product.replace("\\", "\\\\").replace(";", "\\;") if escape else product
+    if cost is None and ":" in product:
+        cost = ""
+    return f"{p}:{quantity}:{price}" + ("" if cost is None else f":{cost}")
 
 
 def norm_name(name: str | None) -> str:
@@ -272,3 +279,44 @@ def norm_name(name: str | None) -> str:
 
 def digits(phone: str | None) -> str:
     return _NONDIGIT.sub("", phone) if phone else ""
+
+
+# --- cells that a spreadsheet would run, and characters XML cannot hold ------------
+
+#: A CSV cell starting with one of these is a formula to a spreadsheet (OWASP, "CSV
+#: Injection"): export puts a ``'`` before it, import takes one ``'`` off again.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_QUOTED = re.compile(r"^'+[=+\-@\t\r]")
+# characters XML 1.0 cannot hold, and CR (an XML reader turns it into LF); OOXML
+# writes them as _xHHHH_ (as Excel does)
+_XML_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0d\x0e-\x1f\ufffe\uffff]")
+_XML_ESCAPED = re.compile(r"_x([0-9A-Fa-f]{4})_")
+
+
+def neutralise(text: str) -> str:
+    """``=1+1`` -> ``'=1+1`` (and ``'=x`` -> ``''=x``, so that :func:`unneutralise`
+    gives back exactly what was written)."""
+    if text.startswith(FORMULA_START) or _QUOTED.match(text):
+        return "'" + text
+    return text
+
+
+def unneutralise(text: str) -> str:
+    """Undo :func:`neutralise`: one ``'`` off a cell that starts with quotes and then a
+    formula character."""
+    return text[1:] if _QUOTED.match(text) else text
+
+
+def xlsx_escape(text: str) -> str:
+    """Control characters as OOXML ``_xHHHH_`` escapes (and a literal ``_xHHHH_`` with
+    its underscore escaped, ``_x005F_``), so that any text can go into a sheet."""
+    text = _XML_ESCAPED.sub(lambda m: "_x005F_" + m.group(0)[1:], text)
+    return _XML_ILLEGAL.sub(lambda m: f"_x{ord(m.group(0)):04X}_", text)
+
+
+def xlsx_unescape(text: str) -> str:
+    """Undo :func:`xlsx_escape` (what Excel does on reading, too)."""
+    if "_x" not in text:
+        return text
+    return _XML_ESCAPED.sub(lambda m: chr(int(m.group(1), 16)), text)
+

@@ -24,7 +24,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from crmkit import CrmError, ValidationError
+from crmkit import CrmError, DatabaseError, ValidationError
+from crmkit.checks import date_in_range
 
 from . import dedup
 from .fields import (
@@ -83,6 +84,7 @@ class _Row:
 def import_file(crm: Any, kind: str, path: str | Path, *, mapping: tuple[str, ...] = (),
                 dry_run: bool = False, skip_invalid: bool = False,
                 update_existing: bool = False, encoding: str = "auto",
+                delimiter: str | None = None,
                 on_message: Callable[[str], None] | None = None,
                 progress: Callable[[int, int], None] | None = None,
                 batch_size: int | None = None) -> Report:
@@ -94,8 +96,10 @@ def import_file(crm: Any, kind: str, path: str | Path, *, mapping: tuple[str, ..
         ctx.crm.plugins.require(ctx, "csv")
     if kind not in KINDS:
         raise ValidationError(f"unknown kind '{kind}'; valid: {', '.join(KINDS)}")
-    return _Importer(crm, kind, Path(path), mapping, dry_run, skip_invalid, update_existing,
-                     encoding, on_message, progress, batch_size).run()
+    imp = _Importer(crm, kind, Path(path), mapping, dry_run, skip_invalid, update_existing,
+                    encoding, on_message, progress, batch_size)
+    imp.delimiter = delimiter
+    return imp.run()
 
 
 class _Importer:
@@ -119,8 +123,24 @@ class _Importer:
 
     # --- driver ----------------------------------------------------------------------
 
+    delimiter: str | None = None
+
     def run(self) -> Report:
-        src = open_source(self.path, self.encoding)
+        from sqlalchemy.exc import DBAPIError, InvalidRequestError
+
+        try:
+            return self._run()
+        except (DBAPIError, InvalidRequestError) as exc:
+            # e.g. the connection was killed mid-import: the transaction is rolled back
+            # (PendingRollbackError after the savepoint's failure), nothing was written
+            orig = getattr(exc, "orig", None) or exc
+            reason = str(orig).strip().splitlines()[0][:200] if str(orig).strip() else ""
+            raise DatabaseError(f"the import of {self.path.name} stopped on a database "
+                                f"error ({type(orig).__name__}: {reason}); it was rolled "
+                                f"back, nothing was written") from None
+
+    def _run(self) -> Report:
+        src = open_source(self.path, self.encoding, self.delimiter)
         try:
             self.header = [cell_text(h) for h in src.header]
             self.mapping, ignored = map_header(self.kind, self.header, list(self.overrides))
@@ -257,7 +277,7 @@ class _Importer:
             f["customer_id"] = cid
             for k in ("occurred_at", "done_at"):
                 if k in f:
-                    f[k] = _datetime(f[k], k)
+                    f[k] = _datetime(f[k], k, getattr(self.ctx, "zone", dt.UTC))
             key, existing = self._natural(f)
         except _CellError as exc:
             self._reject(row, [(exc.field, exc.reason)])
@@ -337,9 +357,19 @@ class _Importer:
             return key, ctx.conn.scalars(q.order_by(t.c.id).limit(1)).first()
         key = ("d", f.get("kind"), f.get("number"))
         t = ctx.crm.table("documents")
-        return key, ctx.conn.scalars(select(t.c.id).where(
+        found = ctx.conn.execute(select(t.c.id, t.c.customer_id).where(
             t.c.tenant_id == tid, t.c.kind == f.get("kind"),
             t.c.number == f.get("number"))).first()
+        if found is not None and found.customer_id != cid:
+            # kind + number is the document's identity, but a row never moves or changes
+            # another customer's document (and never says which customer that is)
+            raise _CellError(self._ref_field(), f"{f.get('kind')} number "
+                             f"'{str(f.get('number'))[:80]}' belongs to another customer; "
+                             f"a row may only update its own customer's document")
+        return key, found.id if found is not None else None
+
+    def _ref_field(self) -> str:
+        return next((r for r in REF if r in self.mapping), REF[0])
 
     # --- writing ---------------------------------------------------------------------
 
@@ -378,7 +408,7 @@ class _Importer:
         except CrmError as exc:
             errs = getattr(exc, "errors", None) or [str(exc)]
         if errs:
-            self._reject(r, self._attribute(errs))
+            self._reject(r, self._attribute(errs, getattr(errs, "fields", None)))
         return not errs
 
     def _record(self, r: _Row) -> dict[str, Any]:
@@ -404,7 +434,8 @@ class _Importer:
             self._reject(r, exc.errors)
             return
         except CrmError as exc:
-            self._reject(r, self._attribute(getattr(exc, "errors", None) or [str(exc)]))
+            self._reject(r, self._attribute(getattr(exc, "errors", None) or [str(exc)],
+                                            getattr(exc, "fields", None)))
             return
         self.report.imported += 1
 
@@ -438,7 +469,8 @@ class _Importer:
             self._reject(r, exc.errors)
             return
         except CrmError as exc:
-            self._reject(r, self._attribute(getattr(exc, "errors", None) or [str(exc)]))
+            self._reject(r, self._attribute(getattr(exc, "errors", None) or [str(exc)],
+                                            getattr(exc, "fields", None)))
             return
         self.report.updated += 1
 
@@ -466,11 +498,18 @@ class _Importer:
 
     # --- reporting -------------------------------------------------------------------
 
-    def _attribute(self, messages: list[str]) -> list[tuple[str, str]]:
+    def _attribute(self, messages: list[str],
+                   fields: list[str | None] | None = None) -> list[tuple[str, str]]:
+        """(column field, message) for each message: the field the core named
+        (``ValidationError.fields``), else one found by the message's wording."""
         out = []
-        for m in messages:
+        for i, m in enumerate(messages):
             m = _RECORD.sub("", str(m))
             fld = ""
+            named = fields[i] if fields and i < len(fields) else None
+            if named is not None and (named in self.mapping or named in self.claimed):
+                out.append((named, m))
+                continue
             if re.match(r"^(customer \d+ not found|permission denied: .* customer \d+)", m):
                 fld = next((f for f in REF if f in self.mapping), "")
             else:
@@ -489,7 +528,7 @@ class _Importer:
             i = self.mapping.get(fld, self.claimed.get(fld))
             column = self.header[i] if i is not None else ""
             value = cell_text(r.values[i]) if i is not None and i < len(r.values) else ""
-            e = RowError(r.line, column, value, reason)
+            e = RowError(r.line, column, value[:200], reason[:1000])
             if len(self.report.errors) < 1000:
                 self.report.errors.append(e)
             self.say(str(e))
@@ -533,17 +572,23 @@ def _what(kind: str) -> str:
             "documents": "document"}[kind]
 
 
-def _datetime(value: Any, fld: str) -> dt.datetime:
-    """ISO 8601; a value without offset is UTC (as everywhere in crmkit)."""
+def _datetime(value: Any, fld: str, zone: dt.tzinfo = dt.UTC) -> dt.datetime:
+    """ISO 8601; a value without offset is in ``zone`` (the tenant's, as everywhere in
+    crmkit)."""
     if isinstance(value, dt.datetime):
         d = value
     else:
         try:
             d = dt.datetime.fromisoformat(str(value).strip())
         except ValueError:
-            raise _CellError(fld, f"invalid {fld.replace('_', ' ')} '{value}'; expected "
-                                  f"YYYY-MM-DDTHH:MM") from None
-    return d if d.tzinfo else d.replace(tzinfo=dt.UTC)
+            raise _CellError(fld, f"invalid {fld.replace('_', ' ')} '{str(value)[:80]}'; "
+                                  f"expected YYYY-MM-DDTHH:MM") from None
+    d = d if d.tzinfo else d.replace(tzinfo=zone)
+    try:  # before it is compared in SQL: moved to UTC it must stay in the calendar
+        date_in_range(d, fld.replace("_", " "))
+    except ValidationError as exc:
+        raise _CellError(fld, str(exc)) from None
+    return d.astimezone(dt.UTC)
 
 
 def _setting(ctx: Any, name: str, default: Any) -> Any:

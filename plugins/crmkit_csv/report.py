@@ -7,6 +7,11 @@ from typing import Any
 from attrs import define, field
 
 
+def _clip(text: str, limit: int = 80) -> str:
+    """At most ``limit`` characters of a cell in a message (``…`` marks the cut)."""
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
 @define
 class RowError:
     line: int
@@ -16,8 +21,8 @@ class RowError:
 
     def __str__(self) -> str:
         if self.column:
-            return f"line {self.line}, column '{self.column}', value '{self.value}': " \
-                   f"{self.reason}"
+            return f"line {self.line}, column '{_clip(self.column)}', value " \
+                   f"'{_clip(self.value)}': {self.reason}"
         return f"line {self.line}: {self.reason}"
 
 

@@ -20,12 +20,23 @@ from typing import Any
 
 from crmkit import ValidationError
 
+from .fields import unneutralise, xlsx_unescape
+
 _CHUNK = 1 << 20
 
 
-def detect_encoding(path: Path) -> str:
-    """``utf-8-sig`` when the whole file is valid UTF-8 (with or without BOM), else
-    ``gb18030`` (what Chinese Excel writes). Reads the file once, in chunks."""
+#: The largest cell crmkit reads, in characters (the csv module's own field limit):
+#: a bigger one is refused without being held whole.
+CELL_MAX = 131_072
+#: Delimiters a CSV header is sniffed for (when --delimiter is not given).
+DELIMITERS = (",", ";", "\t", "|")
+_SAMPLE = 256 * 1024
+# What a file that is not UTF-8 is taken as, when its bytes read the same in each
+# candidate or one of these is among the candidates (most to least preferred).
+_PREFERRED = ("utf_16", "utf_16_le", "utf_16_be", "gb18030", "cp1252", "big5")
+
+
+def _is_utf8(path: Path) -> bool:
     dec = codecs.getincrementaldecoder("utf-8")()
     with open(path, "rb") as f:
         try:
@@ -33,8 +44,53 @@ def detect_encoding(path: Path) -> str:
                 dec.decode(chunk)
             dec.decode(b"", final=True)
         except UnicodeDecodeError:
-            return "gb18030"
-    return "utf-8-sig"
+            return False
+    return True
+
+
+def detect_encoding(path: Path) -> str:
+    """``utf-8-sig`` when the whole file is valid UTF-8 (with or without BOM); else what
+    charset-normalizer finds in the first 256 KB, when the candidates that read
+    equally well agree (or one of them is GB18030, what Chinese Excel writes). A file
+    whose candidates read as different text is refused, naming ``--encoding``."""
+    if _is_utf8(path):
+        return "utf-8-sig"
+    from charset_normalizer import from_bytes
+
+    with open(path, "rb") as f:
+        sample = f.read(_SAMPLE)
+    matches = list(from_bytes(sample))
+    if matches:
+        best = min(m.chaos for m in matches)
+        close = [m for m in matches if m.chaos <= best + 0.02]
+        texts = {str(m) for m in close}
+        names = [codecs.lookup(e).name.replace("-", "_")
+                 for m in close for e in (m.encoding, *m.could_be_from_charset)]
+        for want in _PREFERRED:
+            if want in names and (len(texts) == 1 or want in ("gb18030", "utf_16")):
+                return want
+        if len(texts) == 1:
+            return close[0].encoding
+        shown = ", ".join(dict.fromkeys(m.encoding for m in close[:4]))
+    else:
+        shown = "none fits"
+    raise ValidationError(f"cannot tell the encoding of {path.name} (it is not UTF-8; "
+                          f"candidates: {shown}); pass --encoding with the file's "
+                          f"encoding, e.g. --encoding cp1252 or --encoding gb18030")
+
+
+def sniff_delimiter(header_line: str, default: str) -> str:
+    """The delimiter a header line uses most, outside quotes; ``default`` when it holds
+    none of them (a one-column file)."""
+    counts = dict.fromkeys(DELIMITERS, 0)
+    quoted = False
+    for ch in header_line:
+        if ch == '"':
+            quoted = not quoted
+        elif not quoted and ch in counts:
+            counts[ch] += 1
+    best = max(DELIMITERS, key=lambda d: counts[d])
+    return best if counts[best] else default
 
 
 class Source:
@@ -57,7 +113,7 @@ class Source:
 
 
 class CsvSource(Source):
-    def __init__(self, path: Path, encoding: str):
+    def __init__(self, path: Path, encoding: str, delimiter: str | None = None):
         super().__init__(path)
         self.label = encoding
         if encoding in ("auto", ""):
@@ -72,10 +128,18 @@ class CsvSource(Source):
         self.encoding = encoding
         if self.label in ("auto", ""):
             self.label = "UTF-8" if encoding == "utf-8-sig" else encoding.upper()
+        default = "\t" if path.suffix.lower() == ".tsv" else ","
+        if delimiter in (None, "", "auto"):
+            delimiter = sniff_delimiter(self._first_line(encoding), default)
+        elif delimiter in ("\\t", "tab", "TAB"):
+            delimiter = "\t"
+        if len(delimiter) != 1 or delimiter in ('"', "\r", "\n"):
+            raise ValidationError(f"invalid --delimiter '{delimiter[:10]}'; give one "
+                                  f"character, e.g. ',' ';' or tab")
+        self.delimiter = delimiter
         self._raw = open(path, "rb")  # noqa: SIM115 - closed by close()
         self._text = io.TextIOWrapper(self._raw, encoding=encoding, newline="")
-        delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
-        self._reader = csv.reader(self._text, delimiter=delimiter)
+        self._reader = _Unquoting(csv.reader(self._text, delimiter=delimiter))
         try:
             self.header = next(self._reader, [])
         except UnicodeDecodeError as exc:
@@ -84,6 +148,10 @@ class CsvSource(Source):
             raise ValidationError(f"{path.name} line 1: {exc}") from None
         if self.header:
             self.header[0] = self.header[0].lstrip("\ufeff")
+
+    def _first_line(self, encoding: str) -> str:
+        with open(self.path, encoding=encoding, errors="replace", newline="") as f:
+            return f.readline(64 * 1024)
 
     def _decode_error(self, exc: UnicodeDecodeError) -> ValidationError:
         return ValidationError(f"{self.path.name} is not valid {self.label} "
@@ -109,6 +177,25 @@ class CsvSource(Source):
         self._text.close()
 
 
+class _Unquoting:
+    """A csv reader whose cells lose the ``'`` that export put before a formula
+    character (``'=1+1`` -> ``=1+1``)."""
+
+    def __init__(self, reader: Any):
+        self._reader = reader
+
+    @property
+    def line_num(self) -> int:
+        return self._reader.line_num
+
+    def __iter__(self) -> Any:
+        return self
+
+    def __next__(self) -> list[str]:
+        row = next(self._reader)
+        return [unneutralise(v) if v[:1] == "'" else v for v in row]
+
+
 class XlsxSource(Source):
     """The first worksheet, in openpyxl's read-only (streaming) mode."""
 
@@ -116,23 +203,34 @@ class XlsxSource(Source):
         super().__init__(path)
         import openpyxl
 
+        check_xlsx(path)
         try:
             self._wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
-        except Exception as exc:  # zipfile.BadZipFile, KeyError, InvalidFileException
+            ws = self._wb.worksheets[0]
+            # read to the sheet's real end, not to what its <dimension> tag claims
+            ws.reset_dimensions()
+            self._rows = ws.iter_rows(values_only=True)
+            self.header = ["" if v is None else xlsx_unescape(str(v))
+                           for v in next(self._rows, ())]
+        except Exception as exc:  # zipfile.BadZipFile, KeyError, ParseError, ...
             raise ValidationError(f"cannot read {path.name} as an Excel workbook: "
-                                  f"{exc}") from None
-        ws = self._wb.worksheets[0]
-        self._rows = ws.iter_rows(values_only=True)
-        self.header = ["" if v is None else str(v) for v in next(self._rows, ())]
+                                  f"{str(exc)[:200]}") from None
         while self.header and not self.header[-1]:
             self.header.pop()
         self._done = 0
 
     def rows(self) -> Iterator[tuple[int, list[Any]]]:
         n = len(self.header)
-        for line, values in enumerate(self._rows, start=2):
-            self._done = line
-            yield line, list(values[:n])
+        try:
+            for line, values in enumerate(self._rows, start=2):
+                self._done = line
+                yield line, [xlsx_unescape(v) if v.__class__ is str else v
+                             for v in values[:n]]
+        except Exception as exc:  # a broken sheet found while streaming it
+            if isinstance(exc, ValidationError):
+                raise
+            raise ValidationError(f"cannot read {self.path.name} as an Excel workbook: "
+                                  f"{str(exc)[:200]}") from None
 
     def position(self) -> int:
         return 0
@@ -146,13 +244,22 @@ class JsonSource(Source):
     ``export --format json`` does: line numbers are then the file's); otherwise read
     whole, and an object's "line" is its position + 1."""
 
+    def _cells(self, line: int, obj: dict[str, Any]) -> list[Any]:
+        values = [obj.get(h) for h in self.header]
+        for v in values:
+            if isinstance(v, str) and len(v) > CELL_MAX:
+                raise ValidationError(f"{self.path.name} line {line}: a value of {len(v)} "
+                                      f"characters; the largest cell crmkit reads is "
+                                      f"{CELL_MAX}")
+        return values
+
     def __init__(self, path: Path):
         super().__init__(path)
         self._objects = self._stream()
         try:
             first = next(self._objects, None)
-        except ValueError as exc:
-            raise ValidationError(f"cannot read {path.name} as JSON: {exc}") from None
+        except (ValueError, RecursionError) as exc:
+            raise ValidationError(f"cannot read {path.name} as JSON: {_why(exc)}") from None
         self._first = first
         self.header = list(first[1]) if first else []
 
@@ -187,21 +294,83 @@ class JsonSource(Source):
             return
         try:
             line, obj = self._first
-            yield line, [obj.get(h) for h in self.header]
+            yield line, self._cells(line, obj)
             for line, obj in self._objects:
-                yield line, [obj.get(h) for h in self.header]
-        except ValueError as exc:
-            raise ValidationError(f"cannot read {self.path.name} as JSON: {exc}") from None
+                yield line, self._cells(line, obj)
+        except (ValueError, RecursionError) as exc:
+            raise ValidationError(f"cannot read {self.path.name} as JSON: "
+                                  f"{_why(exc)}") from None
 
 
-def open_source(path: str | Path, encoding: str = "auto") -> Source:
+def _why(exc: BaseException) -> str:
+    if isinstance(exc, RecursionError):
+        return "it is nested too deeply"
+    return str(exc)[:200]
+
+
+def check_xlsx(path: Path) -> None:
+    """Refuse, before openpyxl reads it, a workbook that declares XML entities (an
+    "entity bomb": OOXML never has a DTD) or holds a cell longer than
+    :data:`CELL_MAX` characters, which would be held whole in memory. Streams each
+    part; parts too small to hold such a cell are only looked at for a DTD."""
+    import xml.parsers.expat
+    import zipfile
+
+    try:
+        zf = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise ValidationError(f"cannot read {path.name} as an Excel workbook: "
+                              f"{str(exc)[:200]}") from None
+    with zf:
+        for info in zf.infolist():
+            if not info.filename.endswith((".xml", ".rels")):
+                continue
+            with zf.open(info) as f:
+                head = f.read(4096)
+            if b"<!DOCTYPE" in head or b"<!ENTITY" in head:
+                raise ValidationError(f"{path.name} declares XML entities ({info.filename}); "
+                                      f"an Excel workbook never does: refused")
+            if info.file_size <= CELL_MAX:
+                continue
+            parser = xml.parsers.expat.ParserCreate()
+            parser.buffer_text = True
+            state = {"n": 0}
+
+            def start(_name: str, _attrs: Any, state: dict = state) -> None:
+                state["n"] = 0
+
+            def text(data: str, state: dict = state, part: str = info.filename) -> None:
+                state["n"] += len(data)
+                if state["n"] > CELL_MAX:
+                    raise ValidationError(
+                        f"{path.name} has a cell longer than {CELL_MAX} characters "
+                        f"({part}); the largest cell crmkit reads is {CELL_MAX}")
+
+            def doctype(*_a: Any) -> None:
+                raise ValidationError(f"{path.name} declares XML entities; refused")
+
+            parser.StartElementHandler = start
+            parser.CharacterDataHandler = text
+            parser.StartDoctypeDeclHandler = doctype
+            try:
+                with zf.open(info) as f:
+                    while chunk := f.read(_CHUNK):
+                        parser.Parse(chunk, False)
+                    parser.Parse(b"", True)
+            except xml.parsers.expat.ExpatError as exc:
+                raise ValidationError(f"cannot read {path.name} as an Excel workbook: "
+                                      f"{info.filename}: {exc}") from None
+
+
+def open_source(path: str | Path, encoding: str = "auto",
+                delimiter: str | None = None) -> Source:
     """The right reader for the file's extension; ValidationError for any other."""
     p = Path(path)
     if not p.is_file():
         raise ValidationError(f"file '{path}' not found")
     ext = p.suffix.lower()
     if ext in (".csv", ".tsv", ".txt"):
-        return CsvSource(p, encoding)
+        return CsvSource(p, encoding, delimiter)
     if ext in (".xlsx", ".xlsm"):
         return XlsxSource(p)
     if ext in (".json", ".jsonl"):

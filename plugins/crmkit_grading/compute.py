@@ -71,15 +71,19 @@ def _documents(ctx: Any, on: dt.date, settings: Any) -> Any:
 
 def _credits(ctx: Any, on: dt.date, settings: Any) -> Any:
     """Per customer: the non-void credit notes dated up to ``on`` that apply to a value
-    invoice in the window, in cents (they count on the invoice's date)."""
+    invoice of the same customer in the window, in cents (they count on the invoice's
+    date)."""
     d = ctx.crm.table("documents")
     cn, inv = d.alias("cn"), d.alias("inv")
     tid = ctx.tenant.id
     start = on - dt.timedelta(days=settings.window_days)
     return (
         select(inv.c.customer_id, func.sum(_cents(cn.c.base_amount)).label("credit"))
+        # by number AND customer: a number re-used by another customer's invoice (after
+        # a renumbering) never carries this customer's credit to it
         .select_from(cn.join(inv, and_(inv.c.tenant_id == tid, inv.c.kind == "invoice",
-                                       inv.c.number == cn.c.applies_to)))
+                                       inv.c.number == cn.c.applies_to,
+                                       inv.c.customer_id == cn.c.customer_id)))
         .where(cn.c.tenant_id == tid, cn.c.kind == "credit_note", cn.c.status != "void",
                cn.c.issued_on <= on, inv.c.status != "void", inv.c.issued_on <= on,
                inv.c.issued_on > start)

@@ -13,7 +13,7 @@ _ = Domain("crmkit_grading").gettext
 
 
 def sections(ctx: Any, on: dt.date) -> Any:
-    if not ctx.allowed("grading.view", None):
+    if not ctx.allowed("grading.view", None):  # denied: the section is left out
         return None
     from crmkit.report import Chart, ReportSection
 
@@ -22,10 +22,13 @@ def sections(ctx: Any, on: dt.date) -> Any:
 
     g = grades_query(ctx, on, ctx.settings("grading"))
     mine = g.c.customer_id.in_(ctx.crm.customers.visible_ids(ctx))
-    seg = dict(ctx.conn.execute(select(g.c.segment, func.count()).where(mine)
-                                .group_by(g.c.segment)).all())
-    tier = dict(ctx.conn.execute(select(g.c.tier, func.count()).where(mine)
-                                 .group_by(g.c.tier)).all())
+    seg: dict[str, int] = {}
+    tier: dict[str, int] = {}
+    # one pass over the grades (computed as of ``on``): segment × tier counts
+    for sg, tr, n in ctx.conn.execute(select(g.c.segment, g.c.tier, func.count())
+                                      .where(mine).group_by(g.c.segment, g.c.tier)):
+        seg[sg] = seg.get(sg, 0) + int(n)
+        tier[tr] = tier.get(tr, 0) + int(n)
     return ReportSection(
         plugin="grading", title=_("Customer grading"),
         figures=[(_("graded customers"), sum(int(v) for v in tier.values())),

@@ -5,7 +5,7 @@ headline charts.
 
 Commands: ``crmkit product add|list|update`` and ``crmkit insights
 profit|expenses|trend|cohorts|cross-sell``. Hooks implemented: ``crm_tables``,
-``crm_cli``, ``crm_customer_sections``, ``crm_report_sections`` (its actions
+``crm_cli``, ``crm_customer_sections``, ``crm_report_sections``, ``crm_demo`` (its actions
 ``insights.read`` and ``insights.manage`` are rows of the core's role table).
 Python API: ``add_product``, ``update_product``, ``products``, ``profit``, ``expenses``,
 ``trend``, ``cohorts``, ``cross_sell``. See docs/plugins/insights.md.

@@ -311,17 +311,18 @@ def cohorts_in(ctx: crmkit.Context, on: dt.date) -> list[dict[str, Any]]:
     """:func:`cohorts` inside an open unit (no permission check)."""
     last = index_of(on)
     v = value_docs(ctx, on).subquery("v")
-    fp = (select(v.c.customer_id, func.min(month_index(v.c.issued_on)).label("c"))
-          .group_by(v.c.customer_id).subquery("fp"))
-    sizes = {int(k): int(n) for k, n in ctx.conn.execute(
-        select(fp.c.c, func.count()).group_by(fp.c.c))}
-    act = (select(v.c.customer_id, month_index(v.c.issued_on).label("m"))
-           .distinct().subquery("act"))
+    # the months each customer bought in (computed once), its first one, and per
+    # cohort and month offset k = 0 .. 12 the customers who bought: k = 0 is the size
+    m = month_index(v.c.issued_on)
+    act = select(v.c.customer_id, m.label("m")).group_by(v.c.customer_id, m).cte("act")
+    fp = (select(act.c.customer_id, func.min(act.c.m).label("c"))
+          .group_by(act.c.customer_id).subquery("fp"))
     k = act.c.m - fp.c.c
     kept = {(int(a), int(b)): int(n) for a, b, n in ctx.conn.execute(
         select(fp.c.c, k.label("k"), func.count())
         .select_from(fp.join(act, act.c.customer_id == fp.c.customer_id))
-        .where(k >= 1, k <= 12).group_by(fp.c.c, k))}
+        .where(k <= 12).group_by(fp.c.c, k))}
+    sizes = {cohort: n for (cohort, j), n in kept.items() if j == 0}
     out = []
     for cohort in sorted(sizes):
         size = sizes[cohort]

@@ -4,8 +4,8 @@ periods and rounding.
 Money is summed as integer cents (documents) or as exact integers of 10**-5 (a line's
 quantity in thousandths times its price in cents), and divided and rounded half up in
 Python on the aggregated rows only. A document in another currency counts in the base
-currency: ``documents.base_amount`` when the core has it (``coalesce(base_amount,
-amount)``), and a line's value scaled by the same ``base_amount / amount``.
+currency: its ``base_amount``, and a line's value and own unit cost times the
+document's ``rate``.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import datetime as dt
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, Numeric, case, cast, func, type_coerce
+from sqlalchemy import BigInteger, Numeric, case, cast, func, literal_column, type_coerce
 
 import crmkit
 from crmkit.i18n import Domain
@@ -36,21 +36,22 @@ def raw(col: Any) -> Any:
     return type_coerce(col, BigInteger)
 
 
+#: ``documents.rate`` is stored in millionths (1.000000 = 1000000)
+RATE_ONE = 1_000_000
+
+
 def base_cents(d: Any) -> Any:
-    """A document's amount in the base currency, as integer cents."""
-    if "base_amount" in d.c:
-        return func.coalesce(raw(d.c.base_amount), raw(d.c.amount))
-    return raw(d.c.amount)
+    """A document's amount in the base currency (``base_amount``), as integer cents."""
+    return raw(d.c.base_amount)
 
 
 def to_base(d: Any, expr: Any) -> Any:
-    """``expr`` (an amount in document ``d``'s currency) in the base currency: unchanged
-    for a base-currency document, else scaled by ``base_amount / amount``."""
-    if "base_amount" not in d.c:
-        return expr
-    base, amt = raw(d.c.base_amount), raw(d.c.amount)
-    return case((base.is_(None), expr), (base == amt, expr), (amt == 0, expr),
-                else_=cast(expr, Numeric(38, 6)) * base / amt)
+    """``expr`` (an exact integer amount in document ``d``'s currency) in the base
+    currency: unchanged, and exact, for a base-currency document (rate 1); else times
+    the document's rate (a decimal on PostgreSQL and MariaDB, a double on SQLite)."""
+    rate = raw(d.c.rate)
+    return case((rate == RATE_ONE, expr),
+                else_=cast(expr, Numeric(38, 6)) * rate / literal_column("1000000.0"))
 
 
 def money_of(units: Any, scale: int = 100) -> Decimal:

@@ -71,4 +71,23 @@ def section(ctx: crmkit.Context, customer: crmkit.Customer, on: dt.date) -> Any:
     if not ctx.allowed("insights.read", None):
         return None
     data = section_data(ctx, customer.id, on)
-    return crmkit.Section(plugin="insights", title=_("Insights"), data=data)
+    per, prof, prod = data["persistency"], data["profitability"], data["product"]
+
+    def pct(v: float | None) -> str:
+        return "" if v is None else f"{v:.1%}"
+
+    summary = [(_("first purchase"), per["first_purchase"] or _("none")),
+               (_("months active"), per["months_active"]),
+               (_("repeat rate"), pct(per["repeat_rate"])),
+               (_("revenue"), prof["revenue"]), (_("margin"), prof["margin"]),
+               (_("margin %"), pct(prof["margin_pct"]))]
+    if prod["top"]:
+        summary.append((_("top products"), [
+            {_("product"): t["product"], _("quantity"): t["quantity"],
+             _("revenue"): t["revenue"]} for t in prod["top"]]))
+    if prod["suggestions"]:
+        summary.append((_("offer next"), [
+            {_("product"): x["product"], _("confidence"): pct(x["confidence"]),
+             _("because they bought"): x["because"]} for x in prod["suggestions"]]))
+    return crmkit.Section(plugin="insights", title=_("Insights"), data=data,
+                          summary=summary)

@@ -52,7 +52,8 @@ def _value(documents: Any) -> Any:
 
 def default_revenue(ctx: crmkit.Context, on: dt.date) -> list[Any]:
     """The default revenue items: invoices (not void) dated up to ``on``, and minus the
-    non-void credit notes dated up to ``on`` applied to them, on the invoice's date."""
+    non-void credit notes dated up to ``on`` applied to them (the invoice of that number
+    of the credit note's own customer), on the invoice's date."""
     d = ctx.crm.table("documents")
     tid = ctx.tenant.id
     invoices = (select(d.c.customer_id, d.c.issued_on, _value(d).label("amount"))
@@ -61,7 +62,8 @@ def default_revenue(ctx: crmkit.Context, on: dt.date) -> list[Any]:
     cn, inv = d.alias("cn"), d.alias("inv")
     credits = (select(inv.c.customer_id, inv.c.issued_on, (-_value(cn)).label("amount"))
                .select_from(cn.join(inv, and_(inv.c.tenant_id == tid, inv.c.kind == "invoice",
-                                              inv.c.number == cn.c.applies_to)))
+                                              inv.c.number == cn.c.applies_to,
+                                              inv.c.customer_id == cn.c.customer_id)))
                .where(cn.c.tenant_id == tid, cn.c.kind == "credit_note",
                       cn.c.status != "void", cn.c.issued_on <= on, inv.c.status != "void",
                       inv.c.issued_on <= on))

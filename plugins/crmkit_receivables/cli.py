@@ -133,10 +133,12 @@ def open_cmd(crm: Any, customer_id: int | None, as_of: str | None, as_json: bool
     items = list(api.stream_open_items(crm, day, customer_id, limit=page.limit,
                                        offset=page.offset))
     total = api.count_open_items(crm, day, customer_id)
-    table([(i["number"], f"{i['installment']}/{i['installments']}", i["customer"],
+    # "2/3" for an installment of an invoice with terms; blank for a single one
+    table([(i["number"], f"{i['installment']}/{i['installments']}"
+            if i["installments"] > 1 else "", i["customer"],
             i["amount"], i["outstanding"], i["due_on"], i["days_overdue"], i["bucket"])
            for i in items],
           [_("number"), _("installment"), _("customer"), _("amount"), _("outstanding"),
            _("due"), _("days overdue"), _("bucket")], title=_("Open invoices"),
           empty=_("no open invoices"), more=page.more(total, len(items)),
-          offset=page.next_offset, optional=(7, 1, 3))
+          offset=page.next_offset, optional=(7, 3, 1))

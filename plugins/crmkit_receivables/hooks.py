@@ -89,8 +89,8 @@ def crm_today(ctx: Any, on: dt.date) -> dict[str, Any]:
 
 @crmkit.hookimpl
 def crm_report_sections(ctx: Any, on: dt.date) -> Any:
-    """The report's receivables section as of ``on``: aging buckets, the largest
-    overdue balances and aging by owner, in the user's scope. Read-only. Since 0.2."""
+    """The report's receivables section as of ``on``: aging buckets and the largest
+    overdue balances, in the user's scope. Read-only. Since 0.2."""
     from .report_section import sections
 
     return sections(ctx, on)

@@ -32,8 +32,9 @@ def reminders(ctx: crmkit.Context, on: dt.date) -> list[crmkit.Reminder]:
     c = ctx.crm.table("customers")
     a = ctx.crm.table("activities")
     tid = ctx.tenant.id
-    next_midnight = dt.datetime.combine(on + dt.timedelta(days=1), dt.time(), dt.UTC)
-    cutoff = dt.datetime.combine(on - dt.timedelta(days=s.stale_days - 1), dt.time(), dt.UTC)
+    zone = getattr(ctx, "zone", dt.UTC)  # days start at the tenant's midnight
+    next_midnight = dt.datetime.combine(on + dt.timedelta(days=1), dt.time(), zone)
+    cutoff = dt.datetime.combine(on - dt.timedelta(days=s.stale_days - 1), dt.time(), zone)
     # the customer's last activity up to ``on``: one index seek per open opportunity
     last_at = (select(func.max(a.c.occurred_at))
                .where(a.c.tenant_id == tid, a.c.customer_id == o.c.customer_id,

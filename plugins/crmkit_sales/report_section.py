@@ -11,7 +11,7 @@ _ = Domain("crmkit_sales").gettext
 
 
 def sections(ctx: Any, on: dt.date) -> Any:
-    if not ctx.allowed("sales.report", None):
+    if not ctx.allowed("sales.report", None):  # denied: the section is left out
         return None
     from crmkit.report import Chart, ReportSection
 

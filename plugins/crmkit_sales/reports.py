@@ -45,8 +45,9 @@ def ratio(num: Any, den: Any) -> float | None:
     return float((Decimal(num) / Decimal(den)).quantize(Decimal("0.0001"), ROUND_HALF_UP))
 
 
-def _midnight(d: dt.date) -> dt.datetime:
-    return dt.datetime.combine(d, dt.time(), dt.UTC)
+def _midnight(d: dt.date, zone: dt.tzinfo = dt.UTC) -> dt.datetime:
+    """The instant day ``d`` starts in ``zone`` (the tenant's)."""
+    return dt.datetime.combine(d, dt.time(), zone).astimezone(dt.UTC)
 
 
 def period(ctx: crmkit.Context, frm: dt.date | None, to: dt.date | None
@@ -215,7 +216,8 @@ def team(crm: crmkit.Crm, frm: dt.date | None = None, to: dt.date | None = None
         ctx.crm.plugins.require(ctx, "sales")
         s = settings(ctx)
         frm, to = period(ctx, frm, to)
-        t0, t1 = _midnight(frm), _midnight(to + dt.timedelta(days=1))
+        zone = getattr(ctx, "zone", dt.UTC)
+        t0, t1 = _midnight(frm, zone), _midnight(to + dt.timedelta(days=1), zone)
         tid = ctx.tenant.id
         a = ctx.crm.table("activities")
         c = ctx.crm.table("customers")

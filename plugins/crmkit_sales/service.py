@@ -16,6 +16,7 @@ from sqlalchemy import and_, func, or_, select
 
 import crmkit
 from crmkit import NotFound, ValidationError, parse_money, to_dict
+from crmkit.checks import ID_MAX
 
 from .settings import SalesSettings
 from .tables import TITLE_MAX
@@ -128,6 +129,8 @@ def _date(errors: list[str], what: str, value: Any) -> dt.date | None:
 
 
 def _load(ctx: crmkit.Context, opp_id: int) -> Opportunity:
+    if not 1 <= int(opp_id) <= ID_MAX:  # beyond 64 bits: not found on every backend
+        raise NotFound(f"opportunity {str(opp_id)[:80]} not found")
     o = ctx.crm.table("sales_opportunities")
     row = ctx.conn.execute(select(o).where(o.c.tenant_id == ctx.tenant.id,
                                            o.c.id == int(opp_id))).first()
@@ -143,7 +146,9 @@ def _owner_exists(ctx: crmkit.Context, owner: str) -> bool:
 
 
 def _at(ctx: crmkit.Context, on: dt.date) -> dt.datetime:
-    return dt.datetime.combine(on, ctx.now().timetz())
+    """The current time of day on ``on``, in the tenant's zone (an aware instant)."""
+    local = ctx.now().astimezone(getattr(ctx, "zone", dt.UTC))
+    return dt.datetime.combine(on, local.timetz())
 
 
 def _record_change(ctx: crmkit.Context, opp_id: int, from_stage: str | None, to_stage: str,

@@ -6,7 +6,7 @@ from typing import Any
 
 from attrs import field, frozen
 
-from crmkit.settings import MAX_DAYS
+from crmkit.settings import MAX_DAYS, integer
 
 DEFAULT_STAGES = (("lead", 10), ("qualified", 30), ("proposal", 60), ("negotiation", 80),
                   ("won", 100), ("lost", 0))
@@ -48,16 +48,6 @@ def _stages(value: Any) -> tuple[tuple[str, int], ...]:
     return tuple(out)
 
 
-def _whole(name: str, low: int, high: int | None = None) -> Any:
-    def check(_inst: Any, _attr: Any, value: Any) -> None:
-        if isinstance(value, bool) or not isinstance(value, int) or value < low or (
-                high is not None and value > high):
-            bounds = f"from {low} to {high}" if high is not None else f"of {low} or more"
-            raise ValueError(f"setting {name} must be a whole number {bounds}, "
-                             f"got {repr(value)[:80]}")
-    return check
-
-
 @frozen
 class SalesSettings:
     """``crmkit plugins set sales KEY VALUE``.
@@ -70,12 +60,10 @@ class SalesSettings:
     """
 
     stages: Any = field(default=DEFAULT_STAGES, converter=_stages)
-    class_a_days: int = field(default=30, validator=_whole("class_a_days", 0, MAX_DAYS))
-    class_a_probability: int = field(default=60,
-                                     validator=_whole("class_a_probability", 0, 100))
-    stale_days: int = field(default=14, validator=_whole("stale_days", 1, MAX_DAYS))
-    expense_alert_pct: int = field(default=50, validator=_whole("expense_alert_pct", 0,
-                                                                     1_000_000))
+    class_a_days: int = integer(30, low=0, high=MAX_DAYS)
+    class_a_probability: int = integer(60, low=0, high=100)
+    stale_days: int = integer(14, low=1, high=MAX_DAYS)
+    expense_alert_pct: int = integer(50, low=0, high=1_000_000)
 
     @property
     def names(self) -> list[str]:

@@ -2,9 +2,11 @@
 history in the 360° view and contract renewal reminders.
 
 Commands hang under ``crmkit case``. Hooks implemented: ``crm_tables``, ``crm_cli``,
-``crm_reminders``, ``crm_customer_sections``, ``crm_demo``. Python API: ``add``,
-``reply``, ``resolve``, ``close``, ``reopen``, ``list_cases``, ``show``, ``search``,
-``stats``. See docs/plugins/service.md.
+``crm_reminders``, ``crm_customer_sections``, ``crm_report_sections``, ``crm_demo``.
+Python API: ``add``, ``reply``, ``resolve``, ``close``, ``reopen``, ``list_cases``,
+``show``, ``search``, ``stats``. Permissions: the actions ``service.view``, ``service.work``,
+``service.reopen`` and ``service.report`` of the core's role table, and the built-in
+rule on the case's customer. See docs/plugins/service.md.
 """
 
 from __future__ import annotations
@@ -57,6 +59,16 @@ def crm_customer_sections(ctx: Any, customer: crmkit.Customer, on: dt.date
     from .reports import section
 
     return section(ctx, customer, on)
+
+
+@crmkit.hookimpl
+def crm_report_sections(ctx: Any, on: dt.date) -> Any:
+    """``crmkit report``'s case SLA section as of ``on``: cases opened in the 30 days
+    ending on ``on``, SLA met shares and median resolution hours, overall and by owner,
+    in the user's scope (None when ``service.report`` is denied). Read-only. Since 0.2."""
+    from .reports import report_section
+
+    return report_section(ctx, on)
 
 
 @crmkit.hookimpl

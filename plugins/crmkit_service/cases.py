@@ -26,6 +26,7 @@ from .tables import CHANNELS, PRODUCT_MAX, STATUSES, SUBJECT_MAX
 
 _ = Domain("crmkit_service").gettext
 
+#: The plugin's actions (rows of the core's role table).
 VIEW, WORK, REOPEN, REPORT = "service.view", "service.work", "service.reopen", "service.report"
 #: The activity kind a reply is logged as, by the case's channel.
 REPLY_KIND = {"phone": "call", "email": "email", "visit": "visit"}
@@ -155,8 +156,14 @@ def _not_before(errors: list[str], at: dt.datetime | None, case: Case) -> None:
 def _update(ctx: crmkit.Context, case: Case, event: str, **values: Any) -> Case:
     """Write ``values`` to the case, audit and announce the change; the new case."""
     c = ctx.crm.table("service_cases")
-    ctx.conn.execute(c.update().where(c.c.tenant_id == ctx.tenant.id, c.c.id == case.id)
-                     .values(**values))
+    # only from the status this change was checked against: of two concurrent resolves
+    # (or a close racing a reopen) the second finds nothing to update and is refused
+    done = ctx.conn.execute(c.update().where(
+        c.c.tenant_id == ctx.tenant.id, c.c.id == case.id, c.c.status == case.status)
+        .values(**values)).rowcount
+    if done != 1:
+        raise ValidationError(_("case {id} was changed by someone else meanwhile; look at "
+                                "it again").format(id=case.id))
     after = load(ctx, case.id)
     ctx.audit("case", case.id, "update", case, after, customer_id=case.customer_id)
     ctx.emit(event, after.as_json(), customer_id=case.customer_id)
@@ -310,9 +317,9 @@ def reopen(crm: crmkit.Crm, value: Any) -> Case:
     with crm.unit() as ctx:
         ctx.crm.plugins.require(ctx, "service")
         case = load(ctx, value)
+        ctx.check(REOPEN, case, _("case {id}").format(id=case.id))
         if case.status == "open":
             raise ValidationError(_("case {id} is already open").format(id=case.id))
-        ctx.check(REOPEN, case, _("case {id}").format(id=case.id))
         c = ctx.crm.table("service_cases")
         row = ctx.conn.execute(select(c.c.search_text, c.c.reopened).where(
             c.c.tenant_id == ctx.tenant.id, c.c.id == case.id)).one()

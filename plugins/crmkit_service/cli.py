@@ -31,6 +31,15 @@ def _at_option(fn: Any) -> Any:
         "offset is given; default now)."))(fn)
 
 
+def _clock(crm: Any) -> Any:
+    """``when`` on the tenant's wall clock: tables show local time."""
+    from .zones import tenant_zone
+
+    with crm.unit(write=False) as ctx:
+        zone = tenant_zone(ctx)
+    return lambda v: when(None if v is None else v.astimezone(zone))
+
+
 def _print_case(crm: Any, case: Any, as_json: bool) -> None:
     if as_json:
         print_json(case.as_json())
@@ -38,9 +47,9 @@ def _print_case(crm: Any, case: Any, as_json: bool) -> None:
         click.echo(case.id)
 
 
-def _rows(cases: list[Any]) -> list[list[Any]]:
-    return [[c.id, when(c.opened_at), c.customer, c.subject, c.priority, c.status,
-             c.owner, when(c.resolution_due)] for c in cases]
+def _rows(cases: list[Any], local: Any) -> list[list[Any]]:
+    return [[c.id, local(c.opened_at), c.customer, c.subject, c.priority, c.status,
+             c.owner, local(c.resolution_due)] for c in cases]
 
 
 def _head() -> list[str]:
@@ -48,11 +57,12 @@ def _head() -> list[str]:
             _("owner"), _("due")]
 
 
-def _list(cases: list[Any], total: int, page: Page, as_json: bool, empty: str) -> None:
+def _list(crm: Any, cases: list[Any], total: int, page: Page, as_json: bool,
+          empty: str) -> None:
     if as_json:
         stream_json(c.as_json() for c in cases)
         return
-    table(_rows(cases), _head(), empty=empty,
+    table(_rows(cases, _clock(crm)), _head(), empty=empty,
           more=page.more(total, len(cases)), offset=page.next_offset, optional=(7, 6, 4))
 
 
@@ -149,7 +159,7 @@ def list_cmd(crm: Any, status: str | None, owner: str | None, customer: int | No
 
     cases, total = list_cases(crm, status=status, owner=owner, customer=customer,
                               overdue=overdue, limit=page.limit, offset=page.offset)
-    _list(cases, total, page, as_json, _("no cases"))
+    _list(crm, cases, total, page, as_json, _("no cases"))
 
 
 @case.command("show", help=_("One case with its replies."))
@@ -163,8 +173,10 @@ def show_cmd(crm: Any, case_id: int, as_json: bool) -> None:
     if as_json:
         return print_json(c)
 
+    local = _clock(crm)
+
     def at(v: str | None) -> str | None:
-        return None if v is None else when(dt.datetime.fromisoformat(v))
+        return None if v is None else local(dt.datetime.fromisoformat(v))
 
     for k in ("opened_at", "response_due", "first_response_at", "resolution_due",
               "resolved_at", "closed_at"):
@@ -197,7 +209,8 @@ def search_cmd(crm: Any, text: str, as_json: bool, page: Page) -> None:
     if as_json:
         stream_json(c.as_json() for c in cases)
         return
-    table([[c.id, when(c.opened_at), c.customer, c.subject, c.solution] for c in cases],
+    local = _clock(crm)
+    table([[c.id, local(c.opened_at), c.customer, c.subject, c.solution] for c in cases],
           [_("id"), _("opened"), _("customer"), _("subject"), _("solution")],
           empty=_("no case matches"), more=page.more(total, len(cases)),
           offset=page.next_offset, optional=(1, 2))

@@ -14,7 +14,7 @@ import datetime as dt
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import and_, case, exists, func, or_, select
+from sqlalchemy import and_, case, exists, func, null, or_, select
 
 import crmkit
 from crmkit import ValidationError
@@ -73,58 +73,117 @@ def stats(crm: crmkit.Crm, frm: dt.date | None = None, to: dt.date | None = None
         frm = frm or to.replace(day=1)
         if frm > to:
             raise ValidationError(_("--from {frm} is after --to {to}").format(frm=frm, to=to))
-        start, end = zones.day_start(ctx, frm), zones.day_end(ctx, to)
-        c = ctx.crm.table("service_cases")
-        where = [c.c.tenant_id == ctx.tenant.id, c.c.opened_at >= start, c.c.opened_at < end,
-                 *_scope(ctx, c.c.customer_id)]
-        k = conditions(c, end)
-
-        def n(cond: Any) -> Any:
-            return func.coalesce(func.sum(case((cond, 1), else_=0)), 0)
-
-        agg = (select(c.c.owner, func.count().label("opened"),
-                      n(k["resolved"]).label("resolved"), n(k["open"]).label("open"),
-                      n(k["response_counted"]).label("resp_n"),
-                      n(k["response_met"]).label("resp_met"),
-                      n(k["resolution_counted"]).label("res_n"),
-                      n(k["resolution_met"]).label("res_met"),
-                      n(k["rated"]).label("rated"),
-                      func.coalesce(func.sum(case((k["rated"], c.c.rating), else_=0)), 0)
-                      .label("rating_sum"))
-               .where(*where).group_by(c.c.owner))
-        rows = {r.owner: r for r in ctx.conn.execute(agg)}
-        medians = median_seconds(ctx, c, [*where, k["resolved"]])
-        out = []
-        for owner in sorted(rows, key=lambda o: (o is None, o or "")):
-            r = rows[owner]
-            med = medians.get(owner)
-            out.append({
-                "owner": owner, "opened": int(r.opened), "resolved": int(r.resolved),
-                "open": int(r.open),
-                "median_resolution_hours": None if med is None
-                else _round(med / 3600, "0.1"),
-                "response_met": _share(r.resp_met, r.resp_n),
-                "resolution_met": _share(r.res_met, r.res_n),
-                "avg_rating": None if not r.rated
-                else _round(Decimal(int(r.rating_sum)) / int(r.rated), "0.01"),
-            })
-        return out
+        return figures(ctx, frm, to)
 
 
-def median_seconds(ctx: crmkit.Context, c: Any, where: list[Any]) -> dict[Any, Decimal]:
-    """Per owner, the median ``resolution_seconds`` of the cases matching ``where`` (an
-    even count: the mean of the two middle values), computed by the database."""
-    ranked = (select(c.c.owner, c.c.resolution_seconds.label("s"),
-                     func.row_number().over(partition_by=c.c.owner,
-                                            order_by=(c.c.resolution_seconds, c.c.id))
-                     .label("rn"),
-                     func.count().over(partition_by=c.c.owner).label("n"))
+def figures(ctx: crmkit.Context, frm: dt.date, to: dt.date, *, by_owner: bool = True
+            ) -> list[dict[str, Any]]:
+    """The stats rows inside an open unit: per owner, or (``by_owner=False``) one row
+    for all the cases with ``owner`` None (none when no case was opened)."""
+    start, end = zones.day_start(ctx, frm), zones.day_end(ctx, to)
+    c = ctx.crm.table("service_cases")
+    where = [c.c.tenant_id == ctx.tenant.id, c.c.opened_at >= start, c.c.opened_at < end,
+             *_scope(ctx, c.c.customer_id)]
+    k = conditions(c, end)
+
+    def n(cond: Any) -> Any:
+        return func.coalesce(func.sum(case((cond, 1), else_=0)), 0)
+
+    owner = c.c.owner if by_owner else null()
+    agg = (select(owner.label("owner"), func.count().label("opened"),
+                  n(k["resolved"]).label("resolved"), n(k["open"]).label("open"),
+                  n(k["response_counted"]).label("resp_n"),
+                  n(k["response_met"]).label("resp_met"),
+                  n(k["resolution_counted"]).label("res_n"),
+                  n(k["resolution_met"]).label("res_met"),
+                  n(k["rated"]).label("rated"),
+                  func.coalesce(func.sum(case((k["rated"], c.c.rating), else_=0)), 0)
+                  .label("rating_sum"))
+           .where(*where))
+    if by_owner:
+        agg = agg.group_by(c.c.owner)
+    rows = {r.owner: r for r in ctx.conn.execute(agg) if r.opened}
+    medians = median_seconds(ctx, c, [*where, k["resolved"]], by_owner=by_owner)
+    out = []
+    for key in sorted(rows, key=lambda o: (o is None, o or "")):
+        r = rows[key]
+        med = medians.get(key)
+        out.append({
+            "owner": key, "opened": int(r.opened), "resolved": int(r.resolved),
+            "open": int(r.open),
+            "median_resolution_hours": None if med is None else _round(med / 3600, "0.1"),
+            "response_met": _share(r.resp_met, r.resp_n),
+            "resolution_met": _share(r.res_met, r.res_n),
+            "avg_rating": None if not r.rated
+            else _round(Decimal(int(r.rating_sum)) / int(r.rated), "0.01"),
+        })
+    return out
+
+
+def median_seconds(ctx: crmkit.Context, c: Any, where: list[Any], *, by_owner: bool = True
+                   ) -> dict[Any, Decimal]:
+    """Per owner (or for all, under the key None), the median ``resolution_seconds`` of
+    the cases matching ``where`` (an even count: the mean of the two middle values),
+    computed by the database."""
+    part = {"partition_by": c.c.owner} if by_owner else {}
+    owner = c.c.owner if by_owner else null()
+    ranked = (select(owner.label("owner"), c.c.resolution_seconds.label("s"),
+                     func.row_number().over(order_by=(c.c.resolution_seconds, c.c.id),
+                                            **part).label("rn"),
+                     func.count().over(**part).label("n"))
               .where(*where).subquery("ranked"))
-    mid = (select(ranked.c.owner, func.sum(ranked.c.s).label("total"),
+    mid = (select((ranked.c.owner if by_owner else null()).label("owner"),
+                  func.sum(ranked.c.s).label("total"),
                   func.count().label("k"))
-           .where(2 * ranked.c.rn >= ranked.c.n, 2 * ranked.c.rn <= ranked.c.n + 2)
-           .group_by(ranked.c.owner))
-    return {r.owner: Decimal(int(r.total)) / int(r.k) for r in ctx.conn.execute(mid)}
+           .where(2 * ranked.c.rn >= ranked.c.n, 2 * ranked.c.rn <= ranked.c.n + 2))
+    if by_owner:
+        mid = mid.group_by(ranked.c.owner)
+    return {r.owner: Decimal(int(r.total)) / int(r.k) for r in ctx.conn.execute(mid)
+            if r.k}
+
+
+def report_section(ctx: crmkit.Context, on: dt.date) -> Any:
+    """``crmkit report``'s case SLA section: the 30 days ending on ``on``, in the user's
+    scope; None when ``service.report`` is denied."""
+    if not ctx.allowed(REPORT, None):
+        return None
+    from crmkit.report import Chart, ReportSection, ReportTable
+
+    frm = on - dt.timedelta(days=29)
+    rows = figures(ctx, frm, on)
+    total = figures(ctx, frm, on, by_owner=False)
+    t: dict[str, Any] = total[0] if total else {
+        "opened": 0, "open": 0, "response_met": None, "resolution_met": None,
+        "median_resolution_hours": None}
+
+    def pct(v: float | None) -> str:
+        return "" if v is None else f"{v:.1%}"
+
+    names = [r["owner"] or _("(nobody)") for r in rows]
+    return ReportSection(
+        plugin="service", title=_("Service: case SLA"),
+        note=_("Cases opened from {frm} to {to}").format(frm=frm, to=on),
+        figures=[(_("opened"), t["opened"]), (_("open"), t["open"]),
+                 (_("response met"), pct(t["response_met"])),
+                 (_("resolution met"), pct(t["resolution_met"])),
+                 (_("median resolution hours"),
+                  "" if t["median_resolution_hours"] is None
+                  else t["median_resolution_hours"])],
+        charts=[Chart(_("SLA met by owner"), names,
+                      [(_("response met"), [(r["response_met"] or 0) * 100 for r in rows]),
+                       (_("resolution met"),
+                        [(r["resolution_met"] or 0) * 100 for r in rows])],
+                      kind="hbar", unit="%")] if rows else [],
+        tables=[ReportTable(_("Cases by owner"),
+                            [_("owner"), _("opened"), _("resolved"), _("open"),
+                             _("median h"), _("response met"), _("resolution met"),
+                             _("rating")],
+                            [(n_, r["opened"], r["resolved"], r["open"],
+                              "" if r["median_resolution_hours"] is None
+                              else r["median_resolution_hours"],
+                              pct(r["response_met"]), pct(r["resolution_met"]),
+                              "" if r["avg_rating"] is None else r["avg_rating"])
+                             for n_, r in zip(names, rows, strict=True)])])
 
 
 # --- reminders -------------------------------------------------------------------------
@@ -221,7 +280,8 @@ def section(ctx: crmkit.Context, customer: crmkit.Customer, on: dt.date) -> crmk
     products = bought(ctx, int(customer.id), on)  # type: ignore[arg-type]  # stored: has an id
     summary = [
         (_("Open cases"), int(n_open)),
-        (_("Last cases"), [{_("id"): x["id"], _("opened"): x["opened_at"][:16],
+        (_("Last cases"), [{_("id"): x["id"], _("opened"): dt.datetime.fromisoformat(
+            x["opened_at"]).astimezone(zones.tenant_zone(ctx)).strftime("%Y-%m-%d %H:%M"),
                             _("status"): x["status"], _("priority"): x["priority"],
                             _("subject"): x["subject"], _("solution"): x["solution"]}
                            for x in last]),

@@ -68,6 +68,7 @@ def _insert_ignore(conn: Any, table: Any) -> Any:
 
 
 POLL_SECONDS = 1.0
+MAX_RUN_SECONDS = 7 * 86_400  # --max-seconds: a week at most (and never NaN/inf)
 SKIPPED = "(not sent: lease too short)"
 
 
@@ -104,6 +105,7 @@ class Deliverer:
                                       f"{uuid.uuid4().hex[:8]}")
 
     _client: Any = field(default=None, init=False, repr=False)
+    _deadline: dt.datetime | None = field(default=None, init=False, repr=False)
     _timeout: float | None = field(default=None, init=False, repr=False)
     _claims: int = field(default=0, init=False, repr=False)
 
@@ -237,8 +239,9 @@ class Deliverer:
                                         separators=(",", ":")).encode("utf-8")))
         return jobs, until
 
-    def send(self, client: Any, job: _Job) -> str | None:
-        """POST one delivery; None when the receiver answered 2xx, else the error."""
+    def send(self, client: Any, job: _Job, timeout: float | None = None) -> str | None:
+        """POST one delivery; None when the receiver answered 2xx, else the error.
+        ``timeout`` (seconds) overrides the client's for this request."""
         import httpx
 
         ts = str(int(self.clock().timestamp()))
@@ -250,8 +253,9 @@ class Deliverer:
             "X-Crmkit-Timestamp": ts,
             "X-Crmkit-Signature": sign(job.secret, ts, job.body),
         }
+        kw = {} if timeout is None else {"timeout": timeout}
         try:
-            resp = client.post(job.url, content=job.body, headers=headers)
+            resp = client.post(job.url, content=job.body, headers=headers, **kw)
         except httpx.TimeoutException:
             return "timeout"
         except httpx.HTTPError as exc:
@@ -324,11 +328,24 @@ class Deliverer:
         with self.crm.unit(write=False) as ctx:
             require_enabled(ctx)
             ctx.check("webhooks.deliver", None, _("the outbox"))
+        if max_seconds is not None and (isinstance(max_seconds, bool) or not isinstance(
+                max_seconds, int | float) or not 0 < max_seconds <= MAX_RUN_SECONDS):
+            from crmkit import ValidationError
+
+            raise ValidationError(f"--max-seconds must be a number greater than 0 and at "
+                                  f"most {MAX_RUN_SECONDS}, got {str(max_seconds)[:80]}")
         settings = self.crm.plugins.settings("webhooks")
         report = DeliveryReport()
         started = self.clock()
+        # --max-seconds bounds the whole run: no request starts after the deadline and
+        # each one's timeout ends by it (before: only the waits were bounded, so two
+        # deliverers against hanging endpoints ran for 24 minutes with 120)
+        self._deadline = (started + dt.timedelta(seconds=max_seconds)
+                          if max_seconds is not None else None)
         client = self.client(settings.timeout_seconds)
         while True:
+            if self._deadline is not None and self.clock() >= self._deadline:
+                break
             self.fan_out()
             jobs, until = self.claim(settings.batch_size, settings.lease_seconds)
             if jobs:
@@ -361,10 +378,18 @@ class Deliverer:
         other deliverer can send them at the same time."""
         margin = dt.timedelta(seconds=settings.timeout_seconds + 1)
 
+        deadline = self._deadline
+
         def one(job: _Job) -> tuple[_Job, str | None]:
-            if self.clock() + margin >= until:
+            now = self.clock()
+            if now + margin >= until:
                 return job, SKIPPED
-            return job, self.send(client, job)
+            if deadline is None:
+                return job, self.send(client, job)
+            left = (deadline - now).total_seconds()
+            if left < 0.05:  # the run's time is up: leave it for the next run
+                return job, SKIPPED
+            return job, self.send(client, job, timeout=min(settings.timeout_seconds, left))
 
         if settings.concurrency == 1 or len(jobs) == 1:
             return [one(job) for job in jobs]
