@@ -10,6 +10,7 @@ Fixtures:
   unreachable server are deselected, with one header line saying why, or fail the run
   when ``CRMKIT_TEST_REQUIRE_ALL=1`` (as in CI). PostgreSQL gets a schema per test, MariaDB
   a database per test, SQLite a file in ``tmp_path``.
+  ``@pytest.mark.backends("sqlite")`` limits a test to some of them (say why beside it).
 * ``crm_factory(enable=(), plugins=(), user="admin", tenant="default")`` - an initialised
   Crm on that database with plugins enabled.
 * ``crm`` - ``crm_factory()``.
@@ -101,9 +102,19 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         items[:] = keep
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "backends(*names): run this database test only on these of the chosen "
+        "backends (e.g. \"sqlite\"); give the reason in a comment beside it")
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "crm_db_url" in metafunc.fixturenames:
-        metafunc.parametrize("crm_db_url", _backends(), indirect=True)
+        chosen = _backends()
+        only = metafunc.definition.get_closest_marker("backends")
+        if only is not None:
+            chosen = [b for b in chosen if b in only.args]
+        metafunc.parametrize("crm_db_url", chosen, indirect=True)
 
 
 @pytest.fixture
