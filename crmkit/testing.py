@@ -140,34 +140,87 @@ def crm_db_url(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]:
         from crmkit.storage import display_url
 
         pytest.skip(f"{backend} not reachable at {display_url(_server_url(backend))}: {why}")
-    with _server_database(backend) as url:
+    with _server_database(backend, request.getfixturevalue("crm_servers")) as url:
         yield url
+
+
+class Servers:
+    """Connections to the database servers for making and dropping test databases: one
+    AUTOCOMMIT engine per backend, and a thread that drops finished tests' databases
+    while the next test runs (``wait()`` joins it and raises what failed)."""
+
+    def __init__(self, *, background: bool = True):
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.engines: dict[str, Any] = {}
+        self.pool = ThreadPoolExecutor(1, "crmkit-drop") if background else None
+        self.pending: list[Any] = []
+
+    def engine(self, backend: str) -> Any:
+        from sqlalchemy import create_engine
+
+        if backend not in self.engines:
+            self.engines[backend] = create_engine(_server_url(backend),
+                                                  isolation_level="AUTOCOMMIT")
+        return self.engines[backend]
+
+    def create(self, backend: str) -> str:
+        from sqlalchemy import text
+
+        name = "crmkit_t_" + uuid.uuid4().hex[:12]
+        base = _server_url(backend)
+        with self.engine(backend).connect() as conn:
+            if backend == "postgresql":
+                conn.execute(text(f"CREATE SCHEMA {name}"))
+                return f"{base}?options=-csearch_path%3D{name}"
+            conn.execute(text(f"CREATE DATABASE {name} CHARACTER SET utf8mb4"))
+            return base.rsplit("/", 1)[0] + f"/{name}?charset=utf8mb4"
+
+    def _drop(self, backend: str, url: str) -> None:
+        from sqlalchemy import text
+
+        with self.engine(backend).connect() as conn:
+            if backend == "postgresql":
+                conn.execute(text(f"DROP SCHEMA {url.rsplit('%3D', 1)[1]} CASCADE"))
+            else:
+                conn.execute(text(f"DROP DATABASE {url.rsplit('/', 1)[1].split('?')[0]}"))
+
+    def drop(self, backend: str, url: str) -> None:
+        if self.pool is None:
+            self._drop(backend, url)
+        else:
+            self.pending = [f for f in self.pending if not f.done() or f.result()]
+            self.pending.append(self.pool.submit(self._drop, backend, url))
+
+    def wait(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True)
+            for f in self.pending:
+                f.result()
+        for engine in self.engines.values():
+            engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def crm_servers() -> Iterator[Servers]:
+    """The :class:`Servers` of this session (of this xdist worker)."""
+    servers = Servers()
+    yield servers
+    servers.wait()
 
 
 @contextlib.contextmanager
-def _server_database(backend: str) -> Iterator[str]:
+def _server_database(backend: str, servers: Servers | None = None) -> Iterator[str]:
     """A new empty schema (PostgreSQL) or database (MariaDB), dropped afterwards."""
-    from sqlalchemy import create_engine, text
-
-    name = "crmkit_t_" + uuid.uuid4().hex[:12]
-    server = create_engine(_server_url(backend), isolation_level="AUTOCOMMIT")
-    base = _server_url(backend)
-    with server.connect() as conn:
-        if backend == "postgresql":
-            conn.execute(text(f"CREATE SCHEMA {name}"))
-            url = f"{base}?options=-csearch_path%3D{name}"
-        else:
-            conn.execute(text(f"CREATE DATABASE {name} CHARACTER SET utf8mb4"))
-            url = base.rsplit("/", 1)[0] + f"/{name}?charset=utf8mb4"
+    own = servers is None
+    srv = Servers(background=False) if servers is None else servers
+    url = srv.create(backend)
     try:
         yield url
     finally:
-        with server.connect() as conn:
-            if backend == "postgresql":
-                conn.execute(text(f"DROP SCHEMA {name} CASCADE"))
-            else:
-                conn.execute(text(f"DROP DATABASE {name}"))
-        server.dispose()
+        srv.drop(backend, url)
+        if own:
+            srv.wait()
 
 
 @pytest.fixture(scope="session")
