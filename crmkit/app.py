@@ -154,23 +154,26 @@ class Crm:
     # --- identity --------------------------------------------------------------------
 
     def _resolve(self, conn: Any) -> tuple[Tenant, User]:
-        if self._tenant is None:
-            t = self.table("tenants")
-            row = conn.execute(select(t).where(t.c.slug == self.tenant_slug)).first()
-            if row is None:
-                slug = self.tenant_slug
-                how = (_("`crmkit tenant add {slug}`") if self._shared.get("cli")
-                       else _("crm.tenants.add({slug!r})")).format(slug=slug)
-                raise NotFound(_("tenant '{slug}' not found; add it with {how}").format(
-                    slug=slug, how=how))
-            self._tenant = Tenant.from_row(row)
+        # the tenant row is read by every unit (one lookup by its unique slug): a zone,
+        # locale or name changed by another process or view counts at once
+        t = self.table("tenants")
+        row = conn.execute(select(t).where(t.c.slug == self.tenant_slug)).first()
+        if row is None:
+            self._tenant = None
+            slug = self.tenant_slug
+            how = (_("`crmkit tenant add {slug}`") if self._shared.get("cli")
+                   else _("crm.tenants.add({slug!r})")).format(slug=slug)
+            raise NotFound(_("tenant '{slug}' not found; add it with {how}").format(
+                slug=slug, how=how))
+        self._tenant = Tenant.from_row(row)
         if self._user is None or self._user.tenant_id != self._tenant.id:
             u = self.table("users")
             row = conn.execute(select(u).where(u.c.tenant_id == self._tenant.id,
                                                u.c.name == self.user_name)).first()
             if row is None:
-                raise NotFound(f"user '{self.user_name}' not found in tenant "
-                               f"'{self.tenant_slug}'")
+                raise NotFound(_("user '{user_name}' not found in tenant "
+                                 "'{tenant_slug}'").format(
+                                   user_name=self.user_name, tenant_slug=self.tenant_slug))
             user = User.from_row(row)
             if not user.active:
                 raise PermissionDenied(_(
@@ -238,17 +241,17 @@ class Crm:
         try:
             conn = self.engine.connect()
         except (OperationalError, DBAPIError) as exc:
-            raise DatabaseError(f"cannot reach database {self.url}: "
-                                f"{self._reason(exc)}") from None
+            raise DatabaseError(_("cannot reach database {db}: {exc}").format(
+                db=self.url, exc=self._reason(exc))) from None
         try:
             conn = conn.execution_options(crmkit_write=write)
             with conn.begin():
                 try:
                     tenant, user = self._resolve(conn)
                 except (OperationalError, DBAPIError) as exc:
-                    raise DatabaseError(
-                        f"database {self.url} is not initialised ({self._reason(exc)}); "
-                        "run `crmkit init`") from None
+                    raise DatabaseError(_(
+                        "database {db} is not initialised ({reason}); run `crmkit init`"
+                    ).format(db=self.url, reason=self._reason(exc))) from None
                 hooks = self.host.hooks(self.enabled_plugins(conn, tenant.id))
                 ctx = Context(crm=self, tenant=tenant, user=user,
                               today=self.today_for(tenant), conn=conn, hooks=hooks, echo=echo)
@@ -299,9 +302,7 @@ class Crm:
             q = q.where(or_(about, none if reads_all else and_(none,
                                                                a.c.user == ctx.user.name)))
         # and of each record only what the user may see of it now (issue 11.12)
-        return q.where(*self.activities.change_scope(ctx, a), *[
-            c for c in ctx.hooks.crm_change_scope(ctx=ctx, user=ctx.user, audit=a)
-            if c is not None])
+        return q.where(*self.customers.change_scope(ctx, a))
 
     def stream_changes(self, since: int = 0, limit: int | None = None,
                        offset: int = 0) -> Iterator[dict[str, Any]]:

@@ -10,6 +10,7 @@ from attrs import define, field
 
 from .convert import _default
 from .errors import PermissionDenied
+from .i18n import _
 from .zones import zone_of
 
 if TYPE_CHECKING:
@@ -106,7 +107,8 @@ class Context:
     def check(self, action: str, record: Any, label: str) -> None:
         if not self.allowed(action, record):
             raise PermissionDenied(
-                f"permission denied: user '{self.user.name}' may not {action} {label}"
+                _("permission denied: user '{name}' may not {action} {label}").format(
+                    name=self.user.name, action=action, label=label)
             )
 
     def audit(self, table: str, row_id: int | None, op: str, before: Any, after: Any,

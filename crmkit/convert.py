@@ -12,6 +12,7 @@ import cattrs
 from cattrs.errors import ClassValidationError
 
 from .errors import ValidationError
+from .i18n import _
 from .money import Rate, fmt_money
 from .records import Line
 
@@ -82,7 +83,8 @@ def structure_settings(data: dict[str, Any], cls: type, plugin: str) -> Any:
         names = {f.name for f in attrs.fields(cls)} if attrs.has(cls) else set()
         raise ValidationError([_tidy(m, plugin, names) for m in msgs]) from None
     except (ValueError, TypeError) as exc:
-        raise ValidationError(f"invalid settings for {plugin}: {exc}") from None
+        raise ValidationError(_("invalid settings for {plugin}: {exc}").format(
+                                  plugin=plugin, exc=exc)) from None
 
 
 def _tidy(message: str, plugin: str, names: set[str] | frozenset[str] = frozenset()) -> str:
@@ -94,13 +96,15 @@ def _tidy(message: str, plugin: str, names: set[str] | frozenset[str] = frozense
         first = text.removeprefix("setting ").split(" ", 1)[0].rstrip(":")
         key = first if first in names else ""
     if key:
-        if text.startswith((f"setting {key} ", f"setting {key}:")):
+        own = _("setting {key}").format(key=key)  # the sentence's start, translated
+        if text.startswith((f"setting {key} ", f"setting {key}:", own + " ", own + "：")):
             return text  # the validator's own sentence names the setting
         if text.startswith((f"{key} ", f"{key}:")):
-            return f"setting {text}"
+            return _("setting {text}").format(text=text)
         if text.startswith("must be "):
-            return f"setting {key} of {plugin} {text}"
-    return f"invalid setting: {message}"
+            return _("setting {key} of {plugin} {text}").format(key=key, plugin=plugin,
+                                                                text=text)
+    return _("invalid setting: {message}").format(message=message)
 
 
 def _format(exc: BaseException, type_: Any) -> str:

@@ -12,6 +12,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from .errors import ValidationError
+from .i18n import _
 
 _CENT = Decimal("0.01")
 # ASCII digits only (``\d`` would take Arabic-Indic and mathematical digits too)
@@ -50,21 +51,25 @@ def parse_decimal(value: object, *, places: int, what: str = "amount") -> Decima
     as an amount).
     """
     if isinstance(value, bool):
-        raise ValidationError(f"invalid {what} {_q(value)}: not a number")
+        raise ValidationError(_("invalid {what} {value}: not a number").format(
+                                  what=what, value=_q(value)))
     if isinstance(value, float):
         raise ValidationError(
-            f"invalid {what} {_q(value)}: pass a string or Decimal, floats are inexact"
+            _("invalid {what} {value}: pass a string or Decimal, floats are inexact").format(
+                what=what, value=_q(value))
         )
     if isinstance(value, int):
         d = Decimal(value)
     elif isinstance(value, Decimal):
         d = value
         if not d.is_finite():
-            raise ValidationError(f"invalid {what} '{_q(value)}': not a finite number")
+            raise ValidationError(_("invalid {what} '{value}': not a finite number").format(
+                                      what=what, value=_q(value)))
     elif isinstance(value, str):
         text = _plain(value)
         if not text:
-            raise ValidationError(f"invalid {what} '{_q(value)}': empty")
+            raise ValidationError(_("invalid {what} '{value}': empty").format(
+                                      what=what, value=_q(value)))
         sign = ""
         if text[:1] and text[0] in "+-":  # "" is "in" every string
             sign, text = text[0], text[1:]
@@ -74,27 +79,33 @@ def parse_decimal(value: object, *, places: int, what: str = "amount") -> Decima
         if _GROUPED.match(text):
             text = text.replace(",", "")
         if not _NUMBER.match(text):
-            raise ValidationError(f"invalid {what} '{_q(value)}': not a plain decimal number")
+            raise ValidationError(_("invalid {what} '{value}': not a plain decimal "
+                                    "number").format(what=what, value=_q(value)))
         try:
             d = Decimal(text)
         except InvalidOperation:  # pragma: no cover - the regex already guards
-            raise ValidationError(f"invalid {what} '{_q(value)}'") from None
+            raise ValidationError(_("invalid {what} '{value}'").format(
+                                      what=what, value=_q(value))) from None
     else:
-        raise ValidationError(f"invalid {what} {_q(value)}: not a number")
+        raise ValidationError(_("invalid {what} {value}: not a number").format(
+                                  what=what, value=_q(value)))
     quantum = Decimal(1).scaleb(-places)
     try:
         d.quantize(quantum)
     except InvalidOperation:  # more digits than Decimal's precision holds
-        raise ValidationError(f"invalid {what} '{_q(value)}': too large") from None
+        raise ValidationError(_("invalid {what} '{value}': too large").format(
+                                  what=what, value=_q(value))) from None
     if d != d.quantize(quantum):
         raise ValidationError(
-            f"invalid {what} '{_q(value)}': more than {places} decimal places would be rounded"
+            _("invalid {what} '{value}': more than {places} decimal places would "
+              "be rounded").format(what=what, value=_q(value), places=places)
         )
     d = d.quantize(quantum)
     if d == 0:
         d = abs(d)  # -0 is 0
     if abs(d) > MAX_AMOUNT:
-        raise ValidationError(f"invalid {what} '{_q(value)}': too large")
+        raise ValidationError(_("invalid {what} '{value}': too large").format(
+                                  what=what, value=_q(value)))
     return d
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import json
 import os
 import re
 import shutil
@@ -34,9 +35,10 @@ from typing import Any
 import click
 from attrs import frozen
 
-from .convert import dumps
+from .convert import _default
+from .convert import dumps as _dumps
 from .errors import ValidationError, did_you_mean
-from .i18n import _
+from .i18n import N_, _
 
 #: Rows a table shows when ``--limit`` is not given (``--json`` shows all).
 TABLE_LIMIT = 50
@@ -330,6 +332,21 @@ def print_json(obj: Any) -> None:
     click.echo(dumps(obj, indent=2))
 
 
+@functools.cache
+def _encoder() -> json.JSONEncoder:
+    """The JSON encoder of :func:`crmkit.dumps` (crmkit's encodings, UTF-8 text), made
+    once: ``json.dumps`` with a ``default`` builds a new one on every call."""
+    return json.JSONEncoder(ensure_ascii=False, default=_default)
+
+
+def dumps(obj: Any, **kw: Any) -> str:
+    """:func:`crmkit.dumps`; a plain dict (a row of ``--json``) through one encoder made
+    once."""
+    if type(obj) is dict and not kw:
+        return _encoder().encode(obj)
+    return _dumps(obj, **kw)
+
+
 def stream_json(items: Iterable[Any], *, chunk: int = 500) -> int:
     """A JSON array written as ``items`` are read (one object per line), never built
     in memory first; returns the number written. Records and dicts alike."""
@@ -398,8 +415,9 @@ def paging(fn: Callable[..., Any]) -> Callable[..., Any]:
         "--offset", type=int, metavar="N", help="Skip the first N rows.")(wrapper)
     return click.option(
         "--limit", type=int, metavar="N",
-        help=f"At most N rows (0: none) [default: {TABLE_LIMIT} in a table, every row "
-             "with --json].")(wrapper)
+        # a literal, translated when --help shows it; 50 is TABLE_LIMIT (a test checks)
+        help=N_("At most N rows (0: none) [default: 50 in a table, every row with "
+                "--json]."))(wrapper)
 
 
 def parse_date(value: str | None, option: str) -> dt.date | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import logging
+import sys
 from collections.abc import Iterable
 from importlib.metadata import entry_points
 from typing import Any, cast
@@ -139,6 +140,22 @@ def _raised_in(exc: BaseException, obj: Any, hook: str) -> bool:
     return False
 
 
+_DISCOVERED: list[tuple[Any, tuple[Any, ...]]] = []
+
+
+def discovered() -> tuple[Any, ...]:
+    """The ``crmkit.plugins`` entry points, sorted by name: the installed distributions
+    are scanned once per process (a few ms each time otherwise) and again only when
+    ``sys.path`` changes. What is kept is metadata (names and module paths); each
+    :class:`PluginHost` still loads and registers its own plugins."""
+    key = (entry_points, tuple(sys.path))
+    if _DISCOVERED and _DISCOVERED[0][0] == key:
+        return _DISCOVERED[0][1]
+    found = tuple(sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name))
+    _DISCOVERED[:] = [(key, found)]
+    return found
+
+
 def _load_builtins() -> list[tuple[str, Any]]:
     from .builtin import BUILTINS
 
@@ -161,7 +178,7 @@ class PluginHost:
             self.installed[name] = InstalledPlugin(name, spec, mod, builtin=True,
                                                    source="crmkit (built-in)")
         if discover:
-            for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+            for ep in discovered():
                 self._add(ep.name, lambda ep=ep: ep.load(), f"{ep.value}")
         for obj in plugins:
             if isinstance(obj, str):

@@ -91,14 +91,15 @@ def integer(default: int, *, low: int | None = None, high: int | None = None,
     """A whole-number field within ``[low, high]`` (None when ``optional``)."""
     from .i18n import _
 
-    what = (_("a whole number {bounds}").format(bounds=_bounds(low, high))).strip()
+    def what() -> str:  # in the language of the moment the value is refused
+        return (_("a whole number {bounds}").format(bounds=_bounds(low, high))).strip()
 
     def check(_inst: Any, attr: Any, value: Any) -> None:
         if optional and value is None:
             return
         if not is_int(value) or (low is not None and value < low) or (
                 high is not None and value > high):
-            raise _refuse(attr.name, what, value)
+            raise _refuse(attr.name, what(), value)
 
     return attrs.field(default=default, validator=check)
 
@@ -108,15 +109,16 @@ def number(default: float, *, low: float | None = None, high: float | None = Non
     """A finite number field within its bounds, stored as ``float``."""
     from .i18n import _
 
-    what = (_("a finite number {bounds}").format(
-        bounds=_bounds(low, high, low_inclusive))).strip()
+    def what() -> str:  # in the language of the moment the value is refused
+        return (_("a finite number {bounds}").format(
+            bounds=_bounds(low, high, low_inclusive))).strip()
 
     def check(_inst: Any, attr: Any, value: Any) -> None:
         if not is_number(value):
-            raise _refuse(attr.name, what, value)
+            raise _refuse(attr.name, what(), value)
         too_low = low is not None and (value < low if low_inclusive else value <= low)
         if too_low or (high is not None and value > high):
-            raise _refuse(attr.name, what, value)
+            raise _refuse(attr.name, what(), value)
 
     def convert(value: Any) -> Any:
         return float(value) if is_number(value) else value

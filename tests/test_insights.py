@@ -355,3 +355,17 @@ def test_customer_show_prints_the_insights_panel_for_people(shop, cli):
     # 2 of 3 months active: 66.7%; margin 60 of 130: 46.2%
     assert "66.7%" in panel and "46.2%" in panel and "倚天屠龙记" in panel
     assert "None" not in panel and "[]" not in panel
+
+
+def test_trend_counts_new_customers_in_the_tenants_zone(crm_factory):
+    crm = crm_factory(enable=("insights",))
+    c = crm.customers.add(name="夜猫子")
+    # no service sets a zone yet: the column money's core_0004 added, by hand
+    t, tn = crm.table("customers"), crm.table("tenants")
+    with crm.engine.begin() as conn:
+        conn.execute(tn.update().values(timezone="Asia/Shanghai"))
+        # 2026-10-31 20:00 UTC is 2026-11-01 04:00 in Shanghai: a November customer
+        conn.execute(t.update().where(t.c.id == c.id).values(
+            created_at=dt.datetime(2026, 10, 31, 20, 0, tzinfo=dt.UTC)))
+    rows = ins.trend(crm.using(today=NOV22), 2, NOV22)
+    assert [(r["month"], r["new"]) for r in rows] == [("2026-10", 0), ("2026-11", 1)]

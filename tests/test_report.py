@@ -159,3 +159,42 @@ def test_plugin_sections_agree_with_the_plugins_own_figures(business):
     grading = report["grading"]
     per_segment, per_tier = grading.charts[0].series[0][1], grading.charts[1].series[0][1]
     assert sum(per_segment) == sum(per_tier) == dict(grading.figures)["graded customers"]
+
+
+def test_a_name_with_dollar_signs_is_text_not_math():
+    # the defect: matplotlib read "$\frac{1}{$" as mathtext and the report crashed
+    html = crmkit.report.render.render(crmkit.report.Report(
+        tenant="t", user="u", on=NOV22, scoped=False, currency="CNY", locale="en",
+        sections=[ReportSection("p", "s", charts=[
+            Chart("$x$", [r"$\frac{1}{$", "a$b$c"], {"n": [1, 2]})])]))
+    text = "".join(Page(html).text)
+    assert r"$\frac{1}{$" in text and "a$b$c" in text and "$x$" in text
+
+
+def test_any_text_in_a_chart_or_table_comes_out_as_that_text():
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    from crmkit.report import Report, ReportTable
+
+    names = st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1,
+                    max_size=30).filter(lambda s: s.strip() == s)
+    forbidden = ("script", "img", "iframe", "object", "embed", "link", "b", "i",
+                 "foreignobject", "svg:script")
+
+    @settings(max_examples=12, deadline=None, database=None, derandomize=True,
+              suppress_health_check=[HealthCheck.too_slow])
+    @given(names, names)
+    def check(a, b):
+        html = crmkit.report.render.render(Report(
+            tenant=a, user="u", on=NOV22, scoped=False, currency="CNY", locale="en",
+            sections=[ReportSection("p", b, figures=[(a, b)],
+                                    charts=[Chart(a, [a, b], {b: [1, 2]}, kind="hbar")],
+                                    tables=[ReportTable(a, [b], [(a,)])])]))
+        page = Page(html)
+        assert [t for t, _attrs in page.tags if t in forbidden] == []
+        assert page.count("svg") == 1 and page.count("section") == 1
+        text = "".join(page.text)
+        assert a in text and b in text
+
+    check()

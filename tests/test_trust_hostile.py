@@ -19,6 +19,7 @@ Money: accepted exactly (Decimal and the JSON string) or refused; never through 
 from __future__ import annotations
 
 import itertools
+import json
 import re
 from decimal import Decimal
 from typing import Any
@@ -28,6 +29,7 @@ from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
 
 import crmkit
+from crmkit.checks import has_surrogate
 from crmkit.errors import ValidationError
 from tests.plugins.trust import HOSTILE, counts
 
@@ -67,9 +69,10 @@ def _opt(v: str) -> str | None:
 
 
 CUSTOMER_LIMITS = {"phone": 64, "address": 2000, "external_id": 200}
-LABELS = {"name": "name", "email": "e-mail", "phone": "phone", "address": "address",
-          "external_id": "external", "tags": "tag", "title": "title", "subject": "subject",
-          "body": "body", "number": "number", "attachment": "attachment"}
+LABELS = {"extra": "extra", "name": "name", "email": "e-mail", "phone": "phone",
+          "address": "address", "external_id": "external", "tags": "tag", "title": "title",
+          "subject": "subject", "body": "body", "number": "number",
+          "attachment": "attachment"}
 
 
 def _expect_customer(fields: dict[str, Any], used_ext: set[str]) -> tuple[dict, set[str]]:
@@ -104,7 +107,23 @@ def _expect_customer(fields: dict[str, Any], used_ext: set[str]) -> tuple[dict, 
         exp["tags"] = tuple(tags)
     if "extra" in fields:
         exp["extra"] = fields["extra"]
+        if not _extra_ok(fields["extra"]):
+            bad.add("extra")
     return exp, bad
+
+
+def _extra_ok(value: Any) -> bool:
+    """``extra`` holds JSON values whose text has no NUL and no lone surrogate, at most
+    100,000 characters as JSON (issue 20.8; crmkit.checks)."""
+    def ok(v: Any) -> bool:
+        if isinstance(v, str):
+            return "\x00" not in v and not has_surrogate(v)
+        if isinstance(v, dict):
+            return all(ok(k) and ok(x) for k, x in v.items())
+        if isinstance(v, list):
+            return all(ok(x) for x in v)
+        return True
+    return ok(value) and len(json.dumps(value, ensure_ascii=False)) <= 100_000
 
 
 def _assert_refused(crm: Any, before: dict, exc: ValidationError, bad: set[str]) -> None:

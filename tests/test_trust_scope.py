@@ -89,6 +89,35 @@ def test_duplicate_document_number_of_a_hidden_customer_is_not_named(crm):
     assert counts(crm) == before
 
 
+def test_a_refusal_names_what_was_asked_for_not_the_hidden_customer_behind_it(crm):
+    li, _mine, theirs, wang = _two_sellers(crm)
+    act = wang.activities.add(theirs.id, kind="task", subject="x")
+    contact = wang.contacts.add(theirs.id, "Ann")
+    doc = crm.documents.by_number("invoice", "INV-9")
+    before = counts(crm)
+    # old code: "may not view customer <wang's id>" for each of these
+    refusals = [
+        (lambda: li.activities.get(act.id), f"may not view activity {act.id}"),
+        (lambda: li.activities.done(act.id), f"may not update activity {act.id}"),
+        (lambda: li.contacts.update(contact.id, name="x"),
+         f"may not update contact {contact.id}"),
+        (lambda: li.documents.get(doc.id), f"may not view document {doc.id}"),
+        (lambda: li.documents.update(doc.id, status="void"),
+         f"may not update document {doc.id}"),
+        (lambda: li.documents.by_number("invoice", "INV-9"),
+         "may not view invoice 'INV-9'"),
+        (lambda: li.customers.find(external_id="SAP-4711"),
+         "may not view the customer with external id 'SAP-4711'"),
+        (lambda: li.customers.upsert("SAP-4711", name="taken over"),
+         "may not update the customer with external id 'SAP-4711'"),
+    ]
+    for call, message in refusals:
+        with pytest.raises(PermissionDenied) as exc:
+            call()
+        assert str(exc.value) == f"permission denied: user 'li' {message}"
+    assert counts(crm) == before
+
+
 def test_doc_add_cli_does_not_name_the_hidden_document(crm, cli):
     li, mine, theirs, _w = _two_sellers(crm)
     wang_doc = crm.documents.by_number("invoice", "INV-9")
@@ -304,6 +333,11 @@ def test_the_change_feed_hides_an_opportunity_the_user_may_not_see(crm):
     assert any("li deal" in (ch["after"] or {}).get("subject", "") for ch in feed
                if ch["table"] == "activity")
     assert li.count_changes() == len(feed)
+    # the customer's history (`crmkit audit ID`) follows the same rule
+    history = li.customers.history(mine.id)
+    assert _secret_in(history) == [] and li.customers.count_history(mine.id) == len(history)
+    assert any(ch["table"] == "opportunity" and ch["id"] == own.id for ch in history)
+    assert _secret_in(crm.customers.history(mine.id)) == ["秘密", "77777"]
     # the admin sees all of it: the detector works
     assert _secret_in(crm.changes()) == ["秘密", "77777"]
 
@@ -324,7 +358,8 @@ def test_the_timeline_hides_the_notes_of_an_opportunity_the_user_may_not_see(crm
             li.activities.update(note.id, subject="x")
     # li's own opportunity's note stays on her timeline
     assert any("li deal" in a.subject for a in li.activities.list(customer_id=mine.id))
-    for args in (("changes", "--json"), ("activity", "list", "--json"),
+    for args in (("changes", "--json"), ("audit", str(mine.id), "--json"),
+                 ("activity", "list", "--json"),
                  ("customer", "show", str(mine.id), "--json")):
         r = cli(*args, user="li")
         assert r.exit_code == 0, (args, r)

@@ -75,11 +75,16 @@ class State:
         self._host: Any = None
         self._crm: Any = None
         self.commands: dict[str, click.Command] | None = None
+        self.locale_token: Any = None
         self.today_text: str | None = None
         self._shown: set[str] = set()
 
     def check(self) -> None:
-        """Refuse a bad ``--prefix`` or ``--today`` (a domain error, exit 1)."""
+        """Refuse a bad ``--prefix``, ``--today`` or ``CRMKIT_LANG`` (a domain error,
+        exit 1)."""
+        from ..i18n import env_locale
+
+        env_locale()
         if not PREFIX.match(self.prefix):
             raise ValidationError(_("invalid --prefix '{prefix}'; expected letters, digits "
                                     "and '_', starting with a letter or '_' (e.g. crm_)"
@@ -115,11 +120,13 @@ class State:
             try:
                 engine = storage.create_engine(self.db)
             except Exception as exc:  # bad URL, missing driver
-                raise CrmError(f"cannot reach database {storage.display_url(self.db)}: "
-                               f"{storage.hide_secret(str(exc), self.db)}") from None
+                raise CrmError(_("cannot reach database {db}: {exc}").format(
+                    db=storage.display_url(self.db),
+                    exc=storage.hide_secret(str(exc), self.db))) from None
             self._crm = Crm(engine, self.host, self.prefix, tenant=self.tenant,
                             user=self.user, today=self.today, url=self.db)
             self._crm._shared["cli"] = True  # messages name commands, not Python calls
+            self._use_tenant_locale()
             self.show_causes()
             from .health import warn_unloaded_plugins
 
@@ -137,6 +144,29 @@ class State:
                 click.echo(_("Plugin '{name}' is broken: {error}").format(
                     name=name, error=p.error), err=True)
                 _traceback(p.cause)
+
+
+    def _use_tenant_locale(self) -> None:
+        """The whole command speaks the tenant's language (table headers are built
+        after the units that read the rows), unless ``CRMKIT_LANG`` chooses."""
+        from ..i18n import env_locale, set_locale
+
+        if env_locale() is not None:
+            return
+        try:
+            tenant = self._crm.tenants.get(self.tenant)
+        except Exception:  # noqa: BLE001 - not initialised yet, unknown tenant: said later
+            return
+        locale = getattr(tenant, "locale", None)
+        if locale:
+            self.locale_token = set_locale(locale)
+
+    def reset_locale(self) -> None:
+        from ..i18n import reset_locale
+
+        token, self.locale_token = self.locale_token, None
+        if token is not None:
+            reset_locale(token)
 
 
 def get_crm(create: bool = False) -> Any:
@@ -177,6 +207,8 @@ class CrmkitGroup(Group):
         return sorted(set(CORE_COMMANDS) | set(self._plugins(ctx)))
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        from .helptext import localized
+
         if name in CORE_COMMANDS:
             import importlib
 
@@ -185,10 +217,27 @@ class CrmkitGroup(Group):
 
             mod, attr = CORE_COMMANDS[name]
             cmd: click.Command = getattr(importlib.import_module(mod), attr)
-            return cmd
-        return self._plugins(ctx).get(name)
+            return localized(cmd)
+        found = self._plugins(ctx).get(name)
+        return None if found is None else localized(found)
+
+    def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        from .helptext import localized
+
+        shown = localized(self)
+        if shown is self:
+            super().format_help(ctx, formatter)
+        else:
+            shown.format_help(ctx, formatter)
 
     def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return self._invoke(ctx)
+        finally:
+            if isinstance(ctx.obj, State):
+                ctx.obj.reset_locale()
+
+    def _invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except (click.ClickException, click.exceptions.Exit, click.Abort):
@@ -201,7 +250,7 @@ class CrmkitGroup(Group):
             log.debug("command failed", exc_info=exc)
             if state is not None and state.debug:
                 _traceback(exc)
-            click.echo(f"Error: {_message(exc, state)}", err=True)
+            click.echo(_("Error: {message}").format(message=_message(exc, state)), err=True)
             ctx.exit(1)
 
 

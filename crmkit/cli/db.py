@@ -56,7 +56,7 @@ def db_history(crm: Any, as_json: bool) -> None:
     if as_json:
         return print_json(rows)
     table([(r["revision"], r["down_revision"], ", ".join(r["branch"]), r["message"])
-           for r in rows], ["revision", "revises", "branch", "message"])
+           for r in rows], [_("revision"), _("revises"), _("branch"), _("message")])
 
 
 @db.command("revision")

@@ -41,10 +41,13 @@ def plugins_list(ctx: click.Context, as_json: bool) -> None:
             why=why), err=True)
     if as_json:
         return print_json(rows)
+    from .helptext import translated
+
     enabled = {True: _("yes"), False: _("no"), None: _("unknown")}
+    objs = {name: p.obj for name, p in state.host.installed.items()}
     table([(r["name"], r["version"], enabled[r["enabled"]],
             _("built-in") if r["builtin"] else ", ".join(r["requires"]),
-            r["error"] or r["description"]) for r in rows],
+            r["error"] or translated(objs.get(r["name"]), r["description"])) for r in rows],
           [_("plugin"), _("version"), _("enabled"), _("requires"),
            _("description / error")])
 

@@ -53,12 +53,12 @@ class Chart:
 
     def __attrs_post_init__(self) -> None:
         if self.kind not in CHART_KINDS:
-            raise ValueError(f"unknown chart kind '{str(self.kind)[:80]}'; valid: "
-                             f"{', '.join(CHART_KINDS)}")
+            raise ValueError(_("unknown chart kind '{kind}'; valid: {valid}").format(
+                                 kind=str(self.kind)[:80], valid=', '.join(CHART_KINDS)))
         for name, values in self.series:
             if len(values) != len(self.labels):
-                raise ValueError(f"series '{name[:80]}' has {len(values)} values for "
-                                 f"{len(self.labels)} labels")
+                raise ValueError(_("series '{name}' has {n} values for {n2} labels").format(
+                                     name=name[:80], n=len(values), n2=len(self.labels)))
 
 
 @frozen

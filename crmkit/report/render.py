@@ -51,7 +51,8 @@ def chart_svg(chart: Chart, key: str) -> str:
     figure = _figure()
     import matplotlib
 
-    rc: Any = {"svg.fonttype": "none", "svg.hashsalt": key, "font.family": "sans-serif",
+    rc: Any = {"svg.fonttype": "none", "svg.hashsalt": key, "text.parse_math": False,
+           "font.family": "sans-serif",
           "font.sans-serif": FONTS, "font.size": 9, "axes.spines.top": False,
           "axes.spines.right": False, "svg.image_inline": True}
     with matplotlib.rc_context(rc), warnings.catch_warnings():

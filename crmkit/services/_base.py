@@ -113,34 +113,39 @@ class Checker:
     def text(self, field: str, value: Any, limit: int, *, required: bool = False) -> str | None:
         if value is None or (isinstance(value, str) and value == "" and not required):
             if required:
-                self.fail(field, f"{self.what} {field} is required")
+                self.fail(field, _("{what} {field} is required").format(
+                                     what=self.what, field=field))
             return None
         if not isinstance(value, str):
             self.fail(field, _("{what} {field} must be text, got {value}").format(
                 what=self.what, field=field, value=quote(value)))
             return None
         if required and not value.strip():
-            self.fail(field, f"{self.what} {field} must not be empty")
+            self.fail(field, _("{what} {field} must not be empty").format(
+                                 what=self.what, field=field))
         if "\x00" in value:
-            self.fail(field, f"{self.what} {field} contains a NUL character")
+            self.fail(field, _("{what} {field} contains a NUL character").format(
+                                 what=self.what, field=field))
         if has_surrogate(value):
             self.fail(field, _("{what} {field} contains a lone surrogate (not valid "
                                "Unicode text)").format(what=self.what, field=field))
         if len(value) > limit:
-            self.fail(field, f"{self.what} {field} is {len(value)} characters long; the "
-                             f"limit is {limit}")
+            self.fail(field, _("{what} {field} is {n} characters long; the limit "
+                               "is {limit}").format(
+                                 what=self.what, field=field, n=len(value), limit=limit))
         return value
 
     def choice(self, field: str, value: Any, allowed: tuple[str, ...]) -> Any:
         if value not in allowed:
-            self.fail(field, f"unknown {self.what} {field} '{quote(value)}'; valid: "
-                             f"{', '.join(allowed)}")
+            self.fail(field, _("unknown {what} {field} '{value}'; valid: {valid}").format(
+                what=self.what, field=field, value=quote(value), valid=", ".join(allowed)))
         return value
 
     def email(self, value: str | None) -> str | None:
         value = self.text("email", value, 200)
         if value and not EMAIL.match(value):
-            self.fail("email", f"invalid e-mail address '{quote(value)}'")
+            self.fail("email", _("invalid e-mail address '{value}'").format(
+                                   value=quote(value)))
         return value
 
     def money(self, field: str, value: Any, *, minimum: Any = 0) -> Any:
@@ -151,7 +156,8 @@ class Checker:
                 self.fail(field, m)
             return None
         if minimum is not None and d < minimum:
-            self.fail(field, f"{field} must not be negative, got {value}")
+            self.fail(field, _("{field} must not be negative, got {value}").format(
+                                 field=field, value=value))
         return d
 
     def date(self, field: str, value: Any) -> dt.date | None:
@@ -163,7 +169,8 @@ class Checker:
             for m in exc.errors:
                 self.fail(field, m)
         except ValueError:
-            self.fail(field, f"invalid {field} '{quote(value)}'; expected YYYY-MM-DD")
+            self.fail(field, _("invalid {field} '{value}'; expected YYYY-MM-DD").format(
+                                 field=field, value=quote(value)))
         return None
 
     def extra(self, value: Any) -> dict[str, Any]:
@@ -203,7 +210,8 @@ def parse_datetime(value: Any, field: str = "datetime",
             d = dt.datetime.fromisoformat(str(value))
         except ValueError:
             raise ValidationError(
-                f"invalid {field} '{quote(value)}'; expected YYYY-MM-DDTHH:MM") from None
+                _("invalid {field} '{value}'; expected YYYY-MM-DDTHH:MM").format(
+                    field=field, value=quote(value))) from None
     d = d if d.tzinfo else d.replace(tzinfo=zone or UTC)
     date_in_range(d, field)  # then the move to UTC stays in the calendar
     return d.astimezone(UTC)
@@ -228,8 +236,8 @@ def check_owner(ctx: Context, checker: Checker, owner: str | None) -> None:
     found = ctx.conn.execute(select(u.c.id, u.c.active).where(
         u.c.tenant_id == ctx.tenant.id, u.c.name == owner)).first()
     if found is None:
-        checker.errors.append(f"unknown owner '{owner}'; add the user first "
-                              f"(`crmkit user add {owner}`)")
+        checker.errors.append(_("unknown owner '{owner}'; add the user first "
+                                "(`crmkit user add {owner}`)").format(owner=owner))
     elif not found.active:
         checker.errors.append(_("owner '{owner}' is a disabled user; choose another "
                                 "owner").format(owner=owner))
@@ -278,7 +286,8 @@ def record_id(value: Any, label: str) -> int:
         raise ValidationError(_("{label} id must be a whole number, got {value}").format(
             label=label, value=quote(value)))
     if not 1 <= value <= ID_MAX:
-        raise NotFound(f"{label} {quote(value)} not found")
+        raise NotFound(_("{label} {value} not found").format(
+                           label=label, value=quote(value)))
     return value
 
 
@@ -288,7 +297,7 @@ def get_row(ctx: Context, table: str, id_: int, label: str) -> Any:
     row = ctx.conn.execute(select(t).where(t.c.tenant_id == ctx.tenant.id,
                                            t.c.id == id_)).first()
     if row is None:
-        raise NotFound(f"{label} {id_} not found")
+        raise NotFound(_("{label} {id} not found").format(label=label, id=id_))
     return row
 
 

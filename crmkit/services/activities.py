@@ -67,14 +67,15 @@ class ActivityService(ListService[Activity]):
         """One activity, with ``action`` checked on its customer; an entry a plugin hides
         from this user is refused like a customer they may not see."""
         act = Activity.from_row(get_row(ctx, "activities", id_, "activity"))
-        ctx.crm.customers.require(ctx, act.customer_id, action)
+        ctx.crm.customers.require(ctx, act.customer_id, action, f"activity {act.id}")
         conds = self._scope(ctx)
         if conds:
             t = self.table("activities")
             if ctx.conn.execute(select(t.c.id).where(t.c.id == act.id, *conds)).first() \
                     is None:
-                raise PermissionDenied(f"permission denied: user '{ctx.user.name}' may "
-                                       f"not {action} activity {act.id}")
+                raise PermissionDenied(_("permission denied: user '{name}' may not "
+                                         "{action} activity {id}").format(
+                                           name=ctx.user.name, action=action, id=act.id))
         return act
 
     def _proposed(self, ctx: Context, fields: dict[str, Any], before: Activity | None,
@@ -93,7 +94,7 @@ class ActivityService(ListService[Activity]):
             if owners is None:
                 check_owner(ctx, c, new.get("owner"))
             elif new.get("owner") is not None and new["owner"] not in owners:
-                c.errors.append(f"unknown owner '{new['owner']}'")
+                c.errors.append(_("unknown owner '{owner}'").format(owner=new['owner']))
         if new.get("occurred_at") is None:
             new["occurred_at"] = ctx.now()
         else:
@@ -145,8 +146,8 @@ class ActivityService(ListService[Activity]):
                 for i, rec in enumerate(batch, start=total + 1):
                     rec = dict(rec)
                     if rec.get("customer_id") not in visible:
-                        errors.append(f"record {i}: customer {rec.get('customer_id')} "
-                                      "not found")
+                        errors.append(_("record {i}: customer {id} not found").format(
+                                          i=i, id=rec.get("customer_id")))
                         continue
                     act, changes, c = self._proposed(ctx, rec, None, owners)
                     errs = c.errors or flatten(ctx.hooks.crm_activity_validate(

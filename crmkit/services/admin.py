@@ -43,8 +43,8 @@ class TenantService(Service):
         self._authorize(_("tenant '{slug}'").format(slug=str(slug)[:80]))
         c = Checker("tenant")
         if not isinstance(slug, str) or not SLUG.match(slug):
-            c.errors.append(f"invalid tenant slug '{slug}': lower-case letters, digits, "
-                            "'-' and '_', at most 64")
+            c.errors.append(_("invalid tenant slug '{slug}': lower-case letters, "
+                              "digits, '-' and '_', at most 64").format(slug=slug))
         c.text("name", name, 200)
         for check, value in ((parse_currency, currency), (parse_zone, timezone),
                              (check_locale, locale)):
@@ -56,7 +56,8 @@ class TenantService(Service):
         t, u, a = self.table("tenants"), self.table("users"), self.table("audit")
         with self.crm.engine.connect() as conn, conn.begin():
             if conn.execute(select(t.c.id).where(t.c.slug == slug)).first():
-                raise ValidationError(f"tenant '{slug}' already exists")
+                raise ValidationError(_("tenant '{slug}' already exists").format(
+                                          slug=slug))
             now = self.crm.now()
             tid = inserted_id(conn.execute(t.insert().values(
                 slug=slug, name=name or slug, currency=currency, timezone=timezone,
@@ -121,7 +122,7 @@ class TenantService(Service):
         if row is None:
             if missing_ok:
                 return None
-            raise NotFound(f"tenant '{slug}' not found")
+            raise NotFound(_("tenant '{slug}' not found").format(slug=slug))
         return Tenant.from_row(row)
 
     def list(self) -> list[Tenant]:
@@ -153,7 +154,8 @@ class UserService(Service):
             u = self.table("users")
             if ctx.conn.execute(select(u.c.id).where(u.c.tenant_id == ctx.tenant.id,
                                                      u.c.name == name)).first():
-                raise ValidationError(f"user '{name}' already exists")
+                raise ValidationError(_("user '{name}' already exists").format(
+                                          name=name))
             uid = inserted_id(ctx.conn.execute(u.insert().values(
                 tenant_id=ctx.tenant.id, name=name, role=role, email=email,
                 created_at=ctx.now())))
@@ -173,7 +175,7 @@ class UserService(Service):
             row = ctx.conn.execute(select(u).where(u.c.tenant_id == ctx.tenant.id,
                                                    u.c.name == name)).first()
             if row is None:
-                raise NotFound(f"user '{name}' not found")
+                raise NotFound(_("user '{name}' not found").format(name=name))
             return User.from_row(row)
 
     def update(self, name: str, *, role: str | None = None,

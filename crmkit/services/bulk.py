@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 
 from ..convert import _default
 from ..errors import ValidationError
+from ..i18n import _
 from ..records import Customer
 from .customers import FIELDS, _proposed, _tags_db
 
@@ -49,8 +50,9 @@ def insert_batch(svc: CustomerService, ctx: Context, batch: list[Any], owners: s
             if len(errors) >= 20:
                 break
         if not ctx.allowed("create", customer):
-            errors.append(f"record {i}: permission denied: user '{ctx.user.name}' may not "
-                          f"create customer '{customer.name}'")
+            errors.append(_("record {i}: permission denied: user '{name}' may not "
+                            "create customer '{customer}'").format(
+                              i=i, name=ctx.user.name, customer=customer.name))
         proposed.append(customer)
     if exts and not errors:
         taken = ctx.conn.execute(select(t.c.external_id, t.c.id).where(

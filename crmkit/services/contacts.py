@@ -43,7 +43,7 @@ class ContactService(ListService[Contact]):
     def update(self, id_: int, **fields: Any) -> Contact:
         with self.crm.unit() as ctx:
             before = Contact.from_row(get_row(ctx, "contacts", id_, "contact"))
-            ctx.crm.customers.require(ctx, before.customer_id, "update")
+            ctx.crm.customers.require(ctx, before.customer_id, "update", f"contact {id_}")
             allowed = ("name", "title", "email", "phone")
             bad = [k for k in fields if k not in (*allowed, "customer_id")]
             if bad:

@@ -42,8 +42,9 @@ def _split_line(value: str) -> list[str]:
         return four
     parts = value.rsplit(":", 2)
     if len(parts) != 3:
-        raise ValidationError(f"invalid line '{value[:80]}'; expected PRODUCT:QTY:PRICE "
-                              f"or PRODUCT:QTY:PRICE:COST")
+        raise ValidationError(_("invalid line '{value}'; expected "
+                                "PRODUCT:QTY:PRICE or PRODUCT:QTY:PRICE:COST").format(
+                                  value=value[:80]))
     return parts
 
 
@@ -59,23 +60,28 @@ def parse_line(value: Any) -> Line:
         if len(rest) > 1:
             raise ValueError
     except (TypeError, ValueError):
-        raise ValidationError(f"invalid line {value!r}; expected (product, qty, price)") from None
+        raise ValidationError(_("invalid line {value!r}; expected (product, qty, "
+                                "price)").format(value=value)) from None
     cost_in = rest[0] if rest else None
     product = str(product).strip()
     if not product or len(product) > SHORT_MAX or "\x00" in product:
-        raise ValidationError(f"invalid line product '{product}'")
+        raise ValidationError(_("invalid line product '{product}'").format(
+                                  product=product))
     q = parse_quantity(qty, what=f"quantity of '{product}'")
     if q <= 0:
-        raise ValidationError(f"quantity of '{product}' must be positive, got {qty}")
+        raise ValidationError(_("quantity of '{product}' must be positive, got "
+                                "{qty}").format(product=product, qty=qty))
     p = parse_money(price, what=f"unit price of '{product}'")
     if p < 0:
-        raise ValidationError(f"unit price of '{product}' must not be negative, got {price}")
+        raise ValidationError(_("unit price of '{product}' must not be negative, "
+                                "got {price}").format(product=product, price=price))
     cost = None
     if cost_in is not None and cost_in != "":
         cost = parse_money(cost_in, what=f"unit cost of '{product}'")
         if cost < 0:
-            raise ValidationError(f"unit cost of '{product}' must not be negative, "
-                                  f"got {cost_in}")
+            raise ValidationError(_("unit cost of '{product}' must not be "
+                                    "negative, got {cost_in}").format(
+                                      product=product, cost_in=cost_in))
     return Line(product=product, quantity=q, unit_price=p, unit_cost=cost)
 
 
@@ -149,7 +155,8 @@ class DocumentService(ListService[Document]):
                                    ).first()
             if row is None:
                 return None
-            ctx.crm.customers.require(ctx, row.customer_id, "view")
+            ctx.crm.customers.require(ctx, row.customer_id, "view",
+                                      f"{kind} '{str(number)[:80]}'")
             return Document.from_row(row, self._lines(ctx, row.id),
                                      self._installments(ctx, row.id))
 
@@ -162,10 +169,12 @@ class DocumentService(ListService[Document]):
         c.text("attachment", new.get("attachment"), 2000)
         new["extra"] = c.extra(new.get("extra"))
         if new["amount"] is not None and new["amount"] < 0:
-            c.errors.append(f"amount must not be negative, got {new['amount']}")
+            c.errors.append(_("amount must not be negative, got {amount}").format(
+                                amount=new['amount']))
         if new["due_on"] and new["issued_on"] and new["due_on"] < new["issued_on"]:
-            c.errors.append(f"due date {new['due_on']} is before the issue date "
-                            f"{new['issued_on']}")
+            c.errors.append(_("due date {due_on} is before the issue date "
+                              "{issued_on}").format(
+                                due_on=new['due_on'], issued_on=new['issued_on']))
         t = self.table("documents")
         if key_ok and (before is None or new["number"] != before.number
                        or new["kind"] != before.kind):
@@ -179,22 +188,24 @@ class DocumentService(ListService[Document]):
             return c
         if new["applies_to"]:
             if new["kind"] not in APPLYING_KINDS:
-                c.errors.append(f"only payments and credit notes apply to an invoice, "
-                                f"not a {new['kind']}")
+                c.errors.append(_("only payments and credit notes apply to an "
+                                  "invoice, not a {kind}").format(kind=new['kind']))
             inv = ctx.conn.execute(select(t).where(
                 t.c.tenant_id == ctx.tenant.id, t.c.kind == "invoice",
                 t.c.number == new["applies_to"])).first()
             if inv is None:
-                c.errors.append(f"{new['kind'].replace('_', ' ')} applies to unknown invoice "
-                                f"'{new['applies_to']}'")
+                c.errors.append(_("{kind} applies to unknown invoice "
+                                  "'{applies_to}'").format(
+                    kind=new["kind"].replace("_", " "), applies_to=new["applies_to"]))
             elif inv.customer_id != new["customer_id"]:
                 c.errors.append(_("invoice '{number}' belongs to {holder}, not customer "
                                   "{id}").format(number=str(new["applies_to"])[:80],
                                                  holder=customer_label(ctx, inv.customer_id),
                                                  id=new["customer_id"]))
             elif new["kind"] == "credit_note" and new["base_amount"] > inv.base_amount:
-                c.errors.append(f"credit note of {new['amount']} is larger than invoice "
-                                f"'{inv.number}' ({inv.amount})")
+                c.errors.append(_("credit note of {amount} is larger than invoice "
+                                  "'{number}' ({amount2})").format(
+                                    amount=new['amount'], number=inv.number, amount2=inv.amount))
         return c
 
     def add(self, customer_id: int, *, kind: str, number: str, amount: Any = None,
@@ -215,7 +226,7 @@ class DocumentService(ListService[Document]):
             parsed = tuple(parse_line(x) for x in lines)
             if amount is None or amount == "":
                 if not parsed:
-                    raise ValidationError("amount is required (or give lines)")
+                    raise ValidationError(_("amount is required (or give lines)"))
                 amt: Any = sum((ln.total for ln in parsed), Decimal("0.00"))
             else:
                 amt = c.money("amount", amount, minimum=None)
@@ -265,7 +276,7 @@ class DocumentService(ListService[Document]):
                 try:
                     self.add(rec.pop("customer_id"), **rec)
                 except (ValidationError, KeyError) as exc:
-                    raise ValidationError(f"record {i}: {exc}") from None
+                    raise ValidationError(_("record {i}: {exc}").format(i=i, exc=exc)) from None
                 n += 1
         return n
 
@@ -294,14 +305,15 @@ class DocumentService(ListService[Document]):
     def get(self, id_: int) -> Document:
         with self.crm.unit(write=False) as ctx:
             doc = self._load(ctx, id_)
-            ctx.crm.customers.require(ctx, doc.customer_id, "view")
+            ctx.crm.customers.require(ctx, doc.customer_id, "view", f"document {doc.id}")
             return doc
 
     def update(self, id_: int, **fields: Any) -> Document:
         """Change a document's fields (not its lines)."""
         with self.crm.unit() as ctx:
             before = self._load(ctx, id_)
-            ctx.crm.customers.require(ctx, before.customer_id, "update")
+            ctx.crm.customers.require(ctx, before.customer_id, "update",
+                                      f"document {before.id}")
             if "customer_id" in fields and fields["customer_id"] != before.customer_id:
                 # payments and credit notes applied to it stay with the old customer
                 raise ValidationError(_("a document cannot move to another customer; void "

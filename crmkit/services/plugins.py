@@ -110,11 +110,13 @@ class PluginService(Service):
             if n not in host.installed:
                 if by:
                     raise ValidationError(
-                        f"cannot enable '{by}': it requires '{n}', which is not installed")
+                        _("cannot enable '{by}': it requires '{n}', which is not "
+                          "installed").format(by=by, n=n))
                 host.get(n)
             p = host.installed[n]
             if not p.loaded:
-                raise ValidationError(f"cannot enable '{n}': it failed to load ({p.error})")
+                raise ValidationError(_("cannot enable '{n}': it failed to load "
+                                        "({error})").format(n=n, error=p.error))
             for r in p.spec.requires:  # type: ignore[union-attr]
                 visit(r, n)
             todo.append(n)
@@ -156,7 +158,8 @@ class PluginService(Service):
             enabled = {n for n, st in state.items() if st.enabled}
             for n in names:
                 if n in host.installed and host.installed[n].builtin:
-                    raise ValidationError(f"built-in plugin '{n}' cannot be disabled")
+                    raise ValidationError(_("built-in plugin '{n}' cannot be "
+                                            "disabled").format(n=n))
                 if n not in host.installed and n not in state:
                     host.get(n)
             remaining = enabled - set(names)
@@ -165,8 +168,9 @@ class PluginService(Service):
                     p = host.installed.get(other)
                     if p and p.spec and n in p.spec.requires:
                         raise ValidationError(
-                            f"cannot disable '{n}': enabled plugin '{other}' requires it; "
-                            f"disable '{other}' first")
+                            _("cannot disable '{n}': enabled plugin '{other}' "
+                              "requires it; disable '{other}' first").format(
+                                n=n, other=other))
             done = []
             for n in names:
                 if n in enabled:
@@ -218,11 +222,13 @@ class PluginService(Service):
             host.get(name)
             cls = host.settings_class(name)
             if cls is None:
-                raise ValidationError(f"plugin '{name}' has no settings")
+                raise ValidationError(_("plugin '{name}' has no settings").format(
+                                          name=name))
             fields = [f.name for f in attrs.fields(cls)]
             if key not in fields:
-                raise ValidationError(f"unknown setting '{key}' of {name}; valid: "
-                                      f"{', '.join(fields)}")
+                raise ValidationError(_("unknown setting '{key}' of {name}; valid: "
+                                        "{valid}").format(
+                                          key=key, name=name, valid=', '.join(fields)))
             state = self._state(ctx)
             stored = dict((state[name].settings or {}) if name in state else {})
             before = dict(stored)
@@ -279,7 +285,8 @@ def _plan(crm: Any, name: str) -> dict[str, Any]:
 
     p = crm.host.get(name)
     if p.builtin:
-        raise ValidationError(f"built-in plugin '{name}' cannot be uninstalled")
+        raise ValidationError(_("built-in plugin '{name}' cannot be uninstalled").format(
+                                  name=name))
     ps = crm.table("plugin_state")
     t = crm.table("tenants")
     existing = set(inspect(crm.engine).get_table_names())

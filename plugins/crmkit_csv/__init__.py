@@ -15,11 +15,15 @@ from typing import Any
 import attrs
 
 import crmkit
+from crmkit.i18n import Domain
+
+_ = Domain("crmkit_csv").gettext
 
 
 def _batch(_inst: Any, _attr: Any, value: int) -> None:
     if not 100 <= value <= 100_000:
-        raise ValueError(f"batch_size must be between 100 and 100000, got {value}")
+        raise ValueError(_("batch_size must be between 100 and 100000, got {value}").format(
+                             value=value))
 
 
 @attrs.frozen

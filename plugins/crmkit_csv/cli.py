@@ -10,7 +10,8 @@ import click
 from crmkit.i18n import Domain
 from crmkit.output import pass_crm, print_json, progress, writable
 
-_ = Domain("crmkit_csv").gettext
+_domain = Domain("crmkit_csv")
+_, ngettext = _domain.gettext, _domain.ngettext
 
 KIND_HELP = "customers, contacts, activities or documents"
 
@@ -58,21 +59,27 @@ def import_cmd(crm: Any, kind: str, file: str, mapping: tuple[str, ...], dry_run
     if as_json:
         print_json(report.to_dict())
     r = report
-    done = "imported" if r.written else "valid, not written"
-    parts = [f"{r.rows} rows read", f"{r.imported} {done}"]
+    parts = [_("{n} rows read").format(n=r.rows),
+             (_("{n} imported") if r.written else _("{n} valid, not written")).format(
+                 n=r.imported)]
     if r.updated or update_existing:
-        parts.append(f"{r.updated} {'updated' if r.written else 'to update'}")
-    parts.append(f"{r.duplicates} duplicates skipped")
+        parts.append((_("{n} updated") if r.written else _("{n} to update")).format(
+            n=r.updated))
+    parts.append(_("{n} duplicates skipped").format(n=r.duplicates))
     if r.invalid:
-        parts.append(f"{r.invalid} invalid" + (" skipped" if skip_invalid else ""))
+        parts.append((_("{n} invalid skipped") if skip_invalid else _("{n} invalid")).format(
+            n=r.invalid))
     if r.rejected_file:
-        parts.append(f"rejected rows in {r.rejected_file}")
+        parts.append(_("rejected rows in {file}").format(file=r.rejected_file))
     if dry_run:
-        parts.append("dry run: nothing written")
+        parts.append(_("dry run: nothing written"))
     click.echo(f"{kind}: " + ", ".join(parts), err=True)
     if r.invalid and not skip_invalid:
-        click.echo(f"Error: {r.invalid} invalid row{'s' if r.invalid != 1 else ''} in "
-                   f"{file}; nothing imported (fix them, or use --skip-invalid)", err=True)
+        click.echo(ngettext("Error: {n} invalid row in {file}; nothing imported (fix it, "
+                            "or use --skip-invalid)",
+                            "Error: {n} invalid rows in {file}; nothing imported (fix them, "
+                            "or use --skip-invalid)", r.invalid).format(n=r.invalid, file=file),
+                   err=True)
         sys.exit(1)
 
 

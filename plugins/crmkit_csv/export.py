@@ -16,9 +16,12 @@ from typing import Any
 from sqlalchemy import select
 
 from crmkit import ValidationError, fmt_money
+from crmkit.i18n import Domain
 from crmkit.output import writable
 
 from .fields import KINDS, line_text, neutralise, xlsx_escape
+
+_ = Domain("crmkit_csv").gettext
 
 FORMATS = ("csv", "xlsx", "json")
 COLUMNS: dict[str, tuple[str, ...]] = {
@@ -40,19 +43,22 @@ def export_file(crm: Any, kind: str, path: str | Path, fmt: str | None = None,
     """Write every visible ``kind`` record to ``path``; returns the number written.
     ``progress(done)`` is called after each page of records."""
     if kind not in KINDS:
-        raise ValidationError(f"unknown kind '{kind}'; valid: {', '.join(KINDS)}")
+        raise ValidationError(_("unknown kind '{kind}'; valid: {valid}").format(
+                                  kind=kind, valid=', '.join(KINDS)))
     p = Path(path)
     fmt = (fmt or p.suffix.lstrip(".")).lower()
     if fmt not in FORMATS:
-        raise ValidationError(f"unknown format '{fmt or p.name}'; valid: {', '.join(FORMATS)} "
-                              f"(give --format or a file ending in .csv, .xlsx or .json)")
+        raise ValidationError(_("unknown format '{value}'; valid: {valid} (give "
+                                "--format or a file ending in .csv, .xlsx or .json)").format(
+                                  value=fmt or p.name, valid=', '.join(FORMATS)))
     cols = COLUMNS[kind]
     writable(p)
     try:
         return _write(crm, kind, p, fmt, cols, progress)
     except OSError as exc:  # a full disk (/dev/full), a folder removed meanwhile
-        raise ValidationError(f"cannot write {str(p)[:200]}: "
-                              f"{exc.strerror or type(exc).__name__}") from None
+        raise ValidationError(_("cannot write {p}: {value}").format(
+                                  p=str(p)[:200],
+                                  value=exc.strerror or type(exc).__name__)) from None
 
 
 def _write(crm: Any, kind: str, p: Path, fmt: str, cols: tuple[str, ...],

@@ -15,6 +15,9 @@ from decimal import Decimal
 from typing import Any
 
 from crmkit import ValidationError
+from crmkit.i18n import Domain
+
+_ = Domain("crmkit_csv").gettext
 
 KINDS = ("customers", "contacts", "activities", "documents")
 REF = ("customer_id", "customer_external_id", "customer_name")
@@ -124,15 +127,18 @@ def map_header(kind: str, header: list[str], overrides: list[str]) -> tuple[dict
         col, sep, field = item.partition("=")
         col, field = col.strip(), field.strip()
         if not sep or not col:
-            raise ValidationError(f"invalid --map '{item}'; expected COLUMN=field")
+            raise ValidationError(_("invalid --map '{item}'; expected COLUMN=field").format(
+                                      item=item))
         if field not in fields:
-            raise ValidationError(f"unknown field '{field}' in --map '{item}'; valid for "
-                                  f"{kind}: {', '.join(fields)}")
+            raise ValidationError(_("unknown field '{field}' in --map '{item}'; "
+                                    "valid for {kind}: {valid}").format(
+                                      field=field, item=item, kind=kind, valid=', '.join(fields)))
         idx = [i for i, h in enumerate(header) if str(h).strip() == col] or [
             i for i, h in enumerate(header) if norm_header(h) == norm_header(col)]
         if not idx:
-            raise ValidationError(f"column '{col}' in --map '{item}' is not in the file; "
-                                  f"columns: {', '.join(map(str, header))}")
+            raise ValidationError(_("column '{col}' in --map '{item}' is not in "
+                                    "the file; columns: {valid}").format(
+                                      col=col, item=item, valid=', '.join(map(str, header))))
         forced[idx[0]] = field
     mapping: dict[str, int] = {}
     ignored: list[str] = []
@@ -154,20 +160,22 @@ def map_header(kind: str, header: list[str], overrides: list[str]) -> tuple[dict
                 mapping[field] = i
                 ignored.append(str(other))
                 continue
-            raise ValidationError(f"columns '{other}' and '{h}' both map to field '{field}'; "
-                                  f"choose one with --map")
+            raise ValidationError(_("columns '{other}' and '{h}' both map to field "
+                                    "'{field}'; choose one with --map").format(
+                                      other=other, h=h, field=field))
         mapping[field] = i
     required = {"customers": ("name",), "contacts": ("name",),
                 "activities": ("kind", "subject"), "documents": ("kind", "number")}[kind]
     for f in required:
         if f not in mapping:
-            raise ValidationError(f"the file has no column for '{f}' (columns: "
-                                  f"{', '.join(map(str, header))}); name one with "
-                                  f"--map COLUMN={f}")
+            raise ValidationError(_("the file has no column for '{f}' (columns: "
+                                    "{valid}); name one with --map COLUMN={f}").format(
+                                      f=f, valid=', '.join(map(str, header))))
     if kind != "customers" and not any(f in mapping for f in REF):
-        raise ValidationError(f"the file has no customer column (customer_id, "
-                              f"customer_external_id or customer_name, e.g. 客户编号 or "
-                              f"客户名称); columns: {', '.join(map(str, header))}")
+        raise ValidationError(_("the file has no customer column (customer_id, "
+                                "customer_external_id or customer_name, e.g. 客户编号 "
+                                "or 客户名称); columns: {valid}").format(
+                                  valid=', '.join(map(str, header))))
     return mapping, ignored
 
 
@@ -218,7 +226,8 @@ def converter(kind: str, field: str) -> Callable[[Any], Any]:
                 return [cell_text(v) for v in value] or None
             if field == "extra" and isinstance(value, dict):
                 return value or None
-            raise ValueError(f"{field} cannot be {type(value).__name__}")
+            raise ValueError(_("{field} cannot be {name}").format(
+                                 field=field, name=type(value).__name__))
         if field == "amount" and isinstance(value, Decimal | int) and not isinstance(
                 value, bool):
             return value
@@ -237,13 +246,14 @@ def converter(kind: str, field: str) -> Callable[[Any], Any]:
             try:
                 obj = json.loads(text)
             except ValueError:
-                raise ValueError("extra is not valid JSON") from None
+                raise ValueError(_("extra is not valid JSON")) from None
             if not isinstance(obj, dict):
-                raise ValueError("extra must be a JSON object")
+                raise ValueError(_("extra must be a JSON object"))
             return obj or None
         if field == "customer_id":
             if not text.isdigit():
-                raise ValueError(f"customer id '{text}' is not a number")
+                raise ValueError(_("customer id '{text}' is not a number").format(
+                                     text=text))
             return int(text)
         if fixed:
             return fixed.get(text, text.lower() if text.isascii() else text)

@@ -26,6 +26,7 @@ from sqlalchemy import select
 
 from crmkit import CrmError, DatabaseError, ValidationError
 from crmkit.checks import date_in_range
+from crmkit.i18n import Domain
 
 from . import dedup
 from .fields import (
@@ -42,6 +43,8 @@ from .fields import (
 )
 from .report import Report, RowError
 from .source import open_source, rejected_path
+
+_ = Domain("crmkit_csv").gettext
 
 _RECORD = re.compile(r"^record \d+: ")
 _COLUMN_OF = [  # which field an error message is about (first match wins)
@@ -95,7 +98,8 @@ def import_file(crm: Any, kind: str, path: str | Path, *, mapping: tuple[str, ..
     with crm.unit(write=False) as ctx:
         ctx.crm.plugins.require(ctx, "csv")
     if kind not in KINDS:
-        raise ValidationError(f"unknown kind '{kind}'; valid: {', '.join(KINDS)}")
+        raise ValidationError(_("unknown kind '{kind}'; valid: {valid}").format(
+                                  kind=kind, valid=', '.join(KINDS)))
     imp = _Importer(crm, kind, Path(path), mapping, dry_run, skip_invalid, update_existing,
                     encoding, on_message, progress, batch_size)
     imp.delimiter = delimiter
@@ -135,9 +139,11 @@ class _Importer:
             # (PendingRollbackError after the savepoint's failure), nothing was written
             orig = getattr(exc, "orig", None) or exc
             reason = str(orig).strip().splitlines()[0][:200] if str(orig).strip() else ""
-            raise DatabaseError(f"the import of {self.path.name} stopped on a database "
-                                f"error ({type(orig).__name__}: {reason}); it was rolled "
-                                f"back, nothing was written") from None
+            raise DatabaseError(_("the import of {name} stopped on a database "
+                                  "error ({name2}: {reason}); it was rolled back, "
+                                  "nothing was written").format(
+                                    name=self.path.name, name2=type(orig).__name__,
+                                    reason=reason)) from None
 
     def _run(self) -> Report:
         src = open_source(self.path, self.encoding, self.delimiter)

@@ -19,8 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from crmkit import ValidationError
+from crmkit.i18n import Domain
 
 from .fields import unneutralise, xlsx_unescape
+
+_ = Domain("crmkit_csv").gettext
 
 _CHUNK = 1 << 20
 
@@ -74,9 +77,10 @@ def detect_encoding(path: Path) -> str:
         shown = ", ".join(dict.fromkeys(m.encoding for m in close[:4]))
     else:
         shown = "none fits"
-    raise ValidationError(f"cannot tell the encoding of {path.name} (it is not UTF-8; "
-                          f"candidates: {shown}); pass --encoding with the file's "
-                          f"encoding, e.g. --encoding cp1252 or --encoding gb18030")
+    raise ValidationError(_("cannot tell the encoding of {name} (it is not UTF-8; "
+                            "candidates: {shown}); pass --encoding with the file's "
+                            "encoding, e.g. --encoding cp1252 or --encoding gb18030").format(
+                              name=path.name, shown=shown))
 
 
 def sniff_delimiter(header_line: str, default: str) -> str:
@@ -123,8 +127,9 @@ class CsvSource(Source):
         try:
             codecs.lookup(encoding)
         except LookupError:
-            raise ValidationError(f"unknown encoding '{encoding}'; use auto, utf-8, "
-                                  f"gb18030 or another Python codec name") from None
+            raise ValidationError(_("unknown encoding '{encoding}'; use auto, "
+                                    "utf-8, gb18030 or another Python codec name").format(
+                                      encoding=encoding)) from None
         self.encoding = encoding
         if self.label in ("auto", ""):
             self.label = "UTF-8" if encoding == "utf-8-sig" else encoding.upper()
@@ -134,8 +139,9 @@ class CsvSource(Source):
         elif delimiter in ("\\t", "tab", "TAB"):
             delimiter = "\t"
         if len(delimiter) != 1 or delimiter in ('"', "\r", "\n"):
-            raise ValidationError(f"invalid --delimiter '{delimiter[:10]}'; give one "
-                                  f"character, e.g. ',' ';' or tab")
+            raise ValidationError(_("invalid --delimiter '{delimiter}'; give one "
+                                    "character, e.g. ',' ';' or tab").format(
+                                      delimiter=delimiter[:10]))
         self.delimiter = delimiter
         self._raw = open(path, "rb")  # noqa: SIM115 - closed by close()
         self._text = io.TextIOWrapper(self._raw, encoding=encoding, newline="")
@@ -145,7 +151,8 @@ class CsvSource(Source):
         except UnicodeDecodeError as exc:
             raise self._decode_error(exc) from None
         except csv.Error as exc:
-            raise ValidationError(f"{path.name} line 1: {exc}") from None
+            raise ValidationError(_("{name} line 1: {exc}").format(
+                                      name=path.name, exc=exc)) from None
         if self.header:
             self.header[0] = self.header[0].lstrip("\ufeff")
 
@@ -168,7 +175,8 @@ class CsvSource(Source):
         except UnicodeDecodeError as exc:
             raise self._decode_error(exc) from None
         except csv.Error as exc:
-            raise ValidationError(f"{self.path.name} line {last + 1}: {exc}") from None
+            raise ValidationError(_("{name} line {line}: {exc}").format(
+                                      name=self.path.name, line=last + 1, exc=exc)) from None
 
     def position(self) -> int:
         return self._raw.tell()
@@ -213,8 +221,8 @@ class XlsxSource(Source):
             self.header = ["" if v is None else xlsx_unescape(str(v))
                            for v in next(self._rows, ())]
         except Exception as exc:  # zipfile.BadZipFile, KeyError, ParseError, ...
-            raise ValidationError(f"cannot read {path.name} as an Excel workbook: "
-                                  f"{str(exc)[:200]}") from None
+            raise ValidationError(_("cannot read {name} as an Excel workbook: {exc}").format(
+                                      name=path.name, exc=str(exc)[:200])) from None
         while self.header and not self.header[-1]:
             self.header.pop()
         self._done = 0
@@ -229,8 +237,8 @@ class XlsxSource(Source):
         except Exception as exc:  # a broken sheet found while streaming it
             if isinstance(exc, ValidationError):
                 raise
-            raise ValidationError(f"cannot read {self.path.name} as an Excel workbook: "
-                                  f"{str(exc)[:200]}") from None
+            raise ValidationError(_("cannot read {name} as an Excel workbook: {exc}").format(
+                                      name=self.path.name, exc=str(exc)[:200])) from None
 
     def position(self) -> int:
         return 0
@@ -248,9 +256,11 @@ class JsonSource(Source):
         values = [obj.get(h) for h in self.header]
         for v in values:
             if isinstance(v, str) and len(v) > CELL_MAX:
-                raise ValidationError(f"{self.path.name} line {line}: a value of {len(v)} "
-                                      f"characters; the largest cell crmkit reads is "
-                                      f"{CELL_MAX}")
+                raise ValidationError(_("{name} line {line}: a value of {n} "
+                                        "characters; the largest cell crmkit reads "
+                                        "is {CELL_MAX}").format(
+                                          name=self.path.name, line=line, n=len(v),
+                                          CELL_MAX=CELL_MAX))
         return values
 
     def __init__(self, path: Path):
@@ -259,7 +269,8 @@ class JsonSource(Source):
         try:
             first = next(self._objects, None)
         except (ValueError, RecursionError) as exc:
-            raise ValidationError(f"cannot read {path.name} as JSON: {_why(exc)}") from None
+            raise ValidationError(_("cannot read {name} as JSON: {value}").format(
+                                      name=path.name, value=_why(exc))) from None
         self._first = first
         self.header = list(first[1]) if first else []
 
@@ -276,7 +287,8 @@ class JsonSource(Source):
                     obj = None
                 if not isinstance(obj, dict):
                     if yielded:
-                        raise ValueError(f"line {n} is not one JSON object")
+                        raise ValueError(_("line {n} is not one JSON object").format(
+                                             n=n))
                     break
                 yielded = True
                 yield n, obj
@@ -286,7 +298,7 @@ class JsonSource(Source):
         with open(self.path, encoding="utf-8-sig") as f:
             data = json.load(f, parse_float=Decimal)
         if not isinstance(data, list) or not all(isinstance(o, dict) for o in data):
-            raise ValueError("expected an array of objects")
+            raise ValueError(_("expected an array of objects"))
         yield from ((i + 2, o) for i, o in enumerate(data))
 
     def rows(self) -> Iterator[tuple[int, list[Any]]]:
@@ -298,8 +310,8 @@ class JsonSource(Source):
             for line, obj in self._objects:
                 yield line, self._cells(line, obj)
         except (ValueError, RecursionError) as exc:
-            raise ValidationError(f"cannot read {self.path.name} as JSON: "
-                                  f"{_why(exc)}") from None
+            raise ValidationError(_("cannot read {name} as JSON: {value}").format(
+                                      name=self.path.name, value=_why(exc))) from None
 
 
 def _why(exc: BaseException) -> str:
@@ -319,8 +331,8 @@ def check_xlsx(path: Path) -> None:
     try:
         zf = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError) as exc:
-        raise ValidationError(f"cannot read {path.name} as an Excel workbook: "
-                              f"{str(exc)[:200]}") from None
+        raise ValidationError(_("cannot read {name} as an Excel workbook: {exc}").format(
+                                  name=path.name, exc=str(exc)[:200])) from None
     with zf:
         for info in zf.infolist():
             if not info.filename.endswith((".xml", ".rels")):
@@ -328,8 +340,10 @@ def check_xlsx(path: Path) -> None:
             with zf.open(info) as f:
                 head = f.read(4096)
             if b"<!DOCTYPE" in head or b"<!ENTITY" in head:
-                raise ValidationError(f"{path.name} declares XML entities ({info.filename}); "
-                                      f"an Excel workbook never does: refused")
+                raise ValidationError(_("{name} declares XML entities "
+                                        "({filename}); an Excel workbook never "
+                                        "does: refused").format(
+                                          name=path.name, filename=info.filename))
             if info.file_size <= CELL_MAX:
                 continue
             parser = xml.parsers.expat.ParserCreate()
@@ -343,11 +357,13 @@ def check_xlsx(path: Path) -> None:
                 state["n"] += len(data)
                 if state["n"] > CELL_MAX:
                     raise ValidationError(
-                        f"{path.name} has a cell longer than {CELL_MAX} characters "
-                        f"({part}); the largest cell crmkit reads is {CELL_MAX}")
+                        _("{name} has a cell longer than {CELL_MAX} characters "
+                          "({part}); the largest cell crmkit reads is {CELL_MAX}").format(
+                            name=path.name, CELL_MAX=CELL_MAX, part=part))
 
             def doctype(*_a: Any) -> None:
-                raise ValidationError(f"{path.name} declares XML entities; refused")
+                raise ValidationError(_("{name} declares XML entities; refused").format(
+                                          name=path.name))
 
             parser.StartElementHandler = start
             parser.CharacterDataHandler = text
@@ -358,8 +374,10 @@ def check_xlsx(path: Path) -> None:
                         parser.Parse(chunk, False)
                     parser.Parse(b"", True)
             except xml.parsers.expat.ExpatError as exc:
-                raise ValidationError(f"cannot read {path.name} as an Excel workbook: "
-                                      f"{info.filename}: {exc}") from None
+                raise ValidationError(_("cannot read {name} as an Excel workbook: "
+                                        "{filename}: {exc}").format(
+                                          name=path.name, filename=info.filename,
+                                          exc=exc)) from None
 
 
 def open_source(path: str | Path, encoding: str = "auto",
@@ -367,7 +385,7 @@ def open_source(path: str | Path, encoding: str = "auto",
     """The right reader for the file's extension; ValidationError for any other."""
     p = Path(path)
     if not p.is_file():
-        raise ValidationError(f"file '{path}' not found")
+        raise ValidationError(_("file '{path}' not found").format(path=path))
     ext = p.suffix.lower()
     if ext in (".csv", ".tsv", ".txt"):
         return CsvSource(p, encoding, delimiter)
@@ -375,8 +393,8 @@ def open_source(path: str | Path, encoding: str = "auto",
         return XlsxSource(p)
     if ext in (".json", ".jsonl"):
         return JsonSource(p)
-    raise ValidationError(f"unsupported file type '{ext or p.name}'; use .csv, .xlsx or "
-                          f".json")
+    raise ValidationError(_("unsupported file type '{value}'; use .csv, .xlsx or "
+                            ".json").format(value=ext or p.name))
 
 
 def rejected_path(path: str | Path) -> Path:

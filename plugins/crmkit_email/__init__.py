@@ -14,7 +14,7 @@ from typing import Any
 from attrs import field, frozen
 
 import crmkit
-from crmkit.i18n import Domain
+from crmkit.i18n import N_, Domain
 from crmkit.settings import boolean, integer, number, text
 
 _ = Domain("crmkit_email").gettext
@@ -26,7 +26,8 @@ _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 def _check(name: str, ok: Any, message: str) -> Any:
     def check(_inst: Any, _attr: Any, value: Any) -> None:
         if not ok(value):
-            raise ValueError(f"setting {name} {message}, got {repr(value)[:80]}")
+            raise ValueError(_("setting {name} {message}, got {value}").format(
+                name=name, message=_(message), value=repr(value)[:80]))
     return check
 
 
@@ -45,20 +46,20 @@ class EmailSettings:
     username: str | None = None
     password_env: str | None = field(default=None, validator=_check(
         "password_env", lambda v: v is None or bool(_ENV_NAME.match(v)),
-        "must be the NAME of an environment variable (letters, digits, _)"))
+        N_("must be the NAME of an environment variable (letters, digits, _)")))
     sender: str = field(default="crmkit@localhost", validator=_check(
-        "sender", lambda v: bool(_EMAIL.match(v)), "must be an e-mail address"))
+        "sender", lambda v: bool(_EMAIL.match(v)), N_("must be an e-mail address")))
     language: str = field(default="zh", validator=_check(
-        "language", lambda v: v in LANGUAGES, f"must be one of {', '.join(LANGUAGES)}"))
+        "language", lambda v: v in LANGUAGES, N_("must be one of zh, en")))
     dun_customers: bool = boolean(False)
     dun_plugin: str = "receivables"
     dun_kinds: list[str] = field(factory=lambda: ["overdue"])
     owner_emails: dict[str, str] = field(factory=dict, validator=_check(
         "owner_emails", lambda v: all(_EMAIL.match(a) for a in v.values()),
-        "must map user names to e-mail addresses"))
+        N_("must map user names to e-mail addresses")))
     fallback_email: str | None = field(default=None, validator=_check(
         "fallback_email", lambda v: v is None or bool(_EMAIL.match(v)),
-        "must be an e-mail address"))
+        N_("must be an e-mail address")))
     timeout_seconds: float = number(30.0, low=0, high=600, low_inclusive=False)
     #: a queued message is sent at most this many times before it is given up ("dead")
     max_attempts: int = integer(8, low=1, high=100)

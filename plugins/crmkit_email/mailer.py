@@ -12,6 +12,9 @@ from email.utils import formataddr, make_msgid
 from typing import Any
 
 import crmkit
+from crmkit.i18n import Domain, env_locale
+
+_ = Domain("crmkit_email").gettext
 
 
 def _env() -> Any:
@@ -46,7 +49,7 @@ def _message(settings: Any, to: list[str], subject: str, body: str) -> EmailMess
 def compose(ctx: Any, reminders: list[Any], settings: Any) -> list[EmailMessage]:
     """The messages for these reminders (nothing is sent)."""
     env = _env()
-    lang = settings.language
+    lang = {"zh_CN": "zh", "en": "en"}.get(env_locale() or "", settings.language)  # CRMKIT_LANG
     common = {"tenant": ctx.tenant, "today": ctx.today}
     messages: list[EmailMessage] = []
 
@@ -99,13 +102,14 @@ def password(settings: Any) -> str | None:
         return None
     if not settings.password_env:
         raise crmkit.ValidationError(
-            "email setting username is set but password_env is not; set it with "
-            "`crmkit plugins set email password_env NAME_OF_VARIABLE`")
+            _("email setting username is set but password_env is not; set it with "
+              "`crmkit plugins set email password_env NAME_OF_VARIABLE`"))
     value = os.environ.get(settings.password_env)
     if value is None:
         raise crmkit.ValidationError(
-            f"environment variable '{settings.password_env}' (email setting "
-            "password_env) is not set; it must hold the SMTP password")
+            _("environment variable '{password_env}' (email setting password_env) "
+              "is not set; it must hold the SMTP password").format(
+                password_env=settings.password_env))
     return value
 
 

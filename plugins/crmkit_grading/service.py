@@ -49,7 +49,8 @@ def _grade(row: Any, prefix: str = "") -> dict[str, Any]:
 
 def check_choice(value: str | None, valid: tuple[str, ...], what: str) -> None:
     if value is not None and value not in valid:
-        raise ValidationError(f"unknown {what} '{value}'; valid: {', '.join(valid)}")
+        raise ValidationError(_("unknown {what} '{value}'; valid: {valid}").format(
+                                  what=what, value=value, valid=', '.join(valid)))
 
 
 def grades(crm: Any, on: dt.date | None = None, *, segment: str | None = None,
@@ -173,8 +174,9 @@ def reminders(ctx: Any, on: dt.date) -> list[Reminder]:
                 key=f"grading:lost:{r.customer_id}:{last.isoformat()}", plugin="grading",
                 kind="lost_customer", customer_id=r.customer_id, customer=r.customer,
                 owner=r.owner, due_on=last + dt.timedelta(days=s.lost_after_days),
-                subject=f"Win back {r.customer}: no purchase for {r.days_since} days "
-                        f"(last {last.isoformat()})"))
+                subject=_("Win back {customer}: no purchase for {days_since} days "
+                          "(last {last})").format(
+                    customer=r.customer, days_since=r.days_since, last=last.isoformat())))
         else:
             first = (r.first if isinstance(r.first, dt.date)
                      else dt.date.fromisoformat(str(r.first)))
@@ -183,9 +185,11 @@ def reminders(ctx: Any, on: dt.date) -> list[Reminder]:
                 key=f"grading:repurchase:{r.customer_id}:{last.isoformat()}",
                 plugin="grading", kind="repurchase_overdue", customer_id=r.customer_id,
                 customer=r.customer, owner=r.owner, due_on=on,
-                subject=f"{r.customer} usually buys every {mean:.0f} days; last purchase "
-                        f"{r.days_since} days ago ({last.isoformat()}), more than "
-                        f"{fr_num:g} x the usual"))
+                subject=_("{customer} usually buys every {mean:.0f} days; last "
+                          "purchase {days_since} days ago ({last}), more than "
+                          "{factor:g} x the usual").format(
+                    customer=r.customer, mean=mean, days_since=r.days_since,
+                    last=last.isoformat(), factor=fr_num)))
     return out
 
 

@@ -7,7 +7,10 @@ from typing import Any
 from attrs import field, frozen
 
 from crmkit import DOCUMENT_KINDS
+from crmkit.i18n import Domain
 from crmkit.settings import MAX_DAYS, integer, number
+
+_ = Domain("crmkit_grading").gettext
 
 
 def _kinds(value: Any) -> tuple[str, ...]:
@@ -15,17 +18,18 @@ def _kinds(value: Any) -> tuple[str, ...]:
         return tuple(k.strip() for k in value.split(",") if k.strip())
     if isinstance(value, list | tuple):
         return tuple(str(k).strip() for k in value)
-    raise ValueError(f"value_kinds must be a list of document kinds, got {value!r}")
+    raise ValueError(_("value_kinds must be a list of document kinds, got {value!r}").format(
+                         value=value))
 
 
 def _check_kinds(_inst: Any, _attr: Any, value: tuple[str, ...]) -> None:
     if not value:
-        raise ValueError("value_kinds must name at least one document kind; valid: "
-                         + ", ".join(DOCUMENT_KINDS))
+        raise ValueError(_("value_kinds must name at least one document kind; "
+                           "valid: {valid}").format(valid=", ".join(DOCUMENT_KINDS)))
     for k in value:
         if k not in DOCUMENT_KINDS:
-            raise ValueError(f"value_kinds: unknown document kind '{k}'; valid: "
-                             + ", ".join(DOCUMENT_KINDS))
+            raise ValueError(_("value_kinds: unknown document kind '{k}'; valid: "
+                               "{valid}").format(k=k, valid=", ".join(DOCUMENT_KINDS)))
 
 
 @frozen

@@ -15,7 +15,6 @@ from sqlalchemy import and_, case, func, literal, select
 
 import crmkit
 from crmkit.i18n import Domain
-from crmkit.sql import day_of
 
 from .common import (
     LINE_SCALE,
@@ -282,9 +281,13 @@ def trend_in(ctx: crmkit.Context, months: int, on: dt.date) -> list[dict[str, An
     firsts = {int(k): int(n) for k, n in ctx.conn.execute(
         select(fm.label("m"), func.count()).where(fp.c.day >= start).group_by(fm))}
     c = ctx.crm.table("customers")
-    cm = month_index(day_of(c.c.created_at))
-    t0 = dt.datetime.combine(start, dt.time(), dt.UTC)
-    t1 = dt.datetime.combine(on + dt.timedelta(days=1), dt.time(), dt.UTC)
+    # a customer's month is that of its creation in the tenant's zone: the month
+    # starts as instants, and the month index from comparisons (no zone math in SQL)
+    zone = _zone(ctx)
+    starts = [_midnight(month_start(i), zone) for i in range(first + 1, last + 1)]
+    cm = case(*[(c.c.created_at < t, first + n) for n, t in enumerate(starts)],
+              else_=last) if starts else literal(last)
+    t0, t1 = _midnight(start, zone), _midnight(on + dt.timedelta(days=1), zone)
     new = {int(k): int(n) for k, n in ctx.conn.execute(
         select(cm.label("m"), func.count()).where(
             ctx.crm.customers.visible(ctx), c.c.created_at >= t0, c.c.created_at < t1)
@@ -297,6 +300,18 @@ def trend_in(ctx: crmkit.Context, months: int, on: dt.date) -> list[dict[str, An
                     "buying": int(b.n) if b else 0,
                     "revenue": money_of(b.rev if b else 0)})
     return out
+
+
+def _zone(ctx: crmkit.Context) -> Any:
+    from zoneinfo import ZoneInfo
+
+    return getattr(ctx, "zone", None) or ZoneInfo(getattr(ctx.tenant, "timezone", None)
+                                                  or "UTC")
+
+
+def _midnight(day: dt.date, zone: Any) -> dt.datetime:
+    """The instant ``day`` starts in ``zone``, in UTC."""
+    return dt.datetime.combine(day, dt.time(), zone).astimezone(dt.UTC)
 
 
 def cohorts(crm: crmkit.Crm, as_of: dt.date | None = None) -> list[dict[str, Any]]:

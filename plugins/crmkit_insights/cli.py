@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from crmkit.i18n import Domain
+from crmkit.i18n import N_, Domain
 from crmkit.output import Page, amount, json_option, paging, parse_date, pass_crm, print_json, table
 
 _ = Domain("crmkit_insights").gettext
@@ -29,16 +29,16 @@ def _yes(flag: bool) -> str:
 # --- product ---------------------------------------------------------------------------
 
 
-@click.group(help=_("The product catalogue: categories, unit costs and prices."))
+@click.group(help=N_("The product catalogue: categories, unit costs and prices."))
 def product() -> None:
     pass
 
 
-@product.command("add", help=_("Add a product to the catalogue; prints its id."))
+@product.command("add", help=N_("Add a product to the catalogue; prints its id."))
 @click.argument("name")
-@click.option("--category", metavar="C", help=_("The product's category."))
-@click.option("--cost", metavar="A", help=_("Unit cost in the base currency, e.g. 12.50."))
-@click.option("--price", metavar="A", help=_("List price in the base currency."))
+@click.option("--category", metavar="C", help=N_("The product's category."))
+@click.option("--cost", metavar="A", help=N_("Unit cost in the base currency, e.g. 12.50."))
+@click.option("--price", metavar="A", help=N_("List price in the base currency."))
 @json_option
 @pass_crm
 def product_add(crm: Any, name: str, category: str | None, cost: str | None,
@@ -49,7 +49,7 @@ def product_add(crm: Any, name: str, category: str | None, cost: str | None,
     print_json(p) if as_json else click.echo(p.id)
 
 
-@product.command("list", help=_("List the catalogue by name."))
+@product.command("list", help=N_("List the catalogue by name."))
 @paging
 @json_option
 @pass_crm
@@ -64,9 +64,9 @@ def product_list(crm: Any, page: Page, as_json: bool) -> None:
           empty=_("no products"), more=page.more(total, len(rows)), offset=page.next_offset)
 
 
-@product.command("update", help=_("Change a product (an empty value clears it)."))
+@product.command("update", help=N_("Change a product (an empty value clears it)."))
 @click.argument("name")
-@click.option("--name", "new_name", metavar="N", help=_("A new name."))
+@click.option("--name", "new_name", metavar="N", help=N_("A new name."))
 @click.option("--category", metavar="C")
 @click.option("--cost", metavar="A")
 @click.option("--price", metavar="A")
@@ -86,12 +86,12 @@ def product_update(crm: Any, name: str, new_name: str | None, category: str | No
 
 
 def _period(fn: Any) -> Any:
-    fn = click.option("--to", "to", metavar="D", help=_("Last day (default today)."))(fn)
+    fn = click.option("--to", "to", metavar="D", help=N_("Last day (default today)."))(fn)
     return click.option("--from", "frm", metavar="D",
-                        help=_("First day (default the first of --to's month)."))(fn)
+                        help=N_("First day (default the first of --to's month)."))(fn)
 
 
-@click.group(help=_("Profit, expense control, trends, cohorts and cross-selling."))
+@click.group(help=N_("Profit, expense control, trends, cohorts and cross-selling."))
 def insights() -> None:
     pass
 
@@ -101,11 +101,11 @@ def _by_label(by: str) -> str:
             "category": _("category")}.get(by, by)
 
 
-@insights.command("profit", help=_(
+@insights.command("profit", help=N_(
     "Revenue, cost and margin of invoice lines in the period, by customer, product, "
     "owner or category; largest margin first."))
 @click.option("--by", default="customer", show_default=True, metavar="K",
-              help=_("customer, product, owner or category."))
+              help=N_("customer, product, owner or category."))
 @_period
 @json_option
 @pass_crm
@@ -121,11 +121,11 @@ def profit_cmd(crm: Any, by: str, frm: str | None, to: str | None, as_json: bool
            _("unknown cost")], empty=_("no invoice lines in the period"))
 
 
-@insights.command("expenses", help=_(
+@insights.command("expenses", help=N_(
     "Expenses in the period by item (growth on the period before), owner (against "
     "their sales) or month; flags what grows or weighs too much."))
 @click.option("--by", default="item", show_default=True, metavar="K",
-              help=_("item, owner or month."))
+              help=N_("item, owner or month."))
 @_period
 @json_option
 @pass_crm
@@ -150,10 +150,10 @@ def expenses_cmd(crm: Any, by: str, frm: str | None, to: str | None, as_json: bo
               [_("month"), _("amount"), _("growth")])
 
 
-@insights.command("trend", help=_(
+@insights.command("trend", help=N_(
     "Per month: new customers, first purchases, buying customers and invoice revenue."))
 @click.option("--months", type=int, default=12, show_default=True, metavar="N")
-@click.option("--as-of", metavar="D", help=_("The last month's date (default today)."))
+@click.option("--as-of", metavar="D", help=N_("The last month's date (default today)."))
 @json_option
 @pass_crm
 def trend_cmd(crm: Any, months: int, as_of: str | None, as_json: bool) -> None:
@@ -167,10 +167,10 @@ def trend_cmd(crm: Any, months: int, as_of: str | None, as_json: bool) -> None:
           [_("month"), _("new"), _("first purchase"), _("buying"), _("revenue")])
 
 
-@insights.command("cohorts", help=_(
+@insights.command("cohorts", help=N_(
     "Per month of first purchase: how many of those customers bought again 1 to 12 "
     "months later."))
-@click.option("--as-of", metavar="D", help=_("The date (default today)."))
+@click.option("--as-of", metavar="D", help=N_("The date (default today)."))
 @json_option
 @pass_crm
 def cohorts_cmd(crm: Any, as_of: str | None, as_json: bool) -> None:
@@ -185,12 +185,12 @@ def cohorts_cmd(crm: Any, as_of: str | None, as_json: bool) -> None:
           empty=_("no customers have bought yet"))
 
 
-@insights.command("cross-sell", help=_(
+@insights.command("cross-sell", help=N_(
     "Products bought together: rules P → Q with support, confidence and lift; with "
     "--customer, the products to offer that customer."))
 @click.option("--customer", "customer_id", type=int, metavar="ID")
 @click.option("--min-customers", type=int, default=2, show_default=True, metavar="N")
-@click.option("--as-of", metavar="D", help=_("The date (default today)."))
+@click.option("--as-of", metavar="D", help=N_("The date (default today)."))
 @json_option
 @pass_crm
 def cross_sell_cmd(crm: Any, customer_id: int | None, min_customers: int,

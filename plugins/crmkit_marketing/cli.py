@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from crmkit.i18n import Domain
+from crmkit.i18n import N_, Domain
 from crmkit.output import json_option, parse_date, pass_crm, print_json, table
 
 _ = Domain("crmkit_marketing").gettext
@@ -16,9 +16,9 @@ DEFAULT_LIMIT = 50
 
 def _page_options(fn: Any) -> Any:
     fn = click.option("--offset", type=click.IntRange(min=0), default=0, metavar="N",
-                      help=_("Skip the first N rows."))(fn)
+                      help=N_("Skip the first N rows."))(fn)
     return click.option("--limit", type=click.IntRange(min=0), metavar="N",
-                        help=_("At most N rows (tables: 50 by default; --json: all)."))(fn)
+                        help=N_("At most N rows (tables: 50 by default; --json: all)."))(fn)
 
 
 def _limit(limit: int | None, as_json: bool) -> int | None:
@@ -40,18 +40,18 @@ def _pct(v: float | None) -> str:
     return "" if v is None else f"{v:.1%}"
 
 
-@click.group(help=_("Marketing campaigns: costs, leads, targets and what they brought."))
+@click.group(help=N_("Marketing campaigns: costs, leads, targets and what they brought."))
 def campaign() -> None:
     pass
 
 
-@campaign.command("add", help=_("Add a campaign; prints its id."))
+@campaign.command("add", help=N_("Add a campaign; prints its id."))
 @click.argument("name")
 @click.option("--channel", required=True, metavar="C",
-              help=_("exhibition, online, wechat, email, referral, phone, print or other."))
-@click.option("--start", metavar="D", help=_("First day of the campaign."))
-@click.option("--end", metavar="D", help=_("Last day of the campaign."))
-@click.option("--budget", metavar="A", help=_("Planned spending, e.g. 20000.00."))
+              help=N_("exhibition, online, wechat, email, referral, phone, print or other."))
+@click.option("--start", metavar="D", help=N_("First day of the campaign."))
+@click.option("--end", metavar="D", help=N_("Last day of the campaign."))
+@click.option("--budget", metavar="A", help=N_("Planned spending, e.g. 20000.00."))
 @json_option
 @pass_crm
 def add_cmd(crm: Any, name: str, channel: str, start: str | None, end: str | None,
@@ -67,11 +67,11 @@ def add_cmd(crm: Any, name: str, channel: str, start: str | None, end: str | Non
 
 
 @campaign.command("cost", context_settings={"ignore_unknown_options": True},
-                  help=_("Record money spent on campaign ID; prints the cost's id."))
+                  help=N_("Record money spent on campaign ID; prints the cost's id."))
 @click.argument("campaign_id", type=int, metavar="ID")
 @click.argument("amount")
-@click.option("--on", metavar="D", help=_("Date of the cost (default today)."))
-@click.option("--note", metavar="T", help=_("What it was for."))
+@click.option("--on", metavar="D", help=N_("Date of the cost (default today)."))
+@click.option("--note", metavar="T", help=N_("What it was for."))
 @json_option
 @pass_crm
 def cost_cmd(crm: Any, campaign_id: int, amount: str, on: str | None, note: str | None,
@@ -82,11 +82,11 @@ def cost_cmd(crm: Any, campaign_id: int, amount: str, on: str | None, note: str 
     print_json(cost) if as_json else click.echo(cost.id)
 
 
-@campaign.command("lead", help=_("Record that customer CUSTOMER_ID came from (responded "
+@campaign.command("lead", help=N_("Record that customer CUSTOMER_ID came from (responded "
                                  "to) campaign ID; prints the lead's id."))
 @click.argument("campaign_id", type=int, metavar="ID")
 @click.argument("customer_id", type=int)
-@click.option("--on", metavar="D", help=_("Date of the lead (default today)."))
+@click.option("--on", metavar="D", help=N_("Date of the lead (default today)."))
 @json_option
 @pass_crm
 def lead_cmd(crm: Any, campaign_id: int, customer_id: int, on: str | None,
@@ -97,19 +97,19 @@ def lead_cmd(crm: Any, campaign_id: int, customer_id: int, on: str | None,
     print_json(lead) if as_json else click.echo(lead.id)
 
 
-@campaign.command("target", help=_(
+@campaign.command("target", help=N_(
     "Target every visible customer matching all the filters with campaign ID; prints "
     "how many were added (customers already targeted are not added twice)."))
 @click.argument("campaign_id", type=int, metavar="ID")
-@click.option("--segment", metavar="S", help=_("Grading segment (needs grading)."))
-@click.option("--tier", metavar="T", help=_("Grading tier (needs grading)."))
-@click.option("--status", metavar="S", help=_("prospect, active, lost (win-back) or "
+@click.option("--segment", metavar="S", help=N_("Grading segment (needs grading)."))
+@click.option("--tier", metavar="T", help=N_("Grading tier (needs grading)."))
+@click.option("--status", metavar="S", help=N_("prospect, active, lost (win-back) or "
                                               "archived."))
 @click.option("--tag", "tags", multiple=True, metavar="T",
-              help=_("Customers with this tag (repeat: all of them)."))
+              help=N_("Customers with this tag (repeat: all of them)."))
 @click.option("--customer", "customers", multiple=True, type=int, metavar="ID",
-              help=_("These customers only (repeat for more)."))
-@click.option("--on", metavar="D", help=_("Date of targeting (default today)."))
+              help=N_("These customers only (repeat for more)."))
+@click.option("--on", metavar="D", help=N_("Date of targeting (default today)."))
 @json_option
 @pass_crm
 def target_cmd(crm: Any, campaign_id: int, segment: str | None, tier: str | None,
@@ -127,7 +127,7 @@ def target_cmd(crm: Any, campaign_id: int, segment: str | None, tier: str | None
                err=True)
 
 
-@campaign.command("list", help=_("List the campaigns."))
+@campaign.command("list", help=N_("List the campaigns."))
 @_page_options
 @json_option
 @pass_crm
@@ -144,7 +144,7 @@ def list_cmd(crm: Any, limit: int | None, offset: int, as_json: bool) -> None:
     _more(total, offset, len(rows))
 
 
-@campaign.command("show", help=_("One campaign with its costs, leads and targets."))
+@campaign.command("show", help=N_("One campaign with its costs, leads and targets."))
 @click.argument("campaign_id", type=int, metavar="ID")
 @json_option
 @pass_crm
@@ -165,10 +165,10 @@ def show_cmd(crm: Any, campaign_id: int, as_json: bool) -> None:
               [_("date"), _("amount"), _("note")], title=_("Costs"))
 
 
-@campaign.command("report", help=_(
+@campaign.command("report", help=N_(
     "Per campaign as of a date: cost, leads, customers, converted, revenue, cost per "
     "lead and customer, ROI, opportunities, targets and how many came back."))
-@click.option("--as-of", metavar="D", help=_("The date (default today)."))
+@click.option("--as-of", metavar="D", help=N_("The date (default today)."))
 @_page_options
 @json_option
 @pass_crm

@@ -17,9 +17,12 @@ from typing import Any
 from sqlalchemy import BigInteger, func, select, type_coerce
 
 from crmkit import ValidationError, fmt_money, sql
+from crmkit.i18n import Domain
 
 from . import queries
 from .settings import bucket_labels
+
+_ = Domain("crmkit_receivables").gettext
 
 BY = ("customer", "owner")
 ZERO = Decimal("0.00")
@@ -38,7 +41,8 @@ def aging_report(ctx: Any, on: dt.date, by: str = "customer") -> dict[str, Any]:
     """The aging report as of ``on`` inside an open unit (see :func:`aging`)."""
     ctx.crm.plugins.require(ctx, "receivables")
     if by not in BY:
-        raise ValidationError(f"unknown --by value '{by}'; valid: {', '.join(BY)}")
+        raise ValidationError(_("unknown --by value '{by}'; valid: {valid}").format(
+                                  by=by, valid=', '.join(BY)))
     s = _settings(ctx)
     labels = bucket_labels(tuple(s.aging_ranges))
     keys = [f"b{i}" for i in range(len(labels))]

@@ -6,6 +6,10 @@ from typing import Any
 
 from attrs import field, frozen
 
+from crmkit.i18n import Domain
+
+_ = Domain("crmkit_receivables").gettext
+
 BASES = ("due_date", "issue_date")
 DEFAULT_RANGES = (30, 60, 90, 180)
 
@@ -13,23 +17,27 @@ DEFAULT_RANGES = (30, 60, 90, 180)
 def _ranges(value: Any) -> tuple[int, ...]:
     """``aging_ranges`` as a tuple of strictly increasing positive integers."""
     if isinstance(value, str) or not isinstance(value, list | tuple) or not value:
-        raise ValueError(f"aging_ranges must be a non-empty list of strictly increasing "
-                         f"positive integers, got {value!r}")
+        raise ValueError(_("aging_ranges must be a non-empty list of strictly "
+                           "increasing positive integers, got {value!r}").format(
+                             value=value))
     out: list[int] = []
     for v in value:
         if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
-            raise ValueError(f"aging_ranges must be strictly increasing positive integers; "
-                             f"{v!r} in {list(value)!r} is not a positive integer")
+            raise ValueError(_("aging_ranges must be strictly increasing positive "
+                               "integers; {v!r} in {value!r} is not a positive "
+                               "integer").format(v=v, value=list(value)))
         if out and v <= out[-1]:
-            raise ValueError(f"aging_ranges must be strictly increasing; {v} follows "
-                             f"{out[-1]} in {list(value)!r}")
+            raise ValueError(_("aging_ranges must be strictly increasing; {v} "
+                               "follows {out} in {value!r}").format(
+                                 v=v, out=out[-1], value=list(value)))
         out.append(v)
     return tuple(out)
 
 
 def _basis(_inst: Any, _attr: Any, value: Any) -> None:
     if value not in BASES:
-        raise ValueError(f"aging_basis must be one of {', '.join(BASES)}, got {value!r}")
+        raise ValueError(_("aging_basis must be one of {valid}, got {value!r}").format(
+                             valid=', '.join(BASES), value=value))
 
 
 @frozen

@@ -61,16 +61,19 @@ def reminders(ctx: crmkit.Context, on: dt.date) -> list[crmkit.Reminder]:
                 key=f"sales:stale_opportunity:{oid}:{last_day.isoformat()}",
                 plugin="sales", kind="stale_opportunity", customer_id=cid,
                 customer=customer, owner=owner, due_on=last_day + stale_days, amount=amount,
-                subject=f"No activity with {customer} for {(on - last_day).days} days (since "
-                        f"{last_day}): opportunity #{oid} '{title}' ({stage})"))
+                subject=_("No activity with {customer} for {days} days (since "
+                          "{last_day}): opportunity #{oid} '{title}' ({stage})").format(
+                    customer=customer, days=(on - last_day).days, last_day=last_day, oid=oid,
+                    title=title, stage=stage)))
         if next_step is not None and next_step <= on:
             out.append(crmkit.Reminder(
                 key=f"sales:next_step_due:{oid}:{next_step.isoformat()}",
                 plugin="sales", kind="next_step_due", customer_id=cid,
                 customer=customer, owner=owner, due_on=next_step,
                 amount=amount, days_overdue=(on - next_step).days,
-                subject=f"Next step due for opportunity #{oid} '{title}' with "
-                        f"{customer} ({stage})"))
+                subject=_("Next step due for opportunity #{oid} '{title}' with "
+                          "{customer} ({stage})").format(
+                    oid=oid, title=title, customer=customer, stage=stage)))
     return out
 
 

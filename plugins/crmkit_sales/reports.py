@@ -15,9 +15,12 @@ from typing import Any
 from sqlalchemy import BigInteger, and_, case, exists, func, or_, select, type_coerce
 
 import crmkit
+from crmkit.i18n import Domain
 from crmkit.sql import day_of, days_between, money, year_month
 
 from .service import customer_scope, opp_scope, sees_all, settings
+
+_ = Domain("crmkit_sales").gettext
 
 CENT = Decimal("0.01")
 VALUE_KINDS = ("order", "invoice")
@@ -56,7 +59,8 @@ def period(ctx: crmkit.Context, frm: dt.date | None, to: dt.date | None
     to = to or ctx.today
     frm = frm or to.replace(day=1)
     if frm > to:
-        raise crmkit.ValidationError(f"--from {frm} is after --to {to}")
+        raise crmkit.ValidationError(_("--from {frm} is after --to {to}").format(
+                                         frm=frm, to=to))
     return frm, to
 
 
@@ -66,7 +70,8 @@ def period(ctx: crmkit.Context, frm: dt.date | None, to: dt.date | None
 def forecast(crm: crmkit.Crm, by: str = "month") -> list[dict[str, Any]]:
     """Open pipeline by month of expected close (or by owner) with the amounts won."""
     if by not in ("month", "owner"):
-        raise crmkit.ValidationError(f"unknown --by '{by}'; valid: month, owner")
+        raise crmkit.ValidationError(_("unknown --by '{by}'; valid: month, owner").format(
+                                         by=by))
     with crm.unit(write=False) as ctx:
         ctx.crm.plugins.require(ctx, "sales")
         s = settings(ctx)
@@ -310,28 +315,41 @@ def products(crm: crmkit.Crm, frm: dt.date | None = None, to: dt.date | None = N
                  d.c.kind.in_(VALUE_KINDS), d.c.status != "void", d.c.issued_on >= frm,
                  d.c.issued_on <= to, *customer_scope(ctx, d.c.customer_id))
         src = ln.join(d, d.c.id == ln.c.document_id)
+        # lines are in their document's currency. One query sums every line at face value
+        # (exact for base-currency documents, rate 1: nearly always all of them) and
+        # counts the others; only when there are any, a second query per (product, rate)
+        # swaps their face value for the converted one, exactly, here (product x price x
+        # rate in SQL could overflow 64 bits)
+        one = raw(d.c.rate) == 1_000_000
+        price = raw(ln.c.unit_price)
         q = (select(ln.c.product, func.sum(raw(ln.c.quantity)).label("qty"),
-                    func.count(func.distinct(d.c.customer_id)).label("customers"))
+                    func.count(func.distinct(d.c.customer_id)).label("customers"),
+                    func.sum(raw(ln.c.quantity) * price).label("rev"),
+                    func.min(price).label("lo"), func.max(price).label("hi"),
+                    func.sum(case((one, 0), else_=1)).label("foreign"))
              .select_from(src).where(*where).group_by(ln.c.product))
-        # revenue and prices in the base currency: lines are in their document's currency,
-        # so they are summed per (product, rate) in SQL and converted exactly here (a
-        # product is sold at a handful of rates; one product x rate product in SQL could
-        # overflow 64 bits)
-        per_rate = (select(ln.c.product, d.c.rate,
-                           func.sum(raw(ln.c.quantity) * raw(ln.c.unit_price)).label("rev"),
-                           func.min(raw(ln.c.unit_price)).label("lo"),
-                           func.max(raw(ln.c.unit_price)).label("hi"))
-                    .select_from(src).where(*where).group_by(ln.c.product, d.c.rate))
-        money_of: dict[str, list[Decimal]] = {}
-        for r in ctx.conn.execute(per_rate):
-            rate = Decimal(r.rate)
-            rev = Decimal(int(r.rev)) / 100_000 * rate
-            lo, hi = (Decimal(int(r.lo)) / 100 * rate, Decimal(int(r.hi)) / 100 * rate)
-            m = money_of.setdefault(r.product, [Decimal(0), lo, hi])
-            m[0] += rev
-            m[1], m[2] = min(m[1], lo), max(m[2], hi)
+        rows = ctx.conn.execute(q).all()
+        money_of: dict[str, list[Any]] = {
+            r.product: [Decimal(int(r.rev)) / 100_000, Decimal(int(r.lo)) / 100,
+                        Decimal(int(r.hi)) / 100] for r in rows}
+        foreign = {r.product for r in rows if r.foreign}
+        if foreign:
+            per_rate = (select(ln.c.product, d.c.rate,
+                               func.sum(raw(ln.c.quantity) * price).label("rev"),
+                               func.min(price).label("lo"), func.max(price).label("hi"))
+                        .select_from(src).where(*where, ln.c.product.in_(foreign))
+                        .group_by(ln.c.product, d.c.rate))
+            fixed: dict[str, list[Any]] = {}
+            for r in ctx.conn.execute(per_rate):
+                rate, face = Decimal(r.rate), Decimal(int(r.rev)) / 100_000
+                m = fixed.setdefault(r.product, [money_of[r.product][0], None, None])
+                m[0] += face * rate - face
+                lo, hi = Decimal(int(r.lo)) / 100 * rate, Decimal(int(r.hi)) / 100 * rate
+                m[1] = lo if m[1] is None else min(m[1], lo)
+                m[2] = hi if m[2] is None else max(m[2], hi)
+            money_of.update(fixed)
         out = []
-        for r in ctx.conn.execute(q):
+        for r in rows:
             qty = Decimal(int(r.qty)) / 1000
             rev_exact, lo, hi = money_of[r.product]
             out.append({"product": r.product,

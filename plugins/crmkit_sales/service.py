@@ -17,9 +17,12 @@ from sqlalchemy import and_, func, or_, select
 import crmkit
 from crmkit import NotFound, ValidationError, parse_money, to_dict
 from crmkit.checks import ID_MAX
+from crmkit.i18n import Domain
 
 from .settings import SalesSettings
 from .tables import TITLE_MAX
+
+_ = Domain("crmkit_sales").gettext
 
 CENT = Decimal("0.01")
 
@@ -124,18 +127,20 @@ def _date(errors: list[str], what: str, value: Any) -> dt.date | None:
     try:
         return dt.date.fromisoformat(str(value))
     except ValueError:
-        errors.append(f"invalid {what} '{value}'; expected YYYY-MM-DD")
+        errors.append(_("invalid {what} '{value}'; expected YYYY-MM-DD").format(
+                          what=what, value=value))
         return None
 
 
 def _load(ctx: crmkit.Context, opp_id: int) -> Opportunity:
     if not 1 <= int(opp_id) <= ID_MAX:  # beyond 64 bits: not found on every backend
-        raise NotFound(f"opportunity {str(opp_id)[:80]} not found")
+        raise NotFound(_("opportunity {opp_id} not found").format(
+                           opp_id=str(opp_id)[:80]))
     o = ctx.crm.table("sales_opportunities")
     row = ctx.conn.execute(select(o).where(o.c.tenant_id == ctx.tenant.id,
                                            o.c.id == int(opp_id))).first()
     if row is None:
-        raise NotFound(f"opportunity {opp_id} not found")
+        raise NotFound(_("opportunity {opp_id} not found").format(opp_id=opp_id))
     return Opportunity.from_row(row)
 
 
@@ -179,15 +184,16 @@ def add(crm: crmkit.Crm, customer_id: int, *, title: str, amount: Any, close: An
         errors: list[str] = []
         title = (title or "").strip()
         if not title:
-            errors.append("opportunity title must not be empty")
+            errors.append(_("opportunity title must not be empty"))
         elif len(title) > TITLE_MAX:
-            errors.append(f"opportunity title is {len(title)} characters long; the limit "
-                          f"is {TITLE_MAX}")
+            errors.append(_("opportunity title is {n} characters long; the limit "
+                            "is {TITLE_MAX}").format(n=len(title), TITLE_MAX=TITLE_MAX))
         amt: Decimal | None = None
         try:
             amt = parse_money(amount, what="amount")
             if amt < 0:
-                errors.append(f"amount must not be negative, got {amount}")
+                errors.append(_("amount must not be negative, got {amount}").format(
+                                  amount=amount))
         except ValidationError as exc:
             errors.extend(exc.errors)
         close_d = _date(errors, "expected close date", close)
@@ -196,19 +202,20 @@ def add(crm: crmkit.Crm, customer_id: int, *, title: str, amount: Any, close: An
         if stage not in s.names:
             raise _unknown_stage(stage, s)
         if stage not in s.open_stages:
-            errors.append(f"a new opportunity starts in an open stage "
-                          f"({', '.join(s.open_stages)}), not '{stage}'; add it, then "
-                          f"`crmkit sales move`")
+            errors.append(_("a new opportunity starts in an open stage ({valid}), "
+                            "not '{stage}'; add it, then `crmkit sales move`").format(
+                              valid=', '.join(s.open_stages), stage=stage))
         created_on = ctx.today
         if close_d is not None and close_d < created_on:
-            errors.append(f"expected close date {close_d} is before the creation date "
-                          f"{created_on}")
+            errors.append(_("expected close date {close_d} is before the creation "
+                            "date {created_on}").format(
+                              close_d=close_d, created_on=created_on))
         if close_d is None and not any("expected close" in e for e in errors):
-            errors.append("expected close date is required")
+            errors.append(_("expected close date is required"))
         owner = owner if owner is not None else (customer.owner or ctx.user.name)
         if not _owner_exists(ctx, owner):
-            errors.append(f"unknown owner '{owner}'; add the user first "
-                          f"(`crmkit user add {owner}`)")
+            errors.append(_("unknown owner '{owner}'; add the user first (`crmkit "
+                            "user add {owner}`)").format(owner=owner))
         if errors:
             raise ValidationError(errors)
         opp = Opportunity(id=None, tenant_id=ctx.tenant.id, customer_id=customer.id,
@@ -228,8 +235,9 @@ def add(crm: crmkit.Crm, customer_id: int, *, title: str, amount: Any, close: An
         ctx.emit("opportunity.created", to_dict(opp), customer_id=customer.id)
         ctx.crm.activities.add(
             customer.id, kind="note",
-            subject=f"Opportunity #{new_id} '{title}' opened: {stage}, {amt:.2f}, "
-                    f"expected close {close_d}",
+            subject=_("Opportunity #{new_id} '{title}' opened: {stage}, {amt:.2f}, "
+                      "expected close {close_d}").format(
+                new_id=new_id, title=title, stage=stage, amt=amt, close_d=close_d),
             extra={"sales": {"opportunity_id": new_id, "event": "created"}})
         return opp
 
@@ -249,10 +257,12 @@ def move(crm: crmkit.Crm, opp_id: int, stage: str, *, on: dt.date | None = None,
         if stage not in s.names:
             raise _unknown_stage(stage, s)
         if before.closed_on is not None:
-            raise ValidationError(f"opportunity {opp_id} is closed ({before.stage} on "
-                                  f"{before.closed_on}); a closed opportunity cannot move")
+            raise ValidationError(_("opportunity {opp_id} is closed ({stage} on "
+                                    "{closed_on}); a closed opportunity cannot move").format(
+                opp_id=opp_id, stage=before.stage, closed_on=before.closed_on))
         if stage == before.stage:
-            raise ValidationError(f"opportunity {opp_id} is already in stage '{stage}'")
+            raise ValidationError(_("opportunity {opp_id} is already in stage "
+                                    "'{stage}'").format(opp_id=opp_id, stage=stage))
         on = on or ctx.today
         ch = ctx.crm.table("sales_stage_changes")
         last = ctx.conn.execute(select(func.max(ch.c.changed_on)).where(
@@ -262,11 +272,14 @@ def move(crm: crmkit.Crm, opp_id: int, stage: str, *, on: dt.date | None = None,
             last = dt.date.fromisoformat(last)
         errors: list[str] = []
         if on < last:
-            errors.append(f"move date {on} is before the opportunity's last change on {last}")
+            errors.append(_("move date {on} is before the opportunity's last "
+                            "change on {last}").format(on=on, last=last))
         if contract_number and stage != s.won:
-            errors.append(f"--contract-number is only for a move to '{s.won}', not '{stage}'")
+            errors.append(_("--contract-number is only for a move to '{won}', not "
+                            "'{stage}'").format(won=s.won, stage=stage))
         if reason is not None and len(reason) > TITLE_MAX:
-            errors.append(f"reason is {len(reason)} characters long; the limit is {TITLE_MAX}")
+            errors.append(_("reason is {n} characters long; the limit is "
+                            "{TITLE_MAX}").format(n=len(reason), TITLE_MAX=TITLE_MAX))
         next_d = _date(errors, "next step date", next_step)
         if errors:
             raise ValidationError(errors)
@@ -288,8 +301,9 @@ def move(crm: crmkit.Crm, opp_id: int, stage: str, *, on: dt.date | None = None,
                                        "on": on.isoformat()}, customer_id=before.customer_id)
         ctx.crm.activities.add(
             before.customer_id, kind="note", occurred_at=_at(ctx, on),
-            subject=f"Opportunity #{before.id} '{before.title}' moved from {before.stage} "
-                    f"to {stage}" + (f": {reason}" if reason else ""),
+            subject=_("Opportunity #{id} '{title}' moved from {before} to {stage}").format(
+                id=before.id, title=before.title, before=before.stage, stage=stage)
+            + (f": {reason}" if reason else ""),
             extra={"sales": {"opportunity_id": before.id, "event": "moved",
                              "from": before.stage, "to": stage}})
         if stage == s.won:

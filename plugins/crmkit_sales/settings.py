@@ -6,7 +6,10 @@ from typing import Any
 
 from attrs import field, frozen
 
+from crmkit.i18n import Domain
 from crmkit.settings import MAX_DAYS, integer
+
+_ = Domain("crmkit_sales").gettext
 
 DEFAULT_STAGES = (("lead", 10), ("qualified", 30), ("proposal", 60), ("negotiation", 80),
                   ("won", 100), ("lost", 0))
@@ -16,35 +19,40 @@ STAGE_NAME_MAX = 64
 def _stages(value: Any) -> tuple[tuple[str, int], ...]:
     """Turn ``[["lead", 10], ...]`` into a tuple of (name, probability) pairs, checked."""
     if isinstance(value, str | bytes) or not isinstance(value, list | tuple):
-        raise ValueError(f"setting stages must be a list of [name, probability] pairs, "
-                         f"got {value!r}")
+        raise ValueError(_("setting stages must be a list of [name, probability] "
+                           "pairs, got {value!r}").format(value=value))
     out: list[tuple[str, int]] = []
     for item in value:
         if (isinstance(item, str | bytes) or not isinstance(item, list | tuple)
                 or len(item) != 2):
-            raise ValueError(f"setting stages: each stage is a [name, probability] pair, "
-                             f"got {item!r}")
+            raise ValueError(_("setting stages: each stage is a [name, "
+                               "probability] pair, got {item!r}").format(item=item))
         name, prob = item
         if not isinstance(name, str) or not name.strip() or len(name) > STAGE_NAME_MAX:
-            raise ValueError(f"setting stages: stage name {name!r} must be a non-empty text "
-                             f"of at most {STAGE_NAME_MAX} characters")
+            raise ValueError(_("setting stages: stage name {name!r} must be a "
+                               "non-empty text of at most {STAGE_NAME_MAX} "
+                               "characters").format(
+                                 name=name, STAGE_NAME_MAX=STAGE_NAME_MAX))
         if isinstance(prob, bool) or not isinstance(prob, int) or not 0 <= prob <= 100:
-            raise ValueError(f"setting stages: probability of stage '{name}' must be a whole "
-                             f"number from 0 to 100, got {prob!r}")
+            raise ValueError(_("setting stages: probability of stage '{name}' must "
+                               "be a whole number from 0 to 100, got {prob!r}").format(
+                                 name=name, prob=prob))
         out.append((name.strip(), prob))
     names = [n for n, _ in out]
     dups = sorted({n for n in names if names.count(n) > 1})
     if dups:
-        raise ValueError(f"setting stages: stage name '{dups[0]}' appears more than once")
+        raise ValueError(_("setting stages: stage name '{dups}' appears more than "
+                           "once").format(dups=dups[0]))
     for p, what in ((100, "won"), (0, "lost")):
         hits = [n for n, q in out if q == p]
         if len(hits) != 1:
             raise ValueError(
-                f"setting stages must have exactly one stage with probability {p} (the "
-                f"'{what}' stage), found {len(hits)}" + (f": {', '.join(hits)}" if hits else ""))
+                _("setting stages must have exactly one stage with probability {p} "
+                  "(the '{what}' stage), found {n}").format(p=p, what=what, n=len(hits))
+                + (f": {', '.join(hits)}" if hits else ""))
     if len(out) < 3:
-        raise ValueError("setting stages needs at least one open stage besides the won "
-                         "(100) and lost (0) stages")
+        raise ValueError(_("setting stages needs at least one open stage besides "
+                           "the won (100) and lost (0) stages"))
     return tuple(out)
 
 

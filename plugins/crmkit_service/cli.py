@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from crmkit.i18n import Domain
+from crmkit.i18n import N_, Domain
 from crmkit.output import (
     Group,
     Page,
@@ -26,7 +26,7 @@ _ = Domain("crmkit_service").gettext
 
 
 def _at_option(fn: Any) -> Any:
-    return click.option("--at", metavar="DATETIME", help=_(
+    return click.option("--at", metavar="DATETIME", help=N_(
         "When it happened, e.g. 2026-11-22T10:30 (the tenant's time zone unless an "
         "offset is given; default now)."))(fn)
 
@@ -66,21 +66,21 @@ def _list(crm: Any, cases: list[Any], total: int, page: Page, as_json: bool,
           more=page.more(total, len(cases)), offset=page.next_offset, optional=(7, 6, 4))
 
 
-@click.group(cls=Group, help=_("Customer service cases: SLA deadlines, replies, "
+@click.group(cls=Group, help=N_("Customer service cases: SLA deadlines, replies, "
                                "solutions and the solution base."))
 def case() -> None:
     pass
 
 
-@case.command("add", help=_("Open a case for customer CUSTOMER_ID; prints its id."))
+@case.command("add", help=N_("Open a case for customer CUSTOMER_ID; prints its id."))
 @click.argument("customer_id", type=int)
-@click.option("--subject", required=True, metavar="S", help=_("What the customer asks."))
-@click.option("--body", metavar="B", help=_("The details."))
-@click.option("--priority", metavar="P", help=_("low, normal (default), high or urgent."))
+@click.option("--subject", required=True, metavar="S", help=N_("What the customer asks."))
+@click.option("--body", metavar="B", help=N_("The details."))
+@click.option("--priority", metavar="P", help=N_("low, normal (default), high or urgent."))
 @click.option("--channel", metavar="C",
-              help=_("phone (default), email, visit, web, wechat or other."))
-@click.option("--product", metavar="P", help=_("The product the case is about."))
-@click.option("--owner", metavar="U", help=_("Who handles it (default: the customer's "
+              help=N_("phone (default), email, visit, web, wechat or other."))
+@click.option("--product", metavar="P", help=N_("The product the case is about."))
+@click.option("--owner", metavar="U", help=N_("Who handles it (default: the customer's "
                                              "owner)."))
 @_at_option
 @json_option
@@ -94,10 +94,10 @@ def add_cmd(crm: Any, customer_id: int, subject: str, body: str | None,
                          channel=channel, product=product, owner=owner, at=at), as_json)
 
 
-@case.command("reply", help=_("Answer case ID (logged on the customer's timeline); the "
+@case.command("reply", help=N_("Answer case ID (logged on the customer's timeline); the "
                               "first reply is the case's response."))
 @click.argument("case_id", type=int, metavar="ID")
-@click.option("--body", required=True, metavar="B", help=_("What was said or written."))
+@click.option("--body", required=True, metavar="B", help=N_("What was said or written."))
 @_at_option
 @json_option
 @pass_crm
@@ -107,10 +107,10 @@ def reply_cmd(crm: Any, case_id: int, body: str, at: str | None, as_json: bool) 
     _print_case(crm, reply(crm, case_id, body=body, at=at), as_json)
 
 
-@case.command("resolve", help=_("Resolve case ID with its solution (it joins the "
+@case.command("resolve", help=N_("Resolve case ID with its solution (it joins the "
                                 "solution base)."))
 @click.argument("case_id", type=int, metavar="ID")
-@click.option("--solution", required=True, metavar="TEXT", help=_("How it was solved."))
+@click.option("--solution", required=True, metavar="TEXT", help=N_("How it was solved."))
 @_at_option
 @json_option
 @pass_crm
@@ -121,9 +121,9 @@ def resolve_cmd(crm: Any, case_id: int, solution: str, at: str | None,
     _print_case(crm, resolve(crm, case_id, solution=solution, at=at), as_json)
 
 
-@case.command("close", help=_("Close case ID, with the customer's rating."))
+@case.command("close", help=N_("Close case ID, with the customer's rating."))
 @click.argument("case_id", type=int, metavar="ID")
-@click.option("--rating", metavar="1..5", help=_("The customer's satisfaction, 1 to 5."))
+@click.option("--rating", metavar="1..5", help=N_("The customer's satisfaction, 1 to 5."))
 @_at_option
 @json_option
 @pass_crm
@@ -134,7 +134,7 @@ def close_cmd(crm: Any, case_id: int, rating: str | None, at: str | None,
     _print_case(crm, close(crm, case_id, rating=rating, at=at), as_json)
 
 
-@case.command("reopen", help=_("Open case ID again; its solution and rating are "
+@case.command("reopen", help=N_("Open case ID again; its solution and rating are "
                                "cleared."))
 @click.argument("case_id", type=int, metavar="ID")
 @json_option
@@ -145,11 +145,11 @@ def reopen_cmd(crm: Any, case_id: int, as_json: bool) -> None:
     _print_case(crm, reopen(crm, case_id), as_json)
 
 
-@case.command("list", help=_("Cases, newest first."))
-@click.option("--status", metavar="S", help=_("open, resolved or closed."))
-@click.option("--owner", metavar="U", help=_("Cases handled by this user."))
-@click.option("--customer", type=int, metavar="ID", help=_("Cases of this customer."))
-@click.option("--overdue", is_flag=True, help=_("Open cases past a deadline now."))
+@case.command("list", help=N_("Cases, newest first."))
+@click.option("--status", metavar="S", help=N_("open, resolved or closed."))
+@click.option("--owner", metavar="U", help=N_("Cases handled by this user."))
+@click.option("--customer", type=int, metavar="ID", help=N_("Cases of this customer."))
+@click.option("--overdue", is_flag=True, help=N_("Open cases past a deadline now."))
 @paging
 @json_option
 @pass_crm
@@ -162,7 +162,7 @@ def list_cmd(crm: Any, status: str | None, owner: str | None, customer: int | No
     _list(crm, cases, total, page, as_json, _("no cases"))
 
 
-@case.command("show", help=_("One case with its replies."))
+@case.command("show", help=N_("One case with its replies."))
 @click.argument("case_id", type=int, metavar="ID")
 @json_option
 @pass_crm
@@ -196,7 +196,7 @@ def show_cmd(crm: Any, case_id: int, as_json: bool) -> None:
            title=_("case {id}").format(id=c["id"]))
 
 
-@case.command("search", help=_("The solution base: resolved and closed cases whose "
+@case.command("search", help=N_("The solution base: resolved and closed cases whose "
                                "subject or solution contains TEXT, newest first."))
 @click.argument("text")
 @paging
@@ -216,12 +216,12 @@ def search_cmd(crm: Any, text: str, as_json: bool, page: Page) -> None:
           offset=page.next_offset, optional=(1, 2))
 
 
-@case.command("stats", help=_(
+@case.command("stats", help=N_(
     "Per owner of the cases opened in the period: opened, resolved, open, median "
     "resolution hours, SLA met shares and the average rating, as of --to."))
-@click.option("--from", "frm", metavar="D", help=_("First day (default: the 1st of "
+@click.option("--from", "frm", metavar="D", help=N_("First day (default: the 1st of "
                                                    "--to's month)."))
-@click.option("--to", metavar="D", help=_("Last day (default today)."))
+@click.option("--to", metavar="D", help=N_("Last day (default today)."))
 @json_option
 @pass_crm
 def stats_cmd(crm: Any, frm: str | None, to: str | None, as_json: bool) -> None:

@@ -35,8 +35,11 @@ class WebhookSettings:
 
     def __attrs_post_init__(self) -> None:
         if self.lease_seconds <= self.timeout_seconds + 1:
-            raise ValueError(f"setting lease_seconds ({self.lease_seconds:g}) must exceed "
-                             f"timeout_seconds ({self.timeout_seconds:g}) by more than 1")
+            raise ValueError(_("setting lease_seconds ({lease_seconds:g}) must "
+                               "exceed timeout_seconds ({timeout_seconds:g}) by "
+                               "more than 1").format(
+                                 lease_seconds=self.lease_seconds,
+                                 timeout_seconds=self.timeout_seconds))
 
 
 PLUGIN = crmkit.PluginSpec(

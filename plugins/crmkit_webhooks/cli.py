@@ -38,7 +38,8 @@ def add_cmd(crm: Any, url: str, events: tuple[str, ...], secret: str | None,
         return
     click.echo(ep["id"])
     if generated:
-        click.echo(f"signing secret (shown only now, store it): {ep['secret']}", err=True)
+        click.echo(_("signing secret (shown only now, store it): {secret}").format(
+                       secret=ep['secret']), err=True)
 
 
 @webhooks.command("list")
@@ -68,7 +69,7 @@ def remove_cmd(crm: Any, id_: int) -> None:
     from .endpoints import Webhooks
 
     Webhooks(crm).remove(id_)
-    click.echo(f"removed webhook {id_}")
+    click.echo(_("removed webhook {id}").format(id=id_))
 
 
 @webhooks.command("deliver")

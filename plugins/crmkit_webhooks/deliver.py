@@ -332,8 +332,11 @@ class Deliverer:
                 max_seconds, int | float) or not 0 < max_seconds <= MAX_RUN_SECONDS):
             from crmkit import ValidationError
 
-            raise ValidationError(f"--max-seconds must be a number greater than 0 and at "
-                                  f"most {MAX_RUN_SECONDS}, got {str(max_seconds)[:80]}")
+            raise ValidationError(_("--max-seconds must be a number greater than 0 "
+                                    "and at most {MAX_RUN_SECONDS}, got "
+                                    "{max_seconds}").format(
+                                      MAX_RUN_SECONDS=MAX_RUN_SECONDS,
+                                      max_seconds=str(max_seconds)[:80]))
         settings = self.crm.plugins.settings("webhooks")
         report = DeliveryReport()
         started = self.clock()

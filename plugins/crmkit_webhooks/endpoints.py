@@ -10,6 +10,9 @@ from typing import Any
 from sqlalchemy import exists, func, select
 
 import crmkit
+from crmkit.i18n import Domain
+
+_ = Domain("crmkit_webhooks").gettext
 
 _ = crmkit.i18n.Domain("crmkit_webhooks").gettext
 
@@ -69,14 +72,16 @@ class Webhooks:
         patterns = list(dict.fromkeys(events or ["*"]))
         errors = []
         if not re.match(r"^https?://[^\s/]+", url):
-            errors.append(f"invalid webhook URL '{url}'; expected http://... or https://...")
+            errors.append(_("invalid webhook URL '{url}'; expected http://... or "
+                            "https://...").format(url=url))
         elif len(url) > 2000:
-            errors.append(f"webhook URL is {len(url)} characters long; the limit is 2000")
+            errors.append(_("webhook URL is {n} characters long; the limit is 2000").format(
+                              n=len(url)))
         errors += [f"invalid event pattern '{p}'; use letters, digits, '.', '_', '-' and "
                    f"the wildcards '*' and '?'" for p in patterns if not PATTERN.match(p)]
         if secret is not None and not 8 <= len(secret) <= 200:
-            errors.append(f"webhook secret must be 8 to 200 characters long, got "
-                          f"{len(secret)}")
+            errors.append(_("webhook secret must be 8 to 200 characters long, got "
+                            "{n}").format(n=len(secret)))
         if errors:
             raise crmkit.ValidationError(errors)
         generated = secret is None
@@ -117,7 +122,7 @@ class Webhooks:
             row = ctx.conn.execute(select(t).where(t.c.tenant_id == ctx.tenant.id,
                                                    t.c.id == id_)).first()
             if row is None:
-                raise crmkit.NotFound(f"webhook {id_} not found")
+                raise crmkit.NotFound(_("webhook {id} not found").format(id=id_))
             ctx.conn.execute(d.delete().where(d.c.tenant_id == ctx.tenant.id,
                                               d.c.endpoint_id == id_))
             ctx.conn.execute(t.delete().where(t.c.id == id_))
