@@ -10,6 +10,7 @@ Fixtures:
   unreachable server are deselected, with one header line saying why, or fail the run
   when ``CRMKIT_TEST_REQUIRE_ALL=1`` (as in CI). PostgreSQL gets a schema per test, MariaDB
   a database per test, SQLite a file in ``tmp_path``.
+  ``@pytest.mark.backends("sqlite")`` limits a test to some of them (say why beside it).
 * ``crm_factory(enable=(), plugins=(), user="admin", tenant="default")`` - an initialised
   Crm on that database with plugins enabled.
 * ``crm`` - ``crm_factory()``.
@@ -19,9 +20,11 @@ Fixtures:
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
+import re
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -99,9 +102,19 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         items[:] = keep
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "backends(*names): run this database test only on these of the chosen "
+        "backends (e.g. \"sqlite\"); give the reason in a comment beside it")
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "crm_db_url" in metafunc.fixturenames:
-        metafunc.parametrize("crm_db_url", _backends(), indirect=True)
+        chosen = _backends()
+        only = metafunc.definition.get_closest_marker("backends")
+        if only is not None:
+            chosen = [b for b in chosen if b in only.args]
+        metafunc.parametrize("crm_db_url", chosen, indirect=True)
 
 
 @pytest.fixture
@@ -127,46 +140,106 @@ def crm_db_url(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]:
         from crmkit.storage import display_url
 
         pytest.skip(f"{backend} not reachable at {display_url(_server_url(backend))}: {why}")
-    from sqlalchemy import create_engine, text
-
-    name = "crmkit_t_" + uuid.uuid4().hex[:12]
-    server = create_engine(_server_url(backend), isolation_level="AUTOCOMMIT")
-    base = _server_url(backend)
-    with server.connect() as conn:
-        if backend == "postgresql":
-            conn.execute(text(f"CREATE SCHEMA {name}"))
-            url = f"{base}?options=-csearch_path%3D{name}"
-        else:
-            conn.execute(text(f"CREATE DATABASE {name} CHARACTER SET utf8mb4"))
-            url = base.rsplit("/", 1)[0] + f"/{name}?charset=utf8mb4"
-    try:
+    with _server_database(backend, request.getfixturevalue("crm_servers")) as url:
         yield url
-    finally:
-        with server.connect() as conn:
+
+
+class Servers:
+    """Connections to the database servers for making and dropping test databases: one
+    AUTOCOMMIT engine per backend, and a thread that drops finished tests' databases
+    while the next test runs (``wait()`` joins it and raises what failed)."""
+
+    def __init__(self, *, background: bool = True):
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.engines: dict[str, Any] = {}
+        self.pool = ThreadPoolExecutor(1, "crmkit-drop") if background else None
+        self.pending: list[Any] = []
+
+    def engine(self, backend: str) -> Any:
+        from sqlalchemy import create_engine
+
+        if backend not in self.engines:
+            self.engines[backend] = create_engine(_server_url(backend),
+                                                  isolation_level="AUTOCOMMIT")
+        return self.engines[backend]
+
+    def create(self, backend: str) -> str:
+        from sqlalchemy import text
+
+        name = "crmkit_t_" + uuid.uuid4().hex[:12]
+        base = _server_url(backend)
+        with self.engine(backend).connect() as conn:
             if backend == "postgresql":
-                conn.execute(text(f"DROP SCHEMA {name} CASCADE"))
+                conn.execute(text(f"CREATE SCHEMA {name}"))
+                return f"{base}?options=-csearch_path%3D{name}"
+            conn.execute(text(f"CREATE DATABASE {name} CHARACTER SET utf8mb4"))
+            return base.rsplit("/", 1)[0] + f"/{name}?charset=utf8mb4"
+
+    def _drop(self, backend: str, url: str) -> None:
+        from sqlalchemy import text
+
+        with self.engine(backend).connect() as conn:
+            if backend == "postgresql":
+                conn.execute(text(f"DROP SCHEMA {url.rsplit('%3D', 1)[1]} CASCADE"))
             else:
-                conn.execute(text(f"DROP DATABASE {name}"))
-        server.dispose()
+                conn.execute(text(f"DROP DATABASE {url.rsplit('/', 1)[1].split('?')[0]}"))
+
+    def drop(self, backend: str, url: str) -> None:
+        if self.pool is None:
+            self._drop(backend, url)
+        else:
+            self.pending = [f for f in self.pending if not f.done() or f.result()]
+            self.pending.append(self.pool.submit(self._drop, backend, url))
+
+    def wait(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True)
+            for f in self.pending:
+                f.result()
+        for engine in self.engines.values():
+            engine.dispose()
 
 
 @pytest.fixture(scope="session")
-def crm_sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Callable[[bool], str]:
+def crm_servers() -> Iterator[Servers]:
+    """The :class:`Servers` of this session (of this xdist worker)."""
+    servers = Servers()
+    yield servers
+    servers.wait()
+
+
+@contextlib.contextmanager
+def _server_database(backend: str, servers: Servers | None = None) -> Iterator[str]:
+    """A new empty schema (PostgreSQL) or database (MariaDB), dropped afterwards."""
+    own = servers is None
+    srv = Servers(background=False) if servers is None else servers
+    url = srv.create(backend)
+    try:
+        yield url
+    finally:
+        srv.drop(backend, url)
+        if own:
+            srv.wait()
+
+
+@pytest.fixture(scope="session")
+def crm_sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., str]:
     """SQLite files initialised once per session (``crm.init()``: crmkit's core; a
-    plugin's tables come when a test enables it), one per plugin discovery setting;
-    tests start from a copy."""
+    plugin's tables come when a test enables it), one per plugin discovery setting and
+    table prefix; tests start from a copy."""
     import crmkit
 
-    made: dict[bool, str] = {}
+    made: dict[tuple[bool, str], str] = {}
 
-    def template(discover: bool) -> str:
-        if discover not in made:
+    def template(discover: bool, prefix: str = "crm_") -> str:
+        if (discover, prefix) not in made:
             path = tmp_path_factory.mktemp("crmkit-template") / "template.db"
-            crm = crmkit.open(f"sqlite:///{path}", discover=discover)
+            crm = crmkit.open(f"sqlite:///{path}", discover=discover, prefix=prefix)
             crm.init()
             crm.close()
-            made[discover] = str(path)
-        return made[discover]
+            made[discover, prefix] = str(path)
+        return made[discover, prefix]
 
     return template
 
@@ -181,14 +254,116 @@ def _copy_sqlite(src: str, url: str) -> None:
         a.backup(b)
 
 
+# statements that change nothing: not recorded for replay
+_READS = re.compile(r"\s*(SELECT|SHOW|DESCRIBE|EXPLAIN)\b", re.IGNORECASE)
+Script = list[tuple[str, Any]]
+
+
+@pytest.fixture(scope="session")
+def crm_server_template() -> Callable[..., Script]:
+    """What ``crm.init()`` writes on PostgreSQL or MariaDB, recorded once per session
+    (per xdist worker), per backend, plugin discovery setting and table prefix: it runs
+    the real Alembic migrations on a scratch schema/database and keeps every statement
+    that is not a read, exactly as the driver received it (DDL, the version rows, the
+    tenant ``default`` and its ``admin``). ``crm_factory`` replays that script into a
+    test's fresh database instead of migrating it again: the same statements in the same
+    order on an empty schema build the same database, in a fraction of Alembic's time.
+    ``tests/test_testing_template.py`` compares a replayed database with a migrated one."""
+    from sqlalchemy import event
+
+    import crmkit
+
+    made: dict[tuple[str, bool, str], Script] = {}
+
+    def template(backend: str, discover: bool, prefix: str = "crm_") -> Script:
+        key = (backend, discover, prefix)
+        if key not in made:
+            script: Script = []
+
+            def record(conn: Any, cursor: Any, statement: str, parameters: Any,
+                       context: Any, executemany: bool) -> None:
+                if not _READS.match(statement):
+                    script.append((statement, parameters if parameters else None))
+
+            with _server_database(backend) as url:
+                crm = crmkit.open(url, discover=discover, prefix=prefix)
+                event.listen(crm.engine, "after_cursor_execute", record)
+                crm.init()
+                if backend == "mariadb":
+                    # every DDL statement commits on MariaDB (tens of ms each): replay
+                    # the migrated tables instead, one CREATE TABLE each, and their rows
+                    script = _dump_mariadb(crm)
+                crm.close()
+                name = url.rsplit("/", 1)[1].split("?")[0] if backend == "mariadb" else \
+                    url.rsplit("%3D", 1)[1]
+            for statement, parameters in script:
+                # a statement naming the scratch schema would build into the wrong one
+                if name in statement or name in repr(parameters):
+                    raise RuntimeError(f"crm.init() named its schema {name}: {statement!r}")
+            made[key] = script
+        return made[key]
+
+    return template
+
+
+def _dump_mariadb(crm: Any) -> Script:
+    """The migrated database as MariaDB itself describes it: ``SHOW CREATE TABLE`` of each
+    table (created with foreign key checks off, so in any order; ``AUTO_INCREMENT``
+    counters included), then an ``INSERT`` of each row."""
+    from sqlalchemy import text
+
+    with crm.engine.connect() as conn:
+        names = [r[0] for r in conn.execute(text("SHOW FULL TABLES"))
+                 if r[1] == "BASE TABLE"]
+        script: Script = [("SET FOREIGN_KEY_CHECKS=0", None)]
+        script += [(conn.execute(text(f"SHOW CREATE TABLE `{n}`")).one()[1], None)
+                   for n in names]
+        script.append(("SET FOREIGN_KEY_CHECKS=1", None))
+        for n in names:
+            result = conn.exec_driver_sql(f"SELECT * FROM `{n}`")
+            cols = list(result.keys())
+            rows = [dict(zip(cols, r, strict=True)) for r in result]
+            if rows:
+                script.append((f"INSERT INTO `{n}` ({', '.join(f'`{c}`' for c in cols)}) "
+                               f"VALUES ({', '.join(f'%({c})s' for c in cols)})", rows))
+    return script
+
+
+def _replay(crm: Any, script: Script) -> None:
+    """Run a recorded ``crm.init()`` on this (empty) database, in one transaction;
+    consecutive statements without parameters go to PostgreSQL in one round trip."""
+    pg = crm.engine.dialect.name == "postgresql"
+    with crm.engine.begin() as conn:
+        batch: list[str] = []
+        for statement, parameters in [*script, ("", None)]:
+            if pg and parameters is None and statement:
+                batch.append(statement)
+                continue
+            if batch:
+                conn.exec_driver_sql(";\n".join(batch))
+                batch = []
+            if statement:
+                conn.exec_driver_sql(statement, parameters)
+
+
+def _is_empty(crm: Any) -> bool:
+    from sqlalchemy import inspect
+
+    return not inspect(crm.engine).get_table_names()
+
+
 @pytest.fixture
-def crm_factory(crm_db_url: str, today: dt.date,
-                crm_sqlite_template: Callable[[bool], str]) -> Iterator[Callable[..., Any]]:
+def crm_factory(crm_db_url: str, today: dt.date, crm_sqlite_template: Callable[..., str],
+                crm_server_template: Callable[..., Script]) -> Iterator[Callable[..., Any]]:
     """Open initialised Crm instances on this test's database (``init=False`` for an
-    empty one)."""
+    empty one). The first initialisation of the test's database is a copy of one made
+    once per session (SQLite: a file copy; servers: a replay of the statements
+    ``crm.init()`` ran, see ``crm_server_template``); later ones run ``crm.init()``."""
     import crmkit
 
     opened: list[Any] = []
+    backend = crm_db_url.split(":", 1)[0].split("+", 1)[0]
+    fresh = [True]
 
     def make(*, enable: tuple[str, ...] | list[str] = (), plugins: Any = (),
              user: str = "admin", tenant: str = "default", day: dt.date | None = None,
@@ -197,12 +372,20 @@ def crm_factory(crm_db_url: str, today: dt.date,
                           plugins=plugins, **kw)
         opened.append(crm)
         if init:
-            if crm_db_url.startswith("sqlite:///") and not os.path.exists(
+            # only plugin discovery and the table prefix shape what crm.init() writes on
+            # a fresh database (it migrates the core; no plugin is in use yet)
+            copyable = fresh[0] and set(kw) <= {"discover", "prefix"}
+            discover, prefix = kw.get("discover", True), kw.get("prefix", "crm_")
+            if copyable and backend == "sqlite" and not os.path.exists(
                     crm_db_url.split("sqlite:///", 1)[1]):
-                # a copy of a database already initialised with the same plugin discovery
-                _copy_sqlite(crm_sqlite_template(kw.get("discover", True)), crm_db_url)
+                _copy_sqlite(crm_sqlite_template(discover, prefix), crm_db_url)
+            elif copyable and backend in ("postgresql", "mysql") and _is_empty(crm):
+                _replay(crm, crm_server_template(
+                    "postgresql" if backend == "postgresql" else "mariadb", discover,
+                    prefix))
             else:
                 crm.using(user="admin", tenant="default").init()
+            fresh[0] = False
         if enable:
             crm.plugins.enable(*enable)
         return crm

@@ -33,10 +33,9 @@ def test_the_guide_says_how_to_install_it():
     assert text.index("## Install") < text.index("```python")
 
 
+@pytest.mark.backends("postgresql")  # the guide's snippets are written for PostgreSQL
 def test_the_snippets_run_as_written_on_a_fresh_postgresql_database(crm_db_url, tmp_path,
                                                                     monkeypatch):
-    if not crm_db_url.startswith("postgresql"):
-        pytest.skip("the guide's snippets are written for PostgreSQL")
     monkeypatch.chdir(tmp_path)  # the sqlite:///a.db of "No global state"
     snippets = _snippets()
     assert len(snippets) >= 6 and all(URL in code for _, code in snippets[:2])

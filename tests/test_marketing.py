@@ -328,9 +328,8 @@ def test_crm_addhooks_declares_crm_campaign_revenue(mk):
     assert hc.spec is not None and hc.spec.opts.get("firstresult") is True
 
 
+@pytest.mark.backends("sqlite")  # the demo's data does not depend on the backend; sqlite is enough
 def test_crm_demo_adds_three_campaigns(cli, crm_db_url):
-    if not crm_db_url.startswith("sqlite"):
-        pytest.skip("the demo's data does not depend on the backend; sqlite is enough")
     assert cli("demo").exit_code == 0
     rows = cli("campaign", "report", "--json").json
     assert [r["channel"] for r in rows] == ["exhibition", "wechat", "phone"]

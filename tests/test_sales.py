@@ -210,9 +210,8 @@ def test_disabled_plugin_says_how_to_enable(crm, cli):
     assert r.exit_code == 1 and "crmkit plugins enable sales" in r.stderr
 
 
+@pytest.mark.backends("sqlite")  # the demo's data does not depend on the backend; sqlite is enough
 def test_demo_shows_a_pipeline(cli, crm_db_url):
-    if not crm_db_url.startswith("sqlite"):
-        pytest.skip("the demo's data does not depend on the backend; sqlite is enough")
     assert cli("demo").exit_code == 0
     rows = cli("sales", "list", "--json").json
     stages = {r["stage"] for r in rows}

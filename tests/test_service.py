@@ -265,9 +265,8 @@ def test_search_agrees_with_python_substring_search(crm):
         assert ({k.id for k in found}, total) == (expected, len(expected)), term
 
 
+@pytest.mark.backends("sqlite")  # the bigram index is SQLite's
 def test_search_uses_the_bigram_index_on_sqlite(crm):
-    if crm.engine.dialect.name != "sqlite":
-        pytest.skip("the bigram index is SQLite's")
     c = crm.customers.add(name="Acme", owner="li")
     k = svc.add(crm, c.id, subject="客户要求退货并退款")
     svc.resolve(crm, k.id, solution="ok")
@@ -616,9 +615,8 @@ def test_crm_cli_case_group_has_every_command(cli, crm):
         assert name in r.stdout
 
 
+@pytest.mark.backends("sqlite")  # the demo's data does not depend on the backend; sqlite is enough
 def test_crm_demo_adds_cases_with_solutions_and_overdue_ones(cli, crm_db_url):
-    if not crm_db_url.startswith("sqlite"):
-        pytest.skip("the demo's data does not depend on the backend; sqlite is enough")
     assert cli("demo").exit_code == 0
     cases = cli("case", "list", "--json").json
     assert [c["status"] for c in cases].count("closed") == 2 and len(cases) == 6

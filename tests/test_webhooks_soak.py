@@ -19,10 +19,9 @@ from test_webhooks import Clock, Receiver, webhooks_api
 N = 10_000
 
 
+@pytest.mark.backends("sqlite")  # soak test runs on SQLite only (slow on the servers)
 def test_soak_10000_events_with_30_percent_failures(crm_factory):
     crm = crm_factory(enable=("webhooks",))
-    if crm.engine.dialect.name != "sqlite":
-        pytest.skip("soak test runs on SQLite only (slow on the servers)")
     Webhooks, Deliverer = webhooks_api()
     receiver = Receiver()
     try:
