@@ -1,7 +1,7 @@
 """Core benchmarks (issue 2), each a ratio against a raw baseline in the same run.
 
-(a) lifecycle-hook dispatch through crmkit's cached per-tenant caller (pluggy's public
-    ``subset_hook_caller``, built once per set of enabled plugins) vs a bare pluggy hook
+(a) lifecycle-hook dispatch through crmkit's cached per-tenant caller (a pluggy plugin
+    manager holding just the enabled plugins, built once per set) vs a bare pluggy hook
     call with the same implementations (target <= 1.5x): once with every plugin
     enabled, once with two of three plugins enabled (the subset path);
 (b) ``customers.add_many`` of 100,000 customers into a SQLite file with two plugins'
@@ -51,8 +51,8 @@ def bench_dispatch(n: int) -> None:
     from crmkit.plugins import PluginHost
 
     c = crmkit.Customer(id=1, tenant_id=1, name="x")
-    # every installed plugin enabled / two of three enabled (the third is removed by
-    # subset_hook_caller); the bare baseline has exactly the enabled ones registered
+    # every installed plugin enabled / two of three enabled (the third is not in the
+    # tenant's plugin manager); the bare baseline has exactly the enabled ones registered
     for label, installed, enabled in (("all enabled", ("p1", "p2"), ("p1", "p2")),
                                       ("2 of 3 enabled", ("p1", "p2", "p3"), ("p1", "p2"))):
         host = PluginHost([Plugin(n_) for n_ in installed], discover=False)

@@ -1,7 +1,7 @@
 """The plugin kernel (issue 11, items 5 and 6).
 
-Item 6: hooks are dispatched through pluggy's public API only (``subset_hook_caller``,
-built once per set of enabled plugins and kept by the instance), and pluggy is pinned
+Item 6: hooks are dispatched through pluggy's public API only (a plugin manager of the
+enabled plugins, built once per set and kept by the instance), and pluggy is pinned
 below its next major version.
 
 Item 5: a plugin raising in an extension hook (``crm_tables``, ``crm_cli``,
