@@ -12,7 +12,9 @@ import datetime as dt
 from typing import Any
 
 import pytest
+from sqlalchemy import or_, select
 
+import crmkit
 from crmkit.errors import NotFound, PermissionDenied, ValidationError
 from tests.plugins.recorder import Recorder
 from tests.plugins.trust import counts
@@ -403,3 +405,48 @@ def test_an_invalid_external_id_is_refused_before_the_database_sees_it(crm):
     assert crm.customers.check(name="x", external_id="\x00") == [
         "customer external_id contains a NUL character"]
     assert counts(crm) == before
+
+
+
+class _Confidential:
+    """A third-party plugin: timeline entries whose subject starts with "[hr]", and
+    their change-feed rows, are for admins only."""
+
+    PLUGIN = crmkit.PluginSpec(name="confidential", version="1.0", description="test plugin")
+
+    @crmkit.hookimpl
+    def crm_activity_scope(self, ctx: Any, user: Any, activities: Any) -> Any:
+        return None if user.role == "admin" else ~activities.c.subject.like("[hr]%")
+
+    @crmkit.hookimpl
+    def crm_change_scope(self, ctx: Any, user: Any, audit: Any) -> Any:
+        if user.role == "admin":
+            return None
+        a = ctx.crm.table("activities")
+        hidden = select(a.c.id).where(a.c.tenant_id == ctx.tenant.id,
+                                      a.c.subject.like("[hr]%"))
+        return or_(audit.c.table_name != "activity", audit.c.row_id.not_in(hidden))
+
+
+def _confidential_crm(crm_factory: Any) -> tuple[Any, Any, int, int]:
+    crm = crm_factory(plugins=[_Confidential()], enable=("confidential",))
+    crm.users.add("boss", role="manager")
+    c = crm.customers.add(name="Acme", owner="boss")
+    hr = crm.activities.add(c.id, kind="note", subject="[hr] salary talk")
+    ok = crm.activities.add(c.id, kind="note", subject="call back")
+    return crm, crm.using(user="boss"), hr.id, ok.id
+
+
+def test_crm_activity_scope_of_a_third_party_plugin_hides_timeline_entries(crm_factory):
+    crm, boss, hr, ok = _confidential_crm(crm_factory)
+    assert {a.id for a in crm.activities.list()} == {hr, ok}   # the admin: no limit
+    assert [a.id for a in boss.activities.list()] == [ok]
+    with pytest.raises(PermissionDenied, match=f"may not view activity {hr}"):
+        boss.activities.get(hr)  # names only what was asked for
+
+
+def test_crm_change_scope_of_a_third_party_plugin_hides_feed_rows(crm_factory):
+    crm, boss, hr, ok = _confidential_crm(crm_factory)
+    rows = {(ch["table"], ch["id"]) for ch in boss.changes()}
+    assert ("activity", ok) in rows and ("activity", hr) not in rows
+    assert ("activity", hr) in {(ch["table"], ch["id"]) for ch in crm.changes()}
