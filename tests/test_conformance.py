@@ -7,6 +7,7 @@ import json
 import sys
 import textwrap
 from importlib.metadata import entry_points
+from pathlib import Path
 
 import pytest
 
@@ -285,6 +286,21 @@ def test_plugins_check_command_on_the_installed_plugins():
     assert res.exit_code == 0
     names = {r["plugin"] for r in rows}
     assert {"permissions", "terminal", *FIRST_PARTY} <= names
+
+
+def test_first_party_plugins_have_a_test_named_after_every_hook_they_implement():
+    """The check offered to plugin authors (`plugins check --tests`), held by the
+    first-party plugins themselves against this folder."""
+    from click.testing import CliRunner
+
+    from crmkit.cli import cli
+
+    tests = str(Path(__file__).resolve().parent)
+    res = CliRunner().invoke(cli, ["plugins", "check", *FIRST_PARTY, "--tests", tests,
+                                   "--json"])
+    rows = json.loads(res.stdout)
+    assert {r["plugin"]: r["problems"] for r in rows if r["problems"]} == {}
+    assert res.exit_code == 0 and {r["plugin"] for r in rows} == set(FIRST_PARTY)
 
 
 TWO_HOOKS = '''

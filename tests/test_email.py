@@ -98,7 +98,7 @@ def sample(crm: Any) -> dict[str, Any]:
     return {"sh": sh, "bj": bj}
 
 
-def test_one_digest_per_owner_in_chinese_and_nothing_twice(crm_factory, inbox):
+def test_crm_deliver_one_digest_per_owner_in_chinese_and_nothing_twice(crm_factory, inbox):
     crm = setup(crm_factory, inbox.port)
     sample(crm)
     delivered, already = crm.reminders.send()

@@ -317,3 +317,64 @@ def test_webhooks_plugin_is_conformant():
     from crmkit.testing import assert_conformant
 
     assert_conformant("crmkit_webhooks")
+
+
+# One test per lifecycle hook the plugin implements: each change leaves its event in the
+# outbox, with the record as payload (and `changes` for updates), in the change's
+# transaction; without the plugin enabled there is none.
+
+@pytest.fixture
+def hooked(crm_factory):
+    crm = crm_factory(enable=("webhooks",))
+    return crm, crm.customers.add(name="上海大众")
+
+
+def _events(crm, event):
+    from crmkit.testing import emitted_events
+
+    return emitted_events(crm, event)
+
+
+def test_crm_customer_created_emits_customer_created(hooked):
+    crm, c = hooked
+    [e] = _events(crm, "customer.created")
+    assert (e["customer_id"], e["payload"]["name"]) == (c.id, "上海大众")
+    crm.plugins.disable("webhooks")
+    crm.customers.add(name="B")
+    assert len(_events(crm, "customer.created")) == 1  # disabled: no event
+
+
+def test_crm_customer_updated_emits_the_changes(hooked):
+    crm, c = hooked
+    crm.customers.update(c.id, phone="021-1234")
+    [e] = _events(crm, "customer.updated")
+    assert e["customer_id"] == c.id and e["payload"]["phone"] == "021-1234"
+    assert "phone" in e["payload"]["changes"]
+
+
+def test_crm_customer_archived_emits_customer_archived(hooked):
+    crm, c = hooked
+    crm.customers.archive(c.id)
+    assert [e["customer_id"] for e in _events(crm, "customer.archived")] == [c.id]
+
+
+def test_crm_activity_logged_and_crm_activity_updated_emit_their_events(hooked):
+    crm, c = hooked
+    a = crm.activities.add(c.id, kind="call", subject="回访")
+    crm.activities.update(a.id, subject="回访 2")
+    [logged] = _events(crm, "activity.logged")
+    [updated] = _events(crm, "activity.updated")
+    assert (logged["customer_id"], logged["payload"]["subject"]) == (c.id, "回访")
+    assert updated["payload"]["subject"] == "回访 2" and "subject" in updated["payload"][
+        "changes"]
+
+
+def test_crm_document_created_and_crm_document_updated_emit_their_events(hooked):
+    crm, c = hooked
+    d = crm.documents.add(c.id, kind="invoice", number="INV-1", amount="100.00",
+                          issued_on="2026-11-01")
+    crm.documents.set_status(d.id, "void")
+    [created] = _events(crm, "document.created")
+    [updated] = _events(crm, "document.updated")
+    assert (created["payload"]["number"], created["payload"]["amount"]) == ("INV-1", "100.00")
+    assert updated["payload"]["status"] == "void"
