@@ -36,7 +36,10 @@ def test_tables_fit_80_columns_and_chinese_names_stay_whole(demo):
     for args in (("reminders",), ("receivables", "aging"), ("customer", "show", "1"),
                  ("customer", "show", "4"), ("today",), ("receivables", "open"),
                  ("customer", "list"), ("doc", "list"), ("activity", "list"),
-                 ("grading", "show"), ("sales", "list")):
+                 ("grading", "show"), ("sales", "list"), ("doc", "show", "1"),
+                 ("case", "list"), ("case", "stats"), ("campaign", "list"),
+                 ("campaign", "report"), ("insights", "profit"), ("insights", "cohorts"),
+                 ("insights", "cross-sell"), ("product", "list"), ("jobs", "list")):
         for env in ({"COLUMNS": "80"}, {"COLUMNS": None}):  # a pipe without COLUMNS: 80
             r = cli(*args, env=env)
             assert r.exit_code == 0, (args, r)

@@ -11,6 +11,7 @@ from ..output import (
     Group,
     Page,
     amount,
+    echo,
     json_option,
     paging,
     parse_date,
@@ -99,16 +100,17 @@ def doc_show(crm: Any, document_id: int, as_json: bool) -> None:
     if as_json:
         return print_json(d)
     customer = crm.customers.names([d.customer_id]).get(d.customer_id, d.customer_id)
-    parts = [_("{kind} {number} (document {id})").format(kind=d.kind, number=d.number,
-                                                          id=d.id),
-             _("customer {name} ({id})").format(name=customer, id=d.customer_id),
-             f"{amount(d.amount)} {d.currency}", *_in_base(crm, d), d.status,
+    # two lines (who, then what and when), each wrapped at the terminal's width
+    echo(", ".join([_("{kind} {number} (document {id})").format(
+        kind=d.kind, number=d.number, id=d.id),
+        _("customer {name} ({id})").format(name=customer, id=d.customer_id)]))
+    parts = [f"{amount(d.amount)} {d.currency}", *_in_base(crm, d), d.status,
              _("issued {day}").format(day=d.issued_on)]
     if d.due_on:
         parts.append(_("due {day}").format(day=d.due_on))
     if d.applies_to:
         parts.append(_("applies to {number}").format(number=d.applies_to))
-    click.echo(", ".join(parts))
+    echo(", ".join(parts))
     if d.lines:
         table([(ln.product, ln.quantity, ln.unit_price, ln.total) for ln in d.lines],
               [_("product"), _("quantity"), _("unit price"), _("total")])
