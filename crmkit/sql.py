@@ -8,14 +8,16 @@
 * ``page(stmt, limit, offset)`` - ``LIMIT``/``OFFSET`` (``limit`` None: every row).
 * ``stream(conn, stmt)`` - the rows of a statement as they are read.
 * ``count(conn, stmt)`` - how many rows a statement would give.
+* ``median(conn, value, where, group=..., tie=...)`` - the median of a column, per group.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Date, Integer, String, func, select, type_coerce
+from sqlalchemy import Date, Integer, String, func, null, select, type_coerce
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
@@ -154,3 +156,26 @@ def count(conn: Any, stmt: Any) -> int:
     """How many rows ``stmt`` (without its ``ORDER BY``) gives, counted by the database."""
     sub = stmt.order_by(None).limit(None).offset(None).subquery()
     return int(conn.execute(select(func.count()).select_from(sub)).scalar_one())
+
+
+def median(conn: Any, value: Any, where: list[Any], *, group: Any = None,
+           tie: Any = None) -> dict[Any, Decimal]:
+    """The median of the integer column ``value`` over the rows matching ``where``, per
+    value of ``group`` (or for all, under the key None); an even count gives the mean
+    of the two middle values. ``tie`` orders equal values (a unique column keeps the
+    answer stable). ``ROW_NUMBER()`` and ``COUNT(*)`` keep the middle row or two with
+    integer arithmetic only (``2 * rn`` between ``n`` and ``n + 2``), so SQLite,
+    PostgreSQL and MariaDB agree; the database sums them and Python divides."""
+    part = {"partition_by": group} if group is not None else {}
+    order = (value,) if tie is None else (value, tie)
+    key = group if group is not None else null()
+    ranked = (select(key.label("g"), value.label("v"),
+                     func.row_number().over(order_by=order, **part).label("rn"),
+                     func.count().over(**part).label("n"))
+              .where(*where).subquery("ranked"))
+    mid = (select((ranked.c.g if group is not None else null()).label("g"),
+                  func.sum(ranked.c.v).label("total"), func.count().label("k"))
+           .where(2 * ranked.c.rn >= ranked.c.n, 2 * ranked.c.rn <= ranked.c.n + 2))
+    if group is not None:
+        mid = mid.group_by(ranked.c.g)
+    return {r.g: Decimal(int(r.total)) / int(r.k) for r in conn.execute(mid) if r.k}

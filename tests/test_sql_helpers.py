@@ -1,9 +1,10 @@
 import datetime as dt
+from decimal import Decimal
 
 from sqlalchemy import Column, Date, Integer, MetaData, Table, func, literal, select
 
 from crmkit import storage
-from crmkit.sql import add_days, day_of, days_between, money, year_month
+from crmkit.sql import add_days, day_of, days_between, median, money, year_month
 
 
 def test_date_helpers_agree_on_every_backend(crm_db_url):
@@ -28,3 +29,21 @@ def test_date_helpers_agree_on_every_backend(crm_db_url):
     assert [r[2] for r in rows] == ["2026-02", "2025-12"]
     assert str(total) == "10.15"
     assert dt.date.fromisoformat(str(day)[:10]) == dt.date(2026, 3, 1)
+
+
+def test_median_per_group_and_overall(crm_db_url):
+    engine = storage.create_engine(crm_db_url)
+    md = MetaData()
+    t = Table("m", md, Column("id", Integer, primary_key=True), Column("g", Integer),
+              Column("v", Integer))
+    md.create_all(engine)
+    with engine.begin() as conn:
+        conn.execute(t.insert(), [{"g": 1, "v": v} for v in (9, 1, 5)]
+                     + [{"g": 2, "v": v} for v in (4, 1, 7, 2)])
+        by = median(conn, t.c.v, [], group=t.c.g, tie=t.c.id)
+        every = median(conn, t.c.v, [t.c.v > 1])
+    engine.dispose()
+    # g=1: 1 5 9 -> 5; g=2: 1 2 4 7 -> (2 + 4) / 2 = 3
+    # overall without the 1s: 2 4 5 7 9 -> 5
+    assert by == {1: Decimal(5), 2: Decimal(3)}
+    assert every == {None: Decimal(5)}

@@ -1,11 +1,8 @@
 """``case stats``, the reminders and the 360° section: SQL aggregation.
 
 Stats are one grouped statement (counts and sums with ``CASE``) plus one window
-statement for the medians: ``ROW_NUMBER()`` and ``COUNT(*)`` over each owner's resolved
-cases ordered by ``resolution_seconds`` keep the middle row (odd count) or the two
-middle rows (even count), chosen with integer arithmetic only (``2 * rn`` between ``n``
-and ``n + 2``) so that SQLite, PostgreSQL and MariaDB agree; the database sums those one
-or two rows and Python divides. Only the per-owner rows reach Python.
+statement for the medians (:func:`crmkit.sql.median`, portable across SQLite,
+PostgreSQL and MariaDB). Only the per-owner rows reach Python.
 """
 
 from __future__ import annotations
@@ -19,6 +16,7 @@ from sqlalchemy import and_, case, exists, func, null, or_, select
 import crmkit
 from crmkit import ValidationError
 from crmkit.i18n import Domain
+from crmkit.sql import median
 
 from . import zones
 from .cases import REPORT, VIEW, Case, case_select, q
@@ -124,22 +122,9 @@ def median_seconds(ctx: crmkit.Context, c: Any, where: list[Any], *, by_owner: b
                    ) -> dict[Any, Decimal]:
     """Per owner (or for all, under the key None), the median ``resolution_seconds`` of
     the cases matching ``where`` (an even count: the mean of the two middle values),
-    computed by the database."""
-    part = {"partition_by": c.c.owner} if by_owner else {}
-    owner = c.c.owner if by_owner else null()
-    ranked = (select(owner.label("owner"), c.c.resolution_seconds.label("s"),
-                     func.row_number().over(order_by=(c.c.resolution_seconds, c.c.id),
-                                            **part).label("rn"),
-                     func.count().over(**part).label("n"))
-              .where(*where).subquery("ranked"))
-    mid = (select((ranked.c.owner if by_owner else null()).label("owner"),
-                  func.sum(ranked.c.s).label("total"),
-                  func.count().label("k"))
-           .where(2 * ranked.c.rn >= ranked.c.n, 2 * ranked.c.rn <= ranked.c.n + 2))
-    if by_owner:
-        mid = mid.group_by(ranked.c.owner)
-    return {r.owner: Decimal(int(r.total)) / int(r.k) for r in ctx.conn.execute(mid)
-            if r.k}
+    computed by the database with :func:`crmkit.sql.median`."""
+    return median(ctx.conn, c.c.resolution_seconds, where,
+                  group=c.c.owner if by_owner else None, tie=c.c.id)
 
 
 def report_section(ctx: crmkit.Context, on: dt.date) -> Any:
