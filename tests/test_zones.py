@@ -172,3 +172,12 @@ def test_csv_times_without_offset_and_the_change_feed_table_are_local(crm_factor
     assert last.utcoffset() == dt.timedelta(0)
     local = last.astimezone(parse_zone("Asia/Shanghai")).strftime("%Y-%m-%d %H:%M")
     assert local in cli("changes").stdout
+
+
+def test_tenant_update_asks_permission_before_looking_at_the_values(crm, cli):
+    # a sales user is refused as such, never told which value would have been wrong
+    crm.users.add("li", role="sales")
+    before = snapshot(crm)
+    r = cli("tenant", "update", "default", "--timezone", "Mars/Olympus", user="li")
+    assert r.exit_code == 1 and "may not tenants.manage" in r.stderr, r
+    assert "Mars" not in r.stderr and snapshot(crm) == before

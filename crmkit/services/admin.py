@@ -78,7 +78,9 @@ class TenantService(Service):
     def update(self, slug: str, *, name: str | None = None, timezone: str | None = None,
                locale: str | None = None) -> Tenant:
         """Change a tenant's display name, time zone (IANA) or locale (``en``,
-        ``zh_CN``); audited in the tenant's change feed."""
+        ``zh_CN``); audited in the tenant's change feed. Permission ``tenants.manage``,
+        asked before any value is looked at."""
+        self._authorize(_("tenant '{slug}'").format(slug=str(slug)[:80]))
         c = Checker("tenant")
         c.text("name", name, 200)
         fields: dict[str, Any] = {}
@@ -94,7 +96,6 @@ class TenantService(Service):
             except ValidationError as exc:
                 c.errors.extend(exc.errors)
         c.raise_if_any()
-        self._authorize(_("tenant '{slug}'").format(slug=str(slug)[:80]))
         t, a = self.table("tenants"), self.table("audit")
         with self.crm.engine.connect() as conn, conn.begin():
             row = conn.execute(select(t).where(t.c.slug == slug)).first()
