@@ -7,6 +7,7 @@ from typing import Any
 from attrs import field, frozen
 
 from crmkit.i18n import Domain
+from crmkit.settings import text
 
 _ = Domain("crmkit_receivables").gettext
 
@@ -34,12 +35,6 @@ def _ranges(value: Any) -> tuple[int, ...]:
     return tuple(out)
 
 
-def _basis(_inst: Any, _attr: Any, value: Any) -> None:
-    if value not in BASES:
-        raise ValueError(_("aging_basis must be one of {valid}, got {value!r}").format(
-                             valid=', '.join(BASES), value=value))
-
-
 @frozen
 class ReceivablesSettings:
     """Settings of ``receivables`` (``crmkit plugins set receivables KEY VALUE``).
@@ -48,7 +43,7 @@ class ReceivablesSettings:
     (``issue_date``). ``aging_ranges``: the upper day limits of the overdue buckets.
     """
 
-    aging_basis: str = field(default="due_date", validator=_basis)
+    aging_basis: str = text("due_date", choices=BASES)
     aging_ranges: Any = field(default=DEFAULT_RANGES, converter=_ranges)
 
 
