@@ -184,6 +184,9 @@ def test_crm_customer_sections_marketing_source_leads_and_targets(mk, cli):
     early = cli("customer", "show", x.id, "--on", "2026-02-28",
                 "--json").json["sections"]["marketing"]
     assert early == {"source": None, "leads": [], "targeted_by": []}
+    text = cli("customer", "show", x.id).stdout   # summary labels, not data keys
+    assert "Source campaign" in text and "Targeted by" in text
+    assert "campaign_id" not in text and "targeted_by" not in text
 
 
 # --- bad input: one sentence, exit 1, nothing written ---------------------------------

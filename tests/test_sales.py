@@ -140,6 +140,14 @@ def test_stages_setting_drives_the_pipeline(sales, cli):
     assert service.move(sales, opp.id, "signed").closed_on == D(2026, 11, 22)
 
 
+def test_stages_refusal_quotes_at_most_80_characters_of_the_value(sales, cli):
+    before = counts(sales)
+    r = cli("plugins", "set", "sales", "stages", '"' + "x" * 500 + '"')
+    assert r.exit_code == 1 and "setting stages must be a list" in r.stderr
+    assert "x" * 80 not in r.stderr and "…" in r.stderr   # cut by crmkit.settings.quote
+    assert counts(sales) == before
+
+
 def test_sales_user_sees_and_moves_only_own_opportunities(sales, cli):
     a = sales.customers.add(name="Li's", owner="li")
     b = sales.customers.add(name="Wang's", owner="wang")

@@ -17,7 +17,11 @@ from typing import Any
 
 from sqlalchemy import select
 
+from crmkit.i18n import Domain
+
 from .fields import _NONDIGIT, digits
+
+_ = Domain("crmkit_csv").gettext
 
 _IN = 400  # keys per lookup statement
 
@@ -40,13 +44,14 @@ def customer_keys(ext: str | None, email: str | None, name: str | None,
 def describe(code: str, fields: dict[str, Any]) -> str:
     """The key of a duplicate, for the report: ``e-mail 'a@b.cn'``."""
     if code == "x":
-        return f"external id '{fields.get('external_id')}'"
+        return _("external id '{value}'").format(value=fields.get("external_id"))
     if code == "e":
-        return f"e-mail '{fields.get('email')}'"
+        return _("e-mail '{value}'").format(value=fields.get("email"))
     phone = fields.get("phone")
     if digits(phone):
-        return f"name and phone '{fields.get('name')} / {phone}'"
-    return f"name (no phone) '{fields.get('name')}'"
+        return _("name and phone '{name} / {phone}'").format(name=fields.get("name"),
+                                                           phone=phone)
+    return _("name (no phone) '{name}'").format(name=fields.get("name"))
 
 
 def ext_hash(ext: str | None) -> int | None:

@@ -291,10 +291,12 @@ class _Importer:
         h = hash(key)
         known = self.store.lookup([h])
         if h in known:
-            self._duplicate(row, known[h][0], "the same " + _what(self.kind))
+            self._duplicate(row, known[h][0], _("the same {what}").format(
+                what=_what(self.kind)))
             return
         if existing is not None:
-            self._duplicate(row, -existing, "the same " + _what(self.kind))
+            self._duplicate(row, -existing, _("the same {what}").format(
+                what=_what(self.kind)))
             return
         self.store.add([(h, row.line, None)])
         row.keys = [(h, "k")]  # forgotten again if the row turns out invalid
@@ -448,20 +450,22 @@ class _Importer:
     def _duplicate(self, r: _Row, src: int, why: str) -> None:
         if src > 0:
             self.report.duplicates += 1
-            self._note(f"line {r.line}: duplicate of line {src} ({why}); skipped")
+            self._note(_("line {line}: duplicate of line {src} ({why}); skipped").format(
+                line=r.line, src=src, why=why))
             return
         target = -src
         if not self._may_see(target):
             # a record the importing user may not see is never named, nor updated
             # (issue 11.4/11.12): the row is a duplicate of "another" record
             self.report.duplicates += 1
-            self._note(f"line {r.line}: duplicate of another {_what(self.kind)} ({why}); "
-                       f"skipped")
+            self._note(_("line {line}: duplicate of another {what} ({why}); skipped")
+                       .format(line=r.line, what=_what(self.kind), why=why))
             return
         if not self.update:
             self.report.duplicates += 1
-            self._note(f"line {r.line}: duplicate of {_what(self.kind)} {target} ({why}); "
-                       f"skipped (use --update-existing to update it)")
+            self._note(_("line {line}: duplicate of {what} {id} ({why}); skipped (use "
+                         "--update-existing to update it)").format(
+                           line=r.line, what=_what(self.kind), id=target, why=why))
             return
         fields = {k: v for k, v in self._record(r).items() if k != "customer_id"}
         if r.fields.get("done_at") is not None:
@@ -574,8 +578,8 @@ def _chunks(rows: Iterator[Any], size: int) -> Iterator[list[Any]]:
 
 
 def _what(kind: str) -> str:
-    return {"customers": "customer", "contacts": "contact", "activities": "activity",
-            "documents": "document"}[kind]
+    return {"customers": _("customer"), "contacts": _("contact"),
+            "activities": _("activity"), "documents": _("document")}[kind]
 
 
 def _datetime(value: Any, fld: str, zone: dt.tzinfo = dt.UTC) -> dt.datetime:

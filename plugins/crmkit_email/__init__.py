@@ -49,8 +49,7 @@ class EmailSettings:
         N_("must be the NAME of an environment variable (letters, digits, _)")))
     sender: str = field(default="crmkit@localhost", validator=_check(
         "sender", lambda v: bool(_EMAIL.match(v)), N_("must be an e-mail address")))
-    language: str = field(default="zh", validator=_check(
-        "language", lambda v: v in LANGUAGES, N_("must be one of zh, en")))
+    language: str = text("zh", choices=LANGUAGES)
     dun_customers: bool = boolean(False)
     dun_plugin: str = "receivables"
     dun_kinds: list[str] = field(factory=lambda: ["overdue"])

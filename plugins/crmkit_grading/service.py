@@ -307,10 +307,11 @@ def _announce(ctx: Any, changed: list[Any], cols: tuple[str, ...]) -> None:
             for row in ctx.conn.execute(select(c).where(c.c.tenant_id == ctx.tenant.id,
                                                         c.c.id.in_(chunk))):
                 customers[row.id] = Customer.from_row(row)
-    names = {}
-    for chunk in _chunks(ids):
-        names.update(ctx.conn.execute(select(c.c.id, c.c.name).where(
-            c.c.tenant_id == ctx.tenant.id, c.c.id.in_(chunk))).all())
+    names = {i: x.name for i, x in customers.items()}
+    if not customers:  # the names alone, when no hook needed the whole records
+        for chunk in _chunks(ids):
+            names.update(ctx.conn.execute(select(c.c.id, c.c.name).where(
+                c.c.tenant_id == ctx.tenant.id, c.c.id.in_(chunk))).all())
     audits, events = [], []
     for r in changed:
         after = {k: getattr(r, k) for k in cols}

@@ -8,7 +8,7 @@ from attrs import field, frozen
 
 from crmkit import DOCUMENT_KINDS
 from crmkit.i18n import Domain
-from crmkit.settings import MAX_DAYS, integer, number
+from crmkit.settings import MAX_DAYS, integer, number, quote
 
 _ = Domain("crmkit_grading").gettext
 
@@ -18,8 +18,8 @@ def _kinds(value: Any) -> tuple[str, ...]:
         return tuple(k.strip() for k in value.split(",") if k.strip())
     if isinstance(value, list | tuple):
         return tuple(str(k).strip() for k in value)
-    raise ValueError(_("value_kinds must be a list of document kinds, got {value!r}").format(
-                         value=value))
+    raise ValueError(_("value_kinds must be a list of document kinds, got {value}").format(
+                         value=quote(value)))
 
 
 def _check_kinds(_inst: Any, _attr: Any, value: tuple[str, ...]) -> None:

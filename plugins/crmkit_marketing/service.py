@@ -453,9 +453,19 @@ def section(ctx: crmkit.Context, customer: crmkit.Customer, on: dt.date) -> crmk
                 for r in ctx.conn.execute(q)]
 
     leads = rows(ld, ld.c.lead_on)
+    targeted = rows(tt, tt.c.target_on)
     data = {"source": dict(leads[0]) if leads else None, "leads": leads,
-            "targeted_by": rows(tt, tt.c.target_on)}
-    return crmkit.Section(plugin="marketing", title=_("Marketing"), data=data)
+            "targeted_by": targeted}
+
+    def table(items: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
+        return [{_("id"): r["campaign_id"], _("name"): r["name"],
+                 _("channel"): r["channel"], _("date"): r[key]} for r in items]
+
+    summary = [(_("Source campaign"), leads[0]["name"] if leads else "-"),
+               (_("Leads"), table(leads, "lead_on")),
+               (_("Targeted by"), table(targeted, "target_on"))]
+    return crmkit.Section(plugin="marketing", title=_("Marketing"), data=data,
+                          summary=summary)
 
 
 # --- import ----------------------------------------------------------------------------

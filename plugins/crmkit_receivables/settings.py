@@ -7,6 +7,7 @@ from typing import Any
 from attrs import field, frozen
 
 from crmkit.i18n import Domain
+from crmkit.settings import quote, text
 
 _ = Domain("crmkit_receivables").gettext
 
@@ -18,26 +19,20 @@ def _ranges(value: Any) -> tuple[int, ...]:
     """``aging_ranges`` as a tuple of strictly increasing positive integers."""
     if isinstance(value, str) or not isinstance(value, list | tuple) or not value:
         raise ValueError(_("aging_ranges must be a non-empty list of strictly "
-                           "increasing positive integers, got {value!r}").format(
-                             value=value))
+                           "increasing positive integers, got {value}").format(
+                             value=quote(value)))
     out: list[int] = []
     for v in value:
         if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
             raise ValueError(_("aging_ranges must be strictly increasing positive "
-                               "integers; {v!r} in {value!r} is not a positive "
-                               "integer").format(v=v, value=list(value)))
+                               "integers; {v} in {value} is not a positive "
+                               "integer").format(v=quote(v), value=quote(list(value))))
         if out and v <= out[-1]:
             raise ValueError(_("aging_ranges must be strictly increasing; {v} "
-                               "follows {out} in {value!r}").format(
-                                 v=v, out=out[-1], value=list(value)))
+                               "follows {out} in {value}").format(
+                                 v=v, out=out[-1], value=quote(list(value))))
         out.append(v)
     return tuple(out)
-
-
-def _basis(_inst: Any, _attr: Any, value: Any) -> None:
-    if value not in BASES:
-        raise ValueError(_("aging_basis must be one of {valid}, got {value!r}").format(
-                             valid=', '.join(BASES), value=value))
 
 
 @frozen
@@ -48,7 +43,7 @@ class ReceivablesSettings:
     (``issue_date``). ``aging_ranges``: the upper day limits of the overdue buckets.
     """
 
-    aging_basis: str = field(default="due_date", validator=_basis)
+    aging_basis: str = text("due_date", choices=BASES)
     aging_ranges: Any = field(default=DEFAULT_RANGES, converter=_ranges)
 
 

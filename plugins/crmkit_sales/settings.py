@@ -7,7 +7,7 @@ from typing import Any
 from attrs import field, frozen
 
 from crmkit.i18n import Domain
-from crmkit.settings import MAX_DAYS, integer
+from crmkit.settings import MAX_DAYS, integer, quote
 
 _ = Domain("crmkit_sales").gettext
 
@@ -20,23 +20,23 @@ def _stages(value: Any) -> tuple[tuple[str, int], ...]:
     """Turn ``[["lead", 10], ...]`` into a tuple of (name, probability) pairs, checked."""
     if isinstance(value, str | bytes) or not isinstance(value, list | tuple):
         raise ValueError(_("setting stages must be a list of [name, probability] "
-                           "pairs, got {value!r}").format(value=value))
+                           "pairs, got {value}").format(value=quote(value)))
     out: list[tuple[str, int]] = []
     for item in value:
         if (isinstance(item, str | bytes) or not isinstance(item, list | tuple)
                 or len(item) != 2):
             raise ValueError(_("setting stages: each stage is a [name, "
-                               "probability] pair, got {item!r}").format(item=item))
+                               "probability] pair, got {item}").format(item=quote(item)))
         name, prob = item
         if not isinstance(name, str) or not name.strip() or len(name) > STAGE_NAME_MAX:
-            raise ValueError(_("setting stages: stage name {name!r} must be a "
+            raise ValueError(_("setting stages: stage name {name} must be a "
                                "non-empty text of at most {STAGE_NAME_MAX} "
                                "characters").format(
-                                 name=name, STAGE_NAME_MAX=STAGE_NAME_MAX))
+                                 name=quote(name), STAGE_NAME_MAX=STAGE_NAME_MAX))
         if isinstance(prob, bool) or not isinstance(prob, int) or not 0 <= prob <= 100:
             raise ValueError(_("setting stages: probability of stage '{name}' must "
-                               "be a whole number from 0 to 100, got {prob!r}").format(
-                                 name=name, prob=prob))
+                               "be a whole number from 0 to 100, got {prob}").format(
+                                 name=name, prob=quote(prob)))
         out.append((name.strip(), prob))
     names = [n for n, _ in out]
     dups = sorted({n for n in names if names.count(n) > 1})
