@@ -227,6 +227,8 @@ def test_smtp_down_keeps_the_mails_queued_and_a_later_run_sends_them(crm_factory
     ("language", "fr", "setting language must be one of zh, en, got 'fr'"),
     ("password_env", "my password", "setting password_env must be the NAME"),
     ("port", 70000, "setting port must be a whole number from 1 to 65535"),
+    ("lease_seconds", 20, r"setting lease_seconds \(20\) must exceed timeout_seconds \(30\) by "
+                          "more than 1"),
     ("owner_emails", {"li": "not-an-address"}, "setting owner_emails must map"),
     ("password", "secret", "unknown setting 'password' of email"),
 ])

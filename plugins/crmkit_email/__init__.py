@@ -65,6 +65,15 @@ class EmailSettings:
     #: how long a sender holds the messages it claimed (longer than a send can take)
     lease_seconds: float = number(300.0, low=1, high=86_400)
 
+    def __attrs_post_init__(self) -> None:
+        # a lease shorter than a send would let a second sender claim the same message
+        if self.lease_seconds <= self.timeout_seconds + 1:
+            raise ValueError(_("setting lease_seconds ({lease_seconds:g}) must "
+                               "exceed timeout_seconds ({timeout_seconds:g}) by "
+                               "more than 1").format(
+                                 lease_seconds=self.lease_seconds,
+                                 timeout_seconds=self.timeout_seconds))
+
 
 PLUGIN = crmkit.PluginSpec(
     name="email", version="0.1.0",
