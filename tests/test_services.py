@@ -120,6 +120,10 @@ BAD = [
      "external id 'E1' is already used by customer"),
     ("unknown owner", lambda crm, c: crm.customers.add(name="X", owner="ghost"),
      "unknown owner 'ghost'"),
+    # a 200-character owner is quoted to 80 characters: 79 of them and the cut mark
+    ("unknown long owner", lambda crm, c: crm.customers.add(name="X", owner="g" * 200),
+     "unknown owner '" + "g" * 79 + "…'; add the user first (`crmkit user add "
+     + "g" * 79 + "…`)"),
     ("malformed e-mail", lambda crm, c: crm.customers.add(name="X", email="a@b"),
      "invalid e-mail address 'a@b'"),
     ("negative invoice", lambda crm, c: crm.documents.add(c.id, kind="invoice", number="I9",

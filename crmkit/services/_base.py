@@ -237,10 +237,10 @@ def check_owner(ctx: Context, checker: Checker, owner: str | None) -> None:
         u.c.tenant_id == ctx.tenant.id, u.c.name == owner)).first()
     if found is None:
         checker.errors.append(_("unknown owner '{owner}'; add the user first "
-                                "(`crmkit user add {owner}`)").format(owner=owner))
+                                "(`crmkit user add {owner}`)").format(owner=quote(owner)))
     elif not found.active:
         checker.errors.append(_("owner '{owner}' is a disabled user; choose another "
-                                "owner").format(owner=owner))
+                                "owner").format(owner=quote(owner)))
 
 
 def _whole_number(value: Any) -> int | None:
