@@ -48,7 +48,7 @@ def test_first_invoice_makes_a_prospect_active_and_is_audited(crm):
     assert ("customer", "update", "active") in ops
 
 
-def test_add_many_fires_hooks_and_is_all_or_nothing(crm_factory):
+def test_add_many_fires_hooks_and_is_all_or_nothing(crm_factory, monkeypatch):
     from tests.plugins.recorder import Recorder
 
     rec = Recorder()
@@ -69,6 +69,14 @@ def test_add_many_fires_hooks_and_is_all_or_nothing(crm_factory):
     with pytest.raises(crmkit.ValidationError, match="record 3: external id 'E3' is already"):
         crm.customers.add_many([{"name": "ok"}, {"name": "x"}, {"name": "dup",
                                                                 "external_id": "E3"}])
+    # an external id twice in one batch; in zh_CN the record prefix and the message are
+    # translated (they were English f-strings)
+    monkeypatch.setenv("CRMKIT_LANG", "zh_CN")
+    with pytest.raises(crmkit.ValidationError) as err:
+        crm.customers.add_many([{"name": "a", "external_id": "N1"},
+                                {"name": "b", "external_id": "N1"}])
+    assert err.value.errors == ["第 2 条记录：外部编号 'N1' 与第 1 条记录重复"]
+    monkeypatch.delenv("CRMKIT_LANG")
     assert counts(crm) == before
     ids = [c.id for c in crm.customers.list()]
     assert ids == sorted(ids) and len(set(ids)) == 12
