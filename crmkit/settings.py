@@ -45,9 +45,11 @@ MAX_DAYS = 36_500
 
 
 def quote(value: Any, limit: int = 80) -> str:
-    """``repr(value)`` cut to ``limit`` characters (with ``…`` when cut)."""
-    text_ = repr(value)
-    return text_ if len(text_) <= limit else text_[:limit - 1] + "…"
+    """``repr(value)`` cut to ``limit`` characters (with ``…`` when cut): the cut of
+    :func:`crmkit.checks.quote`, applied to the repr (settings name the type)."""
+    from .checks import quote as cut
+
+    return cut(repr(value), limit)
 
 
 def _refuse(name: str, what: str, value: Any) -> ValueError:

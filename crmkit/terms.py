@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from .checks import DATE_MAX
 from .errors import ValidationError
 from .i18n import _, _clip
 from .money import base_amount, parse_money
@@ -48,6 +49,11 @@ def _bad(value: Any, why: str) -> ValidationError:
         term=_clip(value), why=why, forms=FORMS))
 
 
+def _past_last_date() -> str:
+    return _("the due date is after {last}, the last date crmkit accepts").format(
+        last=DATE_MAX.isoformat())
+
+
 def parse_terms(value: Any, *, amount: Decimal, base: Decimal, rate: Decimal,
                 issued_on: dt.date) -> tuple[list[Term], list[Decimal]]:
     """The installments of an invoice and their base amounts (see the module doc)."""
@@ -73,6 +79,8 @@ def parse_terms(value: Any, *, amount: Decimal, base: Decimal, rate: Decimal,
         if _DAYS.match(left):
             if not _PERCENT.match(right) or not 0 < int(right) <= 100:
                 raise _bad(item, _("the percent must be a whole number from 1 to 100"))
+            if int(left) > (DATE_MAX - issued_on).days:
+                raise _bad(item, _past_last_date())
             parsed.append(("days", issued_on + dt.timedelta(days=int(left)), int(right)))
             continue
         try:
@@ -87,6 +95,8 @@ def parse_terms(value: Any, *, amount: Decimal, base: Decimal, rate: Decimal,
                 right=_clip(right, 40))) from None
         if amt <= 0:
             raise _bad(item, _("the amount must be positive"))
+        if due > DATE_MAX:
+            raise _bad(item, _past_last_date())
         if due < issued_on:
             raise ValidationError(_(
                 "term '{term}' is due before the issue date {issued}").format(

@@ -48,7 +48,7 @@ def test_first_invoice_makes_a_prospect_active_and_is_audited(crm):
     assert ("customer", "update", "active") in ops
 
 
-def test_add_many_fires_hooks_and_is_all_or_nothing(crm_factory):
+def test_add_many_fires_hooks_and_is_all_or_nothing(crm_factory, monkeypatch):
     from tests.plugins.recorder import Recorder
 
     rec = Recorder()
@@ -69,6 +69,14 @@ def test_add_many_fires_hooks_and_is_all_or_nothing(crm_factory):
     with pytest.raises(crmkit.ValidationError, match="record 3: external id 'E3' is already"):
         crm.customers.add_many([{"name": "ok"}, {"name": "x"}, {"name": "dup",
                                                                 "external_id": "E3"}])
+    # an external id twice in one batch; in zh_CN the record prefix and the message are
+    # translated (they were English f-strings)
+    monkeypatch.setenv("CRMKIT_LANG", "zh_CN")
+    with pytest.raises(crmkit.ValidationError) as err:
+        crm.customers.add_many([{"name": "a", "external_id": "N1"},
+                                {"name": "b", "external_id": "N1"}])
+    assert err.value.errors == ["第 2 条记录：外部编号 'N1' 与第 1 条记录重复"]
+    monkeypatch.delenv("CRMKIT_LANG")
     assert counts(crm) == before
     ids = [c.id for c in crm.customers.list()]
     assert ids == sorted(ids) and len(set(ids)) == 12
@@ -120,6 +128,10 @@ BAD = [
      "external id 'E1' is already used by customer"),
     ("unknown owner", lambda crm, c: crm.customers.add(name="X", owner="ghost"),
      "unknown owner 'ghost'"),
+    # a 200-character owner is quoted to 80 characters: 79 of them and the cut mark
+    ("unknown long owner", lambda crm, c: crm.customers.add(name="X", owner="g" * 200),
+     "unknown owner '" + "g" * 79 + "…'; add the user first (`crmkit user add "
+     + "g" * 79 + "…`)"),
     ("malformed e-mail", lambda crm, c: crm.customers.add(name="X", email="a@b"),
      "invalid e-mail address 'a@b'"),
     ("negative invoice", lambda crm, c: crm.documents.add(c.id, kind="invoice", number="I9",

@@ -93,6 +93,9 @@ def test_doc_show_prints_the_terms_and_json_has_them(crm, cli):
     (["--term", "soon:100"], "invalid term 'soon:100': 'soon' is neither days nor a date"),
     (["--term", "100"], "invalid term '100': no ':' between its two parts"),
     (["--term", "30:0", "--term", "60:100"], "invalid term '30:0': the percent must be"),
+    # a due date past checks.DATE_MAX (9899-12-31) was stored unchecked
+    (["--term", "9999-12-31:1000"], "invalid term '9999-12-31:1000': the due date is after "
+                                    "9899-12-31"),
 ])
 def test_bad_terms_exit_1_one_sentence_nothing_written(crm, cli, args, message):
     cid = crm.customers.add(name="Acme").id
@@ -234,3 +237,13 @@ def test_csv_import_reads_a_terms_and_a_rate_column(rcv, cli, tmp_path):
     assert cli("export", "documents", str(out)).exit_code == 0
     text = out.read_text(encoding="utf-8-sig")
     assert "2026-08-31:300.00;2026-09-30:500.00;2026-10-30:200.00" in text
+
+
+def test_days_past_the_last_date_are_one_error_not_an_overflow():
+    """9899-01-01 + 99999 days is past date.max: it raised OverflowError."""
+    from crmkit.terms import parse_terms
+
+    with pytest.raises(ValidationError, match="invalid term '99999:100': the due date is "
+                                              "after 9899-12-31"):
+        parse_terms("99999:100", amount=Decimal("10.00"), base=Decimal("10.00"),
+                    rate=Decimal(1), issued_on=dt.date(9899, 1, 1))

@@ -237,23 +237,32 @@ def check_owner(ctx: Context, checker: Checker, owner: str | None) -> None:
         u.c.tenant_id == ctx.tenant.id, u.c.name == owner)).first()
     if found is None:
         checker.errors.append(_("unknown owner '{owner}'; add the user first "
-                                "(`crmkit user add {owner}`)").format(owner=owner))
+                                "(`crmkit user add {owner}`)").format(owner=quote(owner)))
     elif not found.active:
         checker.errors.append(_("owner '{owner}' is a disabled user; choose another "
-                                "owner").format(owner=owner))
+                                "owner").format(owner=quote(owner)))
+
+
+def _whole_number(value: Any) -> int | None:
+    """``value`` as an int when it is one (not a bool) or a string of ASCII digits, else
+    None: the one id parser behind :func:`reference_id` and :func:`record_id`."""
+    if isinstance(value, str):
+        text = value.strip()
+        return int(text) if text.isascii() and text.isdigit() else None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def reference_id(what: str, value: Any) -> int:
     """An id given as a reference (``customer_id=...``): a whole number, else a
     ValidationError naming the value (never a TypeError from the database)."""
-    if isinstance(value, bool) or not isinstance(value, int | str):
+    number = _whole_number(value)
+    if number is not None and 0 <= number <= ID_MAX:
+        return number
+    if not isinstance(value, int | str) or isinstance(value, bool):
         raise ValidationError(_("invalid {what} id {value}; expected a number").format(
             what=what, value=repr(value)[:80]))
-    text = str(value).strip()
-    if not text.isdigit() or len(text) > 18:
-        raise ValidationError(_("invalid {what} id '{value}'; expected a number").format(
-            what=what, value=text[:80]))
-    return int(text)
+    raise ValidationError(_("invalid {what} id '{value}'; expected a number").format(
+        what=what, value=quote(str(value).strip())))
 
 
 def customer_visible(ctx: Context, customer_id: int | None) -> bool:
@@ -280,15 +289,14 @@ def customer_label(ctx: Context, customer_id: int | None) -> str:
 def record_id(value: Any, label: str) -> int:
     """A record id: a whole number (or its ASCII digits); one outside 1..2**63-1 is
     simply not found, the same on every backend."""
-    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int):
+    number = _whole_number(value)
+    if number is None:
         raise ValidationError(_("{label} id must be a whole number, got {value}").format(
             label=label, value=quote(value)))
-    if not 1 <= value <= ID_MAX:
+    if not 1 <= number <= ID_MAX:
         raise NotFound(_("{label} {value} not found").format(
-                           label=label, value=quote(value)))
-    return value
+                           label=label, value=quote(number)))
+    return number
 
 
 def get_row(ctx: Context, table: str, id_: int, label: str) -> Any:

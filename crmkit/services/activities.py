@@ -152,7 +152,7 @@ class ActivityService(ListService[Activity]):
                     act, changes, c = self._proposed(ctx, rec, None, owners)
                     errs = c.errors or flatten(ctx.hooks.crm_activity_validate(
                         ctx=ctx, activity=act, changes=changes, before=None))
-                    errors.extend(f"record {i}: {e}" for e in errs)
+                    errors.extend(_("record {i}: {exc}").format(i=i, exc=e) for e in errs)
                     acts.append(act)
                 if errors:
                     raise ValidationError(errors[:50])

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 
+from ..checks import quote
 from ..convert import _default
 from ..errors import ValidationError
 from ..i18n import _
@@ -42,17 +43,17 @@ def insert_batch(svc: CustomerService, ctx: Context, batch: list[Any], owners: s
                                          before=None) or ()) for e in (e or ())]
         if customer.external_id:
             if customer.external_id in exts:
-                errs = [*errs, f"external id '{customer.external_id}' repeats record "
-                               f"{exts[customer.external_id]}"]
+                errs = [*errs, _("external id '{ext}' repeats record {n}").format(
+                    ext=quote(customer.external_id), n=exts[customer.external_id])]
             exts[customer.external_id] = i
         if errs:
-            errors.extend(f"record {i}: {e}" for e in errs)
+            errors.extend(_("record {i}: {exc}").format(i=i, exc=e) for e in errs)
             if len(errors) >= 20:
                 break
         if not ctx.allowed("create", customer):
             errors.append(_("record {i}: permission denied: user '{name}' may not "
                             "create customer '{customer}'").format(
-                              i=i, name=ctx.user.name, customer=customer.name))
+                              i=i, name=ctx.user.name, customer=quote(customer.name)))
         proposed.append(customer)
     if exts and not errors:
         taken = ctx.conn.execute(select(t.c.external_id, t.c.id).where(
