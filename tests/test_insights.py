@@ -158,6 +158,22 @@ def test_profit_by_product_category_and_owner(shop):
                                                 ("admin", "0.00")]
 
 
+def test_profit_limit_keeps_the_largest_margins_chosen_by_the_database(shop):
+    # the report's "most profitable customers": the database orders and cuts; the two
+    # largest margins are A (60.00) and B (20.00); C (0.00) is left out; a sales user
+    # gets only their own customer even with room for more
+    crm, cu = shop
+    from crmkit_insights.analyses import profit_in
+
+    with crm.unit(write=False) as ctx:
+        top = profit_in(ctx, "customer", NOV1, NOV22, limit=2)
+    assert money(top, "key", "customer_id", "margin") == [
+        ("A", cu["A"].id, "60.00"), ("B", cu["B"].id, "20.00")]
+    with crm.using(user="wang").unit(write=False) as ctx:
+        mine = profit_in(ctx, "customer", NOV1, NOV22, limit=5)
+    assert money(mine, "key", "margin") == [("B", "20.00")]
+
+
 def test_profit_of_a_usd_invoice_counts_in_base_currency(crm_factory):
     crm = crm_factory(enable=("insights",))
     if "base_amount" not in crm.table("documents").c:
@@ -279,6 +295,14 @@ def test_trend(shop):
         ("2026-09", 1, 1, 1, "0.00"), ("2026-10", 2, 3, 3, "1040.00"),
         ("2026-11", 1, 0, 3, "315.00")]
     assert [r["month"] for r in ins.trend(crm, 12, NOV22)][:2] == ["2025-12", "2026-01"]
+    # the report passes the cohorts' sizes as the first purchases (one query fewer):
+    # the same figures
+    from crmkit_insights.analyses import cohort_counts, trend_in
+
+    with crm.unit(write=False) as ctx:
+        counts = cohort_counts(ctx, NOV22)
+        firsts = {c: n for (c, k), n in counts.items() if k == 0}
+        assert trend_in(ctx, 3, NOV22, firsts=firsts) == rows
     with pytest.raises(crmkit.ValidationError, match="invalid --months 0"):
         ins.trend(crm, 0, NOV22)
 

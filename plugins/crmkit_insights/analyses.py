@@ -8,6 +8,7 @@ rounds the aggregated rows.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -106,22 +107,27 @@ def profit_in(ctx: crmkit.Context, by: str, frm: dt.date, to: dt.date,
     lines = select(facts).where(facts.c.issued_on >= frm,
                                 facts.c.issued_on <= to).subquery("period")
     c = ctx.crm.table("customers")
-    src: Any = lines
-    if by == "customer":
-        src = lines.join(c, c.c.id == lines.c.customer_id)
-        keys = [c.c.id.label("customer_id"), c.c.name.label("key")]
-    elif by == "owner":
-        src = lines.join(c, c.c.id == lines.c.customer_id)
-        keys = [c.c.owner.label("key")]
-    elif by == "product":
-        keys = [lines.c.product.label("key")]
-    else:
-        keys = [func.coalesce(lines.c.category, literal(UNCATEGORISED)).label("key")]
     sums = profit_sums(lines)
-    q = select(*keys, *sums).select_from(src).group_by(*keys)
-    if limit is not None:
-        margin = sums[1].element - sums[2].element  # known-cost revenue - cost
-        q = q.order_by(margin.desc(), sums[0].element.desc(), keys[-1]).limit(limit)
+    if by in ("customer", "owner"):
+        # the lines are summed per customer first; the customers table is joined to
+        # those sums (one row a customer), not to every line
+        per = select(lines.c.customer_id, *sums).group_by(lines.c.customer_id).subquery("per")
+        src = per.join(c, c.c.id == per.c.customer_id)
+        if by == "customer":
+            q = select(c.c.id.label("customer_id"), c.c.name.label("key"), per.c.revenue,
+                       per.c.known, per.c.cost, per.c.unknown).select_from(src)
+            if limit is not None:
+                q = q.order_by((per.c.known - per.c.cost).desc(), per.c.revenue.desc(),
+                               c.c.name).limit(limit)
+        else:
+            q = (select(c.c.owner.label("key"),
+                        *[func.sum(per.c[k]).label(k)
+                          for k in ("revenue", "known", "cost", "unknown")])
+                 .select_from(src).group_by(c.c.owner))
+    else:
+        key = (lines.c.product if by == "product"
+               else func.coalesce(lines.c.category, literal(UNCATEGORISED))).label("key")
+        q = select(key, *sums).group_by(key)
     out = []
     for r in ctx.conn.execute(q):
         head = {"key": r.key, "customer_id": r.customer_id} if by == "customer" \
@@ -140,17 +146,15 @@ def _expenses(ctx: crmkit.Context) -> Any:
     d = ctx.crm.table("documents")
     ln = ctx.crm.table("document_lines")
     c = ctx.crm.table("customers")
-    first = (select(ln.c.document_id, func.min(ln.c.position).label("pos"))
-             .where(ln.c.tenant_id == tid).group_by(ln.c.document_id).subquery("first"))
+    # the item is the product of the expense's first line: one indexed look-up per
+    # expense, not a grouping of every line of the tenant
     l1 = ln.alias("l1")
-    item = func.coalesce(l1.c.product, literal(UNSPECIFIED))
+    first = (select(l1.c.product).where(l1.c.tenant_id == tid, l1.c.document_id == d.c.id)
+             .order_by(l1.c.position).limit(1).scalar_subquery())
+    item = func.coalesce(first, literal(UNSPECIFIED))
     return (select(d.c.issued_on, base_cents(d).label("cents"), item.label("item"),
                    c.c.owner)
-            .select_from(d.join(c, c.c.id == d.c.customer_id)
-                         .outerjoin(first, first.c.document_id == d.c.id)
-                         .outerjoin(l1, and_(l1.c.tenant_id == tid,
-                                             l1.c.document_id == d.c.id,
-                                             l1.c.position == first.c.pos)))
+            .select_from(d.join(c, c.c.id == d.c.customer_id))
             .where(d.c.tenant_id == tid, d.c.kind == "expense", d.c.status != "void",
                    *scope(ctx, d.c.customer_id)))
 
@@ -264,8 +268,11 @@ def trend(crm: crmkit.Crm, months: int = 12, as_of: dt.date | None = None
         return trend_in(ctx, months, as_of or ctx.today)
 
 
-def trend_in(ctx: crmkit.Context, months: int, on: dt.date) -> list[dict[str, Any]]:
-    """:func:`trend` inside an open unit (no permission check)."""
+def trend_in(ctx: crmkit.Context, months: int, on: dt.date,
+             firsts: Mapping[int, int] | None = None) -> list[dict[str, Any]]:
+    """:func:`trend` inside an open unit (no permission check); ``firsts``: the first
+    purchases per month index when the caller has them already (the cohort sizes of
+    :func:`cohort_counts`), to spare the query."""
     last = index_of(on)
     first = last - months + 1
     start = month_start(first)
@@ -275,11 +282,12 @@ def trend_in(ctx: crmkit.Context, months: int, on: dt.date) -> list[dict[str, An
         select(m.label("m"), func.count(func.distinct(v.c.customer_id)).label("n"),
                func.sum(case((v.c.kind == "invoice", v.c.cents), else_=0)).label("rev"))
         .where(v.c.issued_on >= start).group_by(m))}
-    fp = (select(v.c.customer_id, func.min(v.c.issued_on).label("day"))
-          .group_by(v.c.customer_id).subquery("fp"))
-    fm = month_index(fp.c.day)
-    firsts = {int(k): int(n) for k, n in ctx.conn.execute(
-        select(fm.label("m"), func.count()).where(fp.c.day >= start).group_by(fm))}
+    if firsts is None:
+        fp = (select(v.c.customer_id, func.min(v.c.issued_on).label("day"))
+              .group_by(v.c.customer_id).subquery("fp"))
+        fm = month_index(fp.c.day)
+        firsts = {int(k): int(n) for k, n in ctx.conn.execute(
+            select(fm.label("m"), func.count()).where(fp.c.day >= start).group_by(fm))}
     c = ctx.crm.table("customers")
     # a customer's month is that of its creation in the tenant's zone: the month
     # starts as instants, and the month index from comparisons (no zone math in SQL)
@@ -322,21 +330,12 @@ def cohorts(crm: crmkit.Crm, as_of: dt.date | None = None) -> list[dict[str, Any
         return cohorts_in(ctx, as_of or ctx.today)
 
 
-def cohorts_in(ctx: crmkit.Context, on: dt.date) -> list[dict[str, Any]]:
-    """:func:`cohorts` inside an open unit (no permission check)."""
+def cohorts_in(ctx: crmkit.Context, on: dt.date,
+               counts: Mapping[tuple[int, int], int] | None = None) -> list[dict[str, Any]]:
+    """:func:`cohorts` inside an open unit (no permission check), from
+    :func:`cohort_counts` when the caller has them already."""
     last = index_of(on)
-    v = value_docs(ctx, on).subquery("v")
-    # the months each customer bought in (computed once), its first one, and per
-    # cohort and month offset k = 0 .. 12 the customers who bought: k = 0 is the size
-    m = month_index(v.c.issued_on)
-    act = select(v.c.customer_id, m.label("m")).group_by(v.c.customer_id, m).cte("act")
-    fp = (select(act.c.customer_id, func.min(act.c.m).label("c"))
-          .group_by(act.c.customer_id).subquery("fp"))
-    k = act.c.m - fp.c.c
-    kept = {(int(a), int(b)): int(n) for a, b, n in ctx.conn.execute(
-        select(fp.c.c, k.label("k"), func.count())
-        .select_from(fp.join(act, act.c.customer_id == fp.c.customer_id))
-        .where(k <= 12).group_by(fp.c.c, k))}
+    kept = cohort_counts(ctx, on) if counts is None else counts
     sizes = {cohort: n for (cohort, j), n in kept.items() if j == 0}
     out = []
     for cohort in sorted(sizes):
@@ -345,3 +344,21 @@ def cohorts_in(ctx: crmkit.Context, on: dt.date) -> list[dict[str, Any]]:
             None if cohort + j > last else ratio(kept.get((cohort, j), 0), size)
             for j in range(1, 13)]})
     return out
+
+
+def cohort_counts(ctx: crmkit.Context, on: dt.date) -> dict[tuple[int, int], int]:
+    """Per (month index of the first value document, months after it k = 0 .. 12) the
+    number of customers with a value document that month; k = 0 is the cohort's size,
+    that is the month's first purchases."""
+    v = value_docs(ctx, on).subquery("v")
+    # the months each customer bought in (computed once), its first one, and per
+    # cohort and month offset k the customers who bought
+    m = month_index(v.c.issued_on)
+    act = select(v.c.customer_id, m.label("m")).group_by(v.c.customer_id, m).cte("act")
+    fp = (select(act.c.customer_id, func.min(act.c.m).label("c"))
+          .group_by(act.c.customer_id).subquery("fp"))
+    k = act.c.m - fp.c.c
+    return {(int(a), int(b)): int(n) for a, b, n in ctx.conn.execute(
+        select(fp.c.c, k.label("k"), func.count())
+        .select_from(fp.join(act, act.c.customer_id == fp.c.customer_id))
+        .where(k <= 12).group_by(fp.c.c, k))}

@@ -29,10 +29,11 @@ def sections(ctx: crmkit.Context, on: dt.date) -> Any:
         return None
     from crmkit.report import Chart, ReportSection, ReportTable
 
-    from .analyses import _by_item, _expenses, cohorts_in, profit_in, trend_in
+    from .analyses import _by_item, _expenses, cohort_counts, cohorts_in, profit_in, trend_in
 
     cur = ctx.tenant.currency
-    tr = trend_in(ctx, 12, on)
+    counts = cohort_counts(ctx, on)  # the cohorts' sizes are the trend's first purchases
+    tr = trend_in(ctx, 12, on, firsts={c: n for (c, k), n in counts.items() if k == 0})
     months = [r["month"] for r in tr]
     year_start = on - dt.timedelta(days=364)
     cats = profit_in(ctx, "category", year_start, on)
@@ -40,7 +41,7 @@ def sections(ctx: crmkit.Context, on: dt.date) -> Any:
     frm = on.replace(day=1)
     e = _expenses(ctx).subquery("e")
     items = _by_item(ctx, e, frm, on, ctx.settings("insights").expense_growth_alert_pct)
-    co = cohorts_in(ctx, on)[-12:]
+    co = cohorts_in(ctx, on, counts)[-12:]
     revenue_12 = sum((r["revenue"] for r in tr), start=crmkit.parse_money("0"))
     margin = sum((r["margin"] for r in cats), start=crmkit.parse_money("0"))
     charts = [
