@@ -9,6 +9,8 @@
 * ``stream(conn, stmt)`` - the rows of a statement as they are read.
 * ``count(conn, stmt)`` - how many rows a statement would give.
 * ``median(conn, value, where, group=..., tie=...)`` - the median of a column, per group.
+* ``whole_tenant(conn, table)`` - ``table`` for an aggregate over most of a tenant's rows
+  (read without the tenant index on SQLite when one tenant holds most of the table).
 """
 
 from __future__ import annotations
@@ -179,3 +181,41 @@ def median(conn: Any, value: Any, where: list[Any], *, group: Any = None,
     if group is not None:
         mid = mid.group_by(ranked.c.g)
     return {r.g: Decimal(int(r.total)) / int(r.k) for r in conn.execute(mid) if r.k}
+
+
+def tenant_holds_most(conn: Any, table: Any) -> bool:
+    """SQLite only: whether the planner statistics (``sqlite_stat1``, written by
+    ``ANALYZE`` or ``PRAGMA optimize``) say one tenant holds at least half of
+    ``table``'s rows (an index leading with ``tenant_id`` matches that many rows a
+    tenant). False on other databases and when there are no statistics."""
+    if conn.dialect.name != "sqlite":
+        return False
+    names = [ix.name for ix in table.indexes
+             if list(ix.columns) and next(iter(ix.columns)).name == "tenant_id"]
+    if not names or conn.exec_driver_sql(
+            "SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'").first() is None:
+        return False
+    for (stat,) in conn.exec_driver_sql(
+            f"SELECT stat FROM sqlite_stat1 WHERE tbl = ? AND idx IN "
+            f"({', '.join('?' * len(names))})", (table.name, *names)):
+        parts = str(stat).split()
+        if len(parts) >= 2 and parts[0].isdigit() and parts[1].isdigit():
+            return 2 * int(parts[1]) >= int(parts[0])
+    return False
+
+
+def whole_tenant(conn: Any, table: Any) -> Any:
+    """``table`` for an aggregate over most of a tenant's rows (a year, all history).
+
+    When the tenant holds most of the table (:func:`tenant_holds_most`) SQLite would
+    still walk an index leading with ``tenant_id`` and fetch every row by its id, 2-4x
+    slower than reading the table in order (the "index trap"); there the same rows are
+    read with ``NOT INDEXED``, as a subquery SQLite flattens, with ``table``'s column
+    names and types. Elsewhere, and with many tenants, ``table`` itself."""
+    if not tenant_holds_most(conn, table):
+        return table
+    from sqlalchemy import text
+
+    names = ", ".join(f'"{c.name}"' for c in table.c)
+    return (text(f"SELECT {names} FROM {table.name} NOT INDEXED").columns(*table.c)
+            .subquery(f"{table.name}_all"))

@@ -393,3 +393,30 @@ def test_trend_counts_new_customers_in_the_tenants_zone(crm_factory):
             created_at=dt.datetime(2026, 10, 31, 20, 0, tzinfo=dt.UTC)))
     rows = ins.trend(crm.using(today=NOV22), 2, NOV22)
     assert [(r["month"], r["new"]) for r in rows] == [("2026-10", 0), ("2026-11", 1)]
+
+
+def test_whole_tenant_reads_give_the_same_figures(shop):
+    # the report reads a year and more of documents "whole" (crmkit.sql.whole_tenant):
+    # after ANALYZE the one tenant holds every row, so SQLite reads the documents
+    # without the tenant index; every figure must be the one the indexed read gives
+    crm, _cu = shop
+    from crmkit_insights.analyses import cohorts_in, profit_in, trend_in
+
+    from crmkit.sql import tenant_holds_most
+
+    with crm.unit() as ctx:
+        if ctx.conn.dialect.name == "sqlite":
+            ctx.conn.exec_driver_sql("ANALYZE")
+    with crm.unit(write=False) as ctx:
+        if ctx.conn.dialect.name == "sqlite":
+            assert tenant_holds_most(ctx.conn, ctx.crm.table("documents"))
+        for by in ("customer", "category", "owner", "product"):
+            assert profit_in(ctx, by, D(2025, 11, 23), NOV22, whole=True) == \
+                profit_in(ctx, by, D(2025, 11, 23), NOV22)
+        assert trend_in(ctx, 12, NOV22, whole=True) == trend_in(ctx, 12, NOV22)
+        # the hand-computed cohorts of test_cohorts, read whole
+        assert cohorts_in(ctx, NOV22) == [
+            {"cohort": "2026-09", "customers": 1, "retention": [0.0, 1.0] + [None] * 10},
+            {"cohort": "2026-10", "customers": 3, "retention": [0.6667] + [None] * 11}]
+    assert money(ins.profit(crm, "customer", NOV1, NOV22), "key", "margin") == [
+        ("A", "60.00"), ("B", "20.00"), ("C", "0.00")]

@@ -1,10 +1,19 @@
 import datetime as dt
 from decimal import Decimal
 
-from sqlalchemy import Column, Date, Integer, MetaData, Table, func, literal, select
+from sqlalchemy import Column, Date, Index, Integer, MetaData, Table, func, literal, select
 
 from crmkit import storage
-from crmkit.sql import add_days, day_of, days_between, median, money, year_month
+from crmkit.sql import (
+    add_days,
+    day_of,
+    days_between,
+    median,
+    money,
+    tenant_holds_most,
+    whole_tenant,
+    year_month,
+)
 
 
 def test_date_helpers_agree_on_every_backend(crm_db_url):
@@ -47,3 +56,64 @@ def test_median_per_group_and_overall(crm_db_url):
     # overall without the 1s: 2 4 5 7 9 -> 5
     assert by == {1: Decimal(5), 2: Decimal(3)}
     assert every == {None: Decimal(5)}
+
+
+def _plan(conn, stmt):
+    sql = stmt.compile(dialect=conn.dialect)
+    params = tuple(sql.construct_params()[k] for k in sql.positiontup)
+    return " | ".join(r[3] for r in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + str(sql),
+                                                         params))
+
+
+def _tenant_table(engine, tenants):
+    md = MetaData()
+    t = Table("docs", md, Column("id", Integer, primary_key=True),
+              Column("tenant_id", Integer, nullable=False), Column("d", Date),
+              Column("amt", Integer), Index("ix_docs_tenant_d", "tenant_id", "d"))
+    md.create_all(engine)
+    with engine.begin() as conn:
+        conn.execute(t.insert(), [{"tenant_id": tenants[i % len(tenants)],
+                                   "d": dt.date(2026, 1, 1) + dt.timedelta(days=i % 300),
+                                   "amt": i} for i in range(600)])
+    return t
+
+
+def test_whole_tenant_reads_a_tenant_holding_most_rows_without_the_index(crm_db_url):
+    # the "index trap": one tenant holds every row, so walking (tenant_id, d) and
+    # fetching each row by id is slower than reading the table; with statistics that
+    # say so, SQLite reads it NOT INDEXED; the sum is the same either way
+    engine = storage.create_engine(crm_db_url)
+    t = _tenant_table(engine, [1])
+    with engine.begin() as conn:
+        def total(src):
+            return conn.execute(select(func.sum(src.c.amt)).where(
+                src.c.tenant_id == 1, src.c.d >= dt.date(2026, 2, 1))).scalar_one()
+
+        assert whole_tenant(conn, t) is t  # no statistics yet: the planner decides
+        if conn.dialect.name == "sqlite":
+            conn.exec_driver_sql("ANALYZE")
+            src = whole_tenant(conn, t)
+            assert src is not t and tenant_holds_most(conn, t)
+            def q(src):
+                return select(func.sum(src.c.amt)).where(src.c.tenant_id == 1,
+                                                         src.c.d >= dt.date(2026, 2, 1))
+
+            assert _plan(conn, q(src)) == "SCAN docs"
+            assert "USING INDEX ix_docs_tenant_d" in _plan(conn, q(t))
+            assert total(src) == total(t) == sum(i for i in range(600) if i % 300 >= 31)
+        else:
+            assert not tenant_holds_most(conn, t) and whole_tenant(conn, t) is t
+    engine.dispose()
+
+
+def test_whole_tenant_keeps_the_index_when_tenants_share_the_table(crm_db_url):
+    # three tenants of 200 rows each: a tenant is a third of the table, the index wins
+    if not crm_db_url.startswith("sqlite"):
+        return
+    engine = storage.create_engine(crm_db_url)
+    t = _tenant_table(engine, [1, 2, 3])
+    with engine.begin() as conn:
+        conn.exec_driver_sql("ANALYZE")
+        assert not tenant_holds_most(conn, t)
+        assert whole_tenant(conn, t) is t
+    engine.dispose()

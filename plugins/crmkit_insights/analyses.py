@@ -16,6 +16,7 @@ from sqlalchemy import and_, case, func, literal, select
 
 import crmkit
 from crmkit.i18n import Domain
+from crmkit.sql import whole_tenant
 
 from .common import (
     LINE_SCALE,
@@ -46,14 +47,17 @@ UNSPECIFIED = "unspecified"
 # --- profit ----------------------------------------------------------------------------
 
 
-def line_facts(ctx: crmkit.Context, kinds: tuple[str, ...] = ("invoice",)) -> Any:
+def line_facts(ctx: crmkit.Context, kinds: tuple[str, ...] = ("invoice",), *,
+               whole: bool = False) -> Any:
     """Lines of the tenant's non-void documents of ``kinds`` with their base revenue,
     known base cost (NULL when unknown) and catalogue category; all in 10**-5 units.
 
     Columns: ``customer_id``, ``issued_on``, ``product``, ``quantity`` (thousandths),
-    ``category``, ``revenue``, ``cost``. Scoped to the user's customers."""
+    ``category``, ``revenue``, ``cost``. Scoped to the user's customers. ``whole``: the
+    caller reads most of the tenant's documents (a year or more; see
+    :func:`crmkit.sql.whole_tenant`)."""
     tid = ctx.tenant.id
-    d = ctx.crm.table("documents")
+    d = _documents(ctx, whole)
     ln = ctx.crm.table("document_lines")
     p = ctx.crm.table("insights_products")
     qty = raw(ln.c.quantity)
@@ -100,10 +104,11 @@ def profit(crm: crmkit.Crm, by: str = "customer", frm: dt.date | None = None,
 
 
 def profit_in(ctx: crmkit.Context, by: str, frm: dt.date, to: dt.date,
-              limit: int | None = None) -> list[dict[str, Any]]:
+              limit: int | None = None, *, whole: bool = False) -> list[dict[str, Any]]:
     """:func:`profit` inside an open unit (no permission check); ``limit``: only the
-    rows with the largest margins, chosen by the database."""
-    facts = line_facts(ctx).subquery("lines")
+    rows with the largest margins, chosen by the database; ``whole``: as for
+    :func:`line_facts`."""
+    facts = line_facts(ctx, whole=whole).subquery("lines")
     lines = select(facts).where(facts.c.issued_on >= frm,
                                 facts.c.issued_on <= to).subquery("period")
     c = ctx.crm.table("customers")
@@ -247,10 +252,16 @@ def _by_month(ctx: crmkit.Context, e: Any, frm: dt.date, to: dt.date
 # --- trend and cohorts -----------------------------------------------------------------
 
 
-def value_docs(ctx: crmkit.Context, on: dt.date) -> Any:
-    """The user's customers' value documents (order, contract, invoice; not void) issued
-    on or before ``on``: ``customer_id``, ``issued_on``, ``kind``, ``cents`` (base)."""
+def _documents(ctx: crmkit.Context, whole: bool) -> Any:
     d = ctx.crm.table("documents")
+    return whole_tenant(ctx.conn, d) if whole else d
+
+
+def value_docs(ctx: crmkit.Context, on: dt.date, *, whole: bool = False) -> Any:
+    """The user's customers' value documents (order, contract, invoice; not void) issued
+    on or before ``on``: ``customer_id``, ``issued_on``, ``kind``, ``cents`` (base);
+    ``whole``: as for :func:`line_facts`."""
+    d = _documents(ctx, whole)
     return (select(d.c.customer_id, d.c.issued_on, d.c.kind, base_cents(d).label("cents"))
             .where(d.c.tenant_id == ctx.tenant.id, d.c.kind.in_(VALUE_KINDS),
                    d.c.status != "void", d.c.issued_on <= on, *scope(ctx, d.c.customer_id)))
@@ -269,14 +280,15 @@ def trend(crm: crmkit.Crm, months: int = 12, as_of: dt.date | None = None
 
 
 def trend_in(ctx: crmkit.Context, months: int, on: dt.date,
-             firsts: Mapping[int, int] | None = None) -> list[dict[str, Any]]:
+             firsts: Mapping[int, int] | None = None, *, whole: bool = False
+             ) -> list[dict[str, Any]]:
     """:func:`trend` inside an open unit (no permission check); ``firsts``: the first
     purchases per month index when the caller has them already (the cohort sizes of
-    :func:`cohort_counts`), to spare the query."""
+    :func:`cohort_counts`), to spare the query; ``whole``: as for :func:`line_facts`."""
     last = index_of(on)
     first = last - months + 1
     start = month_start(first)
-    v = value_docs(ctx, on).subquery("v")
+    v = value_docs(ctx, on, whole=whole).subquery("v")
     m = month_index(v.c.issued_on)
     buying = {int(r.m): r for r in ctx.conn.execute(
         select(m.label("m"), func.count(func.distinct(v.c.customer_id)).label("n"),
@@ -349,8 +361,8 @@ def cohorts_in(ctx: crmkit.Context, on: dt.date,
 def cohort_counts(ctx: crmkit.Context, on: dt.date) -> dict[tuple[int, int], int]:
     """Per (month index of the first value document, months after it k = 0 .. 12) the
     number of customers with a value document that month; k = 0 is the cohort's size,
-    that is the month's first purchases."""
-    v = value_docs(ctx, on).subquery("v")
+    that is the month's first purchases. All the tenant's history is read."""
+    v = value_docs(ctx, on, whole=True).subquery("v")
     # the months each customer bought in (computed once), its first one, and per
     # cohort and month offset k the customers who bought
     m = month_index(v.c.issued_on)

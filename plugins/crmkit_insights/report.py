@@ -33,11 +33,13 @@ def sections(ctx: crmkit.Context, on: dt.date) -> Any:
 
     cur = ctx.tenant.currency
     counts = cohort_counts(ctx, on)  # the cohorts' sizes are the trend's first purchases
-    tr = trend_in(ctx, 12, on, firsts={c: n for (c, k), n in counts.items() if k == 0})
+    # a year and more of the tenant's documents: read whole (crmkit.sql.whole_tenant)
+    tr = trend_in(ctx, 12, on, firsts={c: n for (c, k), n in counts.items() if k == 0},
+                  whole=True)
     months = [r["month"] for r in tr]
     year_start = on - dt.timedelta(days=364)
-    cats = profit_in(ctx, "category", year_start, on)
-    best = profit_in(ctx, "customer", year_start, on, limit=TOP)
+    cats = profit_in(ctx, "category", year_start, on, whole=True)
+    best = profit_in(ctx, "customer", year_start, on, limit=TOP, whole=True)
     frm = on.replace(day=1)
     e = _expenses(ctx).subquery("e")
     items = _by_item(ctx, e, frm, on, ctx.settings("insights").expense_growth_alert_pct)
