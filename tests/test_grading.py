@@ -13,7 +13,9 @@ from decimal import Decimal
 import crmkit_grading as grading
 import pytest
 
+import crmkit
 from crmkit.errors import PermissionDenied
+from tests.plugins.recorder import Recorder
 from tests.plugins.risk_stub import GradeCounter, RiskStub
 
 D = dt.date(2026, 11, 22)
@@ -318,3 +320,55 @@ def test_sales_user_sees_own_rows_with_tenant_ranks(gcrm):
     assert li.customers.view(mine.id)["sections"]["grading"]["m"] == 3
     with pytest.raises(PermissionDenied, match="may not grading.run"):
         grading.run(li)
+
+
+class _Locker:
+    """Denies ``update`` of a customer tagged ``locked`` (the bulk path asks per record)."""
+
+    PLUGIN = crmkit.PluginSpec(name="locker", description="denies on purpose")
+
+    @crmkit.hookimpl
+    def crm_permission(self, ctx, user, action, record):
+        return False if action == "update" and "locked" in getattr(record, "tags", ()) else None
+
+
+def test_run_marks_lost_through_the_bulk_update_path(crm_factory):
+    rec = Recorder()
+    crm = crm_factory(plugins=["crmkit_grading", rec, _Locker()], discover=False,
+                      enable=["grading", "recorder", "locker"])
+    gone, long_ago, nearly, never, done, was = customers(
+        crm, "gone", "long ago", "nearly", "never", "done", "was")
+    inv(crm, gone.id, "G1", "10", "2025-11-22")        # 365 days before D: lost
+    inv(crm, long_ago.id, "L1", "10", "2023-05-01")    # 1,301 days: lost
+    inv(crm, nearly.id, "N1", "10", "2025-11-23")      # 364 days: not yet
+    inv(crm, done.id, "D1", "10", "2023-05-01")        # archived: not graded, not lost
+    inv(crm, was.id, "W1", "10", "2023-05-01")         # lost already: not marked again
+    crm.customers.archive(done.id)
+    crm.customers.update(was.id, status="lost")
+    # never bought: never lost
+    rec.calls.clear()
+    mark = crm.changes()[-1]["cursor"]
+    assert grading.run(crm)["lost"] == 2
+    assert rec.calls == [("crm_customer_updated", gone.id), ("changes", ("status",)),
+                         ("crm_customer_updated", long_ago.id), ("changes", ("status",))]
+    feed = [(c["id"], c["before"]["status"], c["after"]["status"])
+            for c in crm.changes(mark) if c["table"] == "customer"]
+    assert feed == [(gone.id, "active", "lost"), (long_ago.id, "active", "lost")]
+    assert {c.name: c.status for c in crm.customers.list()} == {
+        "gone": "lost", "long ago": "lost", "nearly": "active", "never": "prospect",
+        "done": "archived", "was": "lost"}
+
+
+def test_run_is_all_or_nothing_when_a_lost_customer_may_not_be_updated(crm_factory):
+    crm = crm_factory(plugins=["crmkit_grading", _Locker()], discover=False,
+                      enable=["grading", "locker"])
+    gone, locked = customers(crm, "gone", "locked")
+    inv(crm, gone.id, "G1", "10", "2025-01-01")
+    inv(crm, locked.id, "K1", "10", "2025-01-01")
+    crm.customers.update(locked.id, tags=["locked"])
+    mark = crm.changes()[-1]["cursor"]
+    with pytest.raises(PermissionDenied, match=f"may not update customer {locked.id}"):
+        grading.run(crm)
+    # nothing of the run stays: no grade, no history, no one marked lost, no feed row
+    assert crm.changes(mark) == [] and _counts(crm)[1:] == (0, 0)
+    assert [c.status for c in crm.customers.list()] == ["active", "active"]

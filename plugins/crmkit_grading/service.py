@@ -328,12 +328,7 @@ def _announce(ctx: Any, changed: list[Any], cols: tuple[str, ...]) -> None:
 
 
 def _mark_lost(ctx: Any, ids: list[int]) -> int:
-    """Set status ``lost`` through the core, one customer at a time (hooks and audit)."""
-    c = ctx.crm.table("customers")
-    n = 0
-    for chunk in _chunks(ids):
-        for row in ctx.conn.execute(select(c).where(c.c.tenant_id == ctx.tenant.id,
-                                                    c.c.id.in_(chunk)).order_by(c.c.id)):
-            ctx.crm.customers.change(ctx, Customer.from_row(row), {"status": "lost"})
-            n += 1
-    return n
+    """Set status ``lost`` through the core's bulk update path: per customer the
+    permission, the validate hooks, ``crm_customer_updated`` and an audit row, the writes
+    in batches, all in the run's transaction."""
+    return int(ctx.crm.customers.change_many(ctx, ((i, {"status": "lost"}) for i in ids)))
