@@ -372,3 +372,29 @@ def test_run_is_all_or_nothing_when_a_lost_customer_may_not_be_updated(crm_facto
     # nothing of the run stays: no grade, no history, no one marked lost, no feed row
     assert crm.changes(mark) == [] and _counts(crm)[1:] == (0, 0)
     assert [c.status for c in crm.customers.list()] == ["active", "active"]
+
+
+def test_stored_grades_follow_every_run(crm_factory):
+    """``grading_grades`` holds the last run's grade of every graded customer: updated
+    in place (as_of and recency move every day), inserted for a new customer, deleted
+    for an archived one."""
+    from sqlalchemy import select
+
+    crm = crm_factory(enable=["grading"])
+    a, b = customers(crm, "a", "b")
+    inv(crm, a.id, "A1", "100", "2026-11-01")
+
+    def stored():
+        with crm.unit(write=False) as ctx:
+            g = ctx.crm.table("grading_grades")
+            return {r.customer_id: (r.as_of, r.recency_days, r.segment)
+                    for r in ctx.conn.execute(select(g))}
+
+    grading.run(crm)
+    assert stored() == {a.id: (D, 21, "champions"), b.id: (D, None, "no_purchases")}
+    nxt = crm.using(today=D + dt.timedelta(days=1))
+    crm.customers.archive(b.id)
+    c = crm.customers.add(name="c")
+    assert grading.run(nxt)["changed"] == 1                 # c's first grade
+    assert stored() == {a.id: (D + dt.timedelta(days=1), 22, "champions"),
+                        c.id: (D + dt.timedelta(days=1), None, "no_purchases")}
