@@ -28,12 +28,13 @@ def crm_customer_validate(ctx: Any, customer: Any, changes: dict, before: Any
                           ) -> list[str] | None:
     """Check a customer before it is inserted or updated.
 
-    Fires for ``customers.add``, ``update``, ``upsert``, ``add_many`` and imports, inside
-    the transaction, before anything is written. ``customer`` is the record as it will be
-    (``id`` is None for a new one), ``changes`` the fields being set, ``before`` the
-    stored record (None for a new one). Return a list of error strings (empty or None
-    when all is well): every plugin's errors are collected and any error aborts the
-    change with a ValidationError naming each. Must not write.
+    Fires for ``customers.add``, ``update``, ``upsert``, ``add_many``, ``update_many``
+    (once per record) and imports, inside the transaction, before anything is written.
+    ``customer`` is the record as it will be (``id`` is None for a new one), ``changes``
+    the fields being set, ``before`` the stored record (None for a new one). Return a
+    list of error strings (empty or None when all is well): every plugin's errors are
+    collected and any error aborts the change with a ValidationError naming each. Must
+    not write.
 
     Since 0.1.
     """

@@ -72,22 +72,29 @@ def _documents(ctx: Any, on: dt.date, settings: Any) -> Any:
 def _credits(ctx: Any, on: dt.date, settings: Any) -> Any:
     """Per customer: the non-void credit notes dated up to ``on`` that apply to a value
     invoice of the same customer in the window, in cents (they count on the invoice's
-    date)."""
+    date).
+
+    Driven from the credit notes (a few per cent of the documents), each looking its
+    invoice up by number through the unique ``(tenant_id, kind, number)`` index: one
+    invoice at most matches, so ``EXISTS`` is the join without its cost (joining the
+    invoices of the window to their credit notes probed every invoice)."""
     d = ctx.crm.table("documents")
     cn, inv = d.alias("cn"), d.alias("inv")
     tid = ctx.tenant.id
     start = on - dt.timedelta(days=settings.window_days)
+    # by number AND customer: a number re-used by another customer's invoice (after a
+    # renumbering) never carries this customer's credit to it
+    applies = (select(inv.c.id)
+               .where(inv.c.tenant_id == tid, inv.c.kind == "invoice",
+                      inv.c.number == cn.c.applies_to, inv.c.customer_id == cn.c.customer_id,
+                      inv.c.status != "void", inv.c.issued_on <= on,
+                      inv.c.issued_on > start)
+               .exists())
     return (
-        select(inv.c.customer_id, func.sum(_cents(cn.c.base_amount)).label("credit"))
-        # by number AND customer: a number re-used by another customer's invoice (after
-        # a renumbering) never carries this customer's credit to it
-        .select_from(cn.join(inv, and_(inv.c.tenant_id == tid, inv.c.kind == "invoice",
-                                       inv.c.number == cn.c.applies_to,
-                                       inv.c.customer_id == cn.c.customer_id)))
+        select(cn.c.customer_id, func.sum(_cents(cn.c.base_amount)).label("credit"))
         .where(cn.c.tenant_id == tid, cn.c.kind == "credit_note", cn.c.status != "void",
-               cn.c.issued_on <= on, inv.c.status != "void", inv.c.issued_on <= on,
-               inv.c.issued_on > start)
-        .group_by(inv.c.customer_id)
+               cn.c.issued_on <= on, applies)
+        .group_by(cn.c.customer_id)
         .subquery("credits")
     )
 
@@ -145,55 +152,60 @@ def grades_query(ctx: Any, on: dt.date, settings: Any) -> Any:
     Ranks are over the whole tenant, whoever asks.
     """
     c = ctx.crm.table("customers")
+    tid = ctx.tenant.id
     agg = per_customer(ctx, on, settings)
     day = literal(on, Date)
-    # One pass: every customer joined to its aggregates, the window functions
-    # partitioned by "scored" so that n, k and the running totals count scored
-    # customers only (joining the scored subset back would be a nested scan in SQLite).
-    scored = case((agg.c.frequency > 0, 1), else_=0)
-    freq = func.coalesce(agg.c.frequency, 0)
-    mon = func.coalesce(agg.c.monetary, 0)
+    # The window functions run over the scored customers alone (a value document in the
+    # window, not archived), on narrow rows: each distinct ORDER BY is a sort of every
+    # row it sees, so the customers without a score and the names stay out of them.
+    # Scored rows then find their customer by primary key; the others come from the
+    # customers table, UNION ALL (joining the windowed rows to the customers instead
+    # would be a nested scan in SQLite: no automatic index on a window subquery).
+    archived = select(c.c.id).where(c.c.tenant_id == tid, c.c.status == "archived")
     ranked = (
         select(
-            c.c.id.label("customer_id"), scored.label("scored"),
-            days_between(day, agg.c.last).label("recency_days"),
-            freq.label("frequency"), mon.label("monetary"),
+            agg.c.customer_id, agg.c.last, agg.c.frequency, agg.c.monetary,
             # k for r: customers whose recency_days >= this one's, i.e. last <= this last
-            func.count().over(partition_by=scored, order_by=agg.c.last).label("kr"),
-            func.count().over(partition_by=scored, order_by=freq).label("kf"),
-            func.count().over(partition_by=scored, order_by=mon).label("km"),
-            func.count().over(partition_by=scored).label("n"),
-            func.sum(mon).over(partition_by=scored, order_by=(mon.desc(), c.c.id),
-                               rows=(None, 0)).label("running"),
-            func.sum(mon).over(partition_by=scored).label("total"),
+            func.count().over(order_by=agg.c.last).label("kr"),
+            func.count().over(order_by=agg.c.frequency).label("kf"),
+            func.count().over(order_by=agg.c.monetary).label("km"),
+            func.count().over().label("n"),
+            func.sum(agg.c.monetary).over(order_by=(agg.c.monetary.desc(), agg.c.customer_id),
+                                          rows=(None, 0)).label("running"),
+            func.sum(agg.c.monetary).over().label("total"),
         )
-        .select_from(c.outerjoin(agg, agg.c.customer_id == c.c.id))
-        .where(c.c.tenant_id == ctx.tenant.id, c.c.status != "archived")
+        .where(agg.c.frequency > 0, agg.c.customer_id.not_in(archived))
         .subquery("ranked")
     )
     sc = ranked.c
-    k_or_null = {k: case((sc.scored == 1, sc[k]), else_=null()) for k in ("kr", "kf", "km")}
     before = sc.running - sc.monetary
     abc = case(
-        (sc.scored == 0, null()),
         (before * 5 < sc.total * 4, literal("A")),
         (before * 20 < sc.total * 19, literal("B")),
         else_=literal("C"),
     )
-    # names, owners and tags join back after the sorts: the windows sort narrow rows
     cust = c.alias("cust")
-    inner = (
+    scored = (
         select(
             sc.customer_id, cust.c.name.label("customer"), cust.c.owner, cust.c.status,
-            cust.c.tags, sc.recency_days, sc.frequency, sc.monetary,
-            _score(k_or_null["kr"], sc.n).label("r"),
-            _score(k_or_null["kf"], sc.n).label("f"),
-            _score(k_or_null["km"], sc.n).label("m"),
-            abc.label("abc"),
+            cust.c.tags, days_between(day, sc.last).label("recency_days"),
+            sc.frequency, sc.monetary,
+            _score(sc.kr, sc.n).label("r"), _score(sc.kf, sc.n).label("f"),
+            _score(sc.km, sc.n).label("m"), abc.label("abc"),
         )
         .select_from(ranked.join(cust, cust.c.id == sc.customer_id))
-        .subquery("g")
     )
+    freq = func.coalesce(agg.c.frequency, 0)
+    unscored = (
+        select(
+            c.c.id, c.c.name, c.c.owner, c.c.status, c.c.tags,
+            days_between(day, agg.c.last), freq, func.coalesce(agg.c.monetary, 0),
+            null(), null(), null(), null(),
+        )
+        .select_from(c.outerjoin(agg, agg.c.customer_id == c.c.id))
+        .where(c.c.tenant_id == tid, c.c.status != "archived", freq == 0)
+    )
+    inner = scored.union_all(unscored).subquery("g")
     tier = case(
         (inner.c.tags.like("%,special,%"), literal("special")),
         (inner.c.abc == "A", literal("important")),

@@ -255,17 +255,22 @@ def run(crm: Any, on: dt.date | None = None,
             last = rows[-1].customer_id
         step(2, 4)
 
-        # 4. replace the stored grades that differ in anything (one pass each way)
-        same = select(st.c.customer_id).where(
-            mine, st.c.customer_id == gt.c.customer_id,
-            *[st.c[k].is_not_distinct_from(gt.c[k]) for k in cols])
-        ctx.conn.execute(delete(gt).where(gt.c.tenant_id == tid, ~exists(same)))
+        # 4. the stored grades become the stage's: one UPDATE of the rows that differ in
+        # anything (every row on a new day: as_of moves), then the first grades are
+        # inserted and the grades of customers no longer graded (archived) deleted
+        ctx.conn.execute(
+            update(gt).where(gt.c.tenant_id == tid, mine,
+                             st.c.customer_id == gt.c.customer_id,
+                             or_(*[st.c[k].is_distinct_from(gt.c[k]) for k in cols]))
+            .values({k: st.c[k] for k in cols}))
         g2 = gt.alias("g2")
         ctx.conn.execute(insert(gt).from_select(
             ["tenant_id", "customer_id", *cols],
             select(st.c.tenant_id, st.c.customer_id, *[st.c[k] for k in cols])
             .where(mine, ~exists(select(g2.c.customer_id).where(
                 g2.c.tenant_id == tid, g2.c.customer_id == st.c.customer_id)))))
+        graded = select(st.c.customer_id).where(mine, st.c.customer_id == gt.c.customer_id)
+        ctx.conn.execute(delete(gt).where(gt.c.tenant_id == tid, ~exists(graded)))
 
         step(3, 4)
         summary = _summary(ctx, st, mine, on, n_changed)
@@ -328,12 +333,7 @@ def _announce(ctx: Any, changed: list[Any], cols: tuple[str, ...]) -> None:
 
 
 def _mark_lost(ctx: Any, ids: list[int]) -> int:
-    """Set status ``lost`` through the core, one customer at a time (hooks and audit)."""
-    c = ctx.crm.table("customers")
-    n = 0
-    for chunk in _chunks(ids):
-        for row in ctx.conn.execute(select(c).where(c.c.tenant_id == ctx.tenant.id,
-                                                    c.c.id.in_(chunk)).order_by(c.c.id)):
-            ctx.crm.customers.change(ctx, Customer.from_row(row), {"status": "lost"})
-            n += 1
-    return n
+    """Set status ``lost`` through the core's bulk update path: per customer the
+    permission, the validate hooks, ``crm_customer_updated`` and an audit row, the writes
+    in batches, all in the run's transaction."""
+    return int(ctx.crm.customers.change_many(ctx, ((i, {"status": "lost"}) for i in ids)))
