@@ -254,7 +254,14 @@ def build_metadata(prefix: str = "crm_") -> MetaData:
         UniqueConstraint("tenant_id", "kind", "number", name=f"{p}uq_documents_number"),
         Index(f"{p}ix_documents_customer", "tenant_id", "customer_id", "kind", "issued_on"),
         Index(f"{p}ix_documents_kind", "tenant_id", "kind", "issued_on"),
-        Index(f"{p}ix_documents_applies", "tenant_id", "applies_to"),
+        # core_0006: both cover what the receivables aging reads. ix_documents_aging:
+        # every document of a tenant in customer order (grouped by customer from the
+        # index alone) and an invoice by customer and number; ix_documents_applies:
+        # the payments and credit notes applied to an invoice
+        Index(f"{p}ix_documents_applies", "tenant_id", "applies_to", "customer_id", "kind",
+              "issued_on", "status", "base_amount"),
+        Index(f"{p}ix_documents_aging", "tenant_id", "customer_id", "kind", "number",
+              "issued_on", "status", "due_on", "base_amount"),
         **_MYSQL,
     )
     Table(
@@ -419,6 +426,20 @@ def configure_sqlite(engine: Engine) -> None:
         cur.execute("PRAGMA busy_timeout=60000")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.close()
+
+    @event.listens_for(engine, "close")
+    def _close(dbapi_conn: Any, _rec: Any) -> None:
+        # SQLite's advice: PRAGMA optimize before closing a connection. It runs ANALYZE
+        # (bounded by analysis_limit) on the tables this connection's queries read that
+        # have no statistics yet or have grown a lot since, so that after a bulk load the
+        # planner knows one tenant's rows are most of a table (the "index trap"). Never
+        # waits on another writer and never fails a close.
+        try:
+            dbapi_conn.execute("PRAGMA busy_timeout=0")
+            dbapi_conn.execute("PRAGMA analysis_limit=1000")
+            dbapi_conn.execute("PRAGMA optimize")
+        except Exception:  # noqa: BLE001 - read-only file, locked, closed: skip it
+            pass
 
     @event.listens_for(engine, "begin")
     def _begin(conn: Any) -> None:

@@ -14,8 +14,8 @@ from alembic.runtime.migration import MigrationContext
 import crmkit
 from crmkit import migrations
 
-#: the core branch's newest revision (core_0005: document lines' unit cost)
-CORE_HEAD = "core_0005"
+#: the core branch's newest revision (core_0006: the documents index the aging reads)
+CORE_HEAD = "core_0006"
 
 
 def _diff(crm):
@@ -186,7 +186,7 @@ def test_db_commands(cli):
     assert {"branch": "core", "current": CORE_HEAD, "head": CORE_HEAD} in cur
     hist = cli("db", "history", "--json").json
     assert [h["revision"] for h in hist if "core" in h["branch"]] == [
-        "core_0005", "core_0004", "core_0003", "core_0002", "core_0001"]
+        "core_0006", "core_0005", "core_0004", "core_0003", "core_0002", "core_0001"]
     r = cli("plugins", "uninstall", "permissions", "--dry-run")
     assert r.exit_code == 1 and "built-in plugin 'permissions' cannot be uninstalled" in r.stderr
     r = cli("plugins", "uninstall", "receivables")

@@ -269,3 +269,64 @@ def test_bucket_fifo_agrees_with_the_per_invoice_window(rcv):
         assert {b: row[b] for b in labels} == expected
         assert row["total"] == sum(expected.values()) + row["credit"]
     assert {r["customer_id"] for r in report["rows"] if r["credit"] == 0} == set(from_invoices)
+
+
+def test_worked_example_terms_credit_note_usd_cap_and_a_credit(rcv):
+    """The due-date aging as of 11-22 by hand (bucket firsts: not_due 11-22, 1-30 10-23,
+    31-60 09-23, 61-90 08-24, 91-180 05-26): each invoice's own applied payments and
+    credit notes first (capped at the invoice, paying installments in due order), then
+    the customer's pool, oldest bucket first."""
+    a = rcv.customers.add(name="Worked Ltd", owner="admin")
+    b = rcv.customers.add(name="Other Co")
+    # T-1 10000.00 issued 08-01, terms: #1 3000.00 due 08-31 (61-90), #2 5000.00 due
+    # 09-30 (31-60), #3 2000.00 due 10-30 (1-30); P-1 4000.00 applied: #1 in full and
+    # 1000.00 of #2 -> residuals 0, 4000.00, 2000.00
+    rcv.documents.add(a.id, kind="invoice", number="T-1", amount="10000.00",
+                      issued_on=day("2026-08-01"), terms=["30:30", "60:50", "90:20"])
+    pay(rcv, a.id, "P-1", "4000.00", "2026-09-15", applies_to="T-1")
+    # U-1 1000.00 USD at 7.1 = 7100.00, due 05-01 (180+); CN-1 500.00 applied -> 6600.00;
+    # Other Co's P-9 800.00 (nothing to pay) is its credit, and pays nothing of Worked's
+    rcv.documents.add(a.id, kind="invoice", number="U-1", amount="1000.00", currency="USD",
+                      rate="7.1", issued_on=day("2026-04-01"), due_on=day("2026-05-01"))
+    pay(rcv, a.id, "CN-1", "500.00", "2026-06-01", applies_to="U-1", kind="credit_note")
+    pay(rcv, b.id, "P-9", "800.00", "2026-11-02")
+    # O-1 200.00, no due date: due its issue date 10-01 (31-60); P-2 250.00 applied is
+    # capped at 200.00, its 50.00 more goes to the pool
+    inv(rcv, a.id, "O-1", "200.00", "2026-10-01")
+    pay(rcv, a.id, "P-2", "250.00", "2026-11-01", applies_to="O-1")
+    # N-1 300.00 due 12-20 (not due); P-4 on 11-25 is after D; V-1 is void
+    inv(rcv, a.id, "N-1", "300.00", "2026-11-20", "2026-12-20")
+    pay(rcv, a.id, "P-4", "100.00", "2026-11-25", applies_to="N-1")
+    inv(rcv, a.id, "V-1", "500.00", "2026-06-01", "2026-06-30", status="void")
+    # P-3 1000.00 unapplied
+    pay(rcv, a.id, "P-3", "1000.00", "2026-11-10")
+    # pool = 4000 + 500 + 250 + 1000 - (4000 + 500 + 200) = 1050.00: pays 180+ (U-1)
+    # 6600.00 - 1050.00 = 5550.00; total 5550 + 4000 + 2000 + 300 = 11850.00 (net
+    # 17600.00 - 5750.00 > 0: no credit). Other Co: the 800.00 is a credit.
+    m = Decimal
+    zero = m("0.00")
+    worked = {"customer_id": a.id, "customer": "Worked Ltd", "owner": "admin",
+              "total": m("11850.00"), "not_due": m("300.00"), "1-30": m("2000.00"),
+              "31-60": m("4000.00"), "61-90": zero, "91-180": zero, "180+": m("5550.00"),
+              "credit": zero}
+    other = {"customer_id": b.id, "customer": "Other Co", "owner": "admin",
+             "total": m("-800.00"), **dict.fromkeys(
+                 ["not_due", "1-30", "31-60", "61-90", "91-180", "180+"], zero),
+             "credit": m("-800.00")}
+    totals = {"total": m("11050.00"), "not_due": m("300.00"), "1-30": m("2000.00"),
+              "31-60": m("4000.00"), "61-90": zero, "91-180": zero, "180+": m("5550.00"),
+              "credit": m("-800.00")}
+    report = api.aging(rcv, D)
+    assert report["rows"] == [worked, other]
+    assert report["totals"] == totals
+    assert [str(v) for v in report["rows"][0].values()][3:] == [
+        "11850.00", "300.00", "2000.00", "4000.00", "0.00", "0.00", "5550.00", "0.00"]
+    # by owner: both are admin's, one row of the same sums
+    by_owner = api.aging(rcv, D, by="owner")
+    assert by_owner["rows"] == [{"owner": "admin", **totals}]
+    assert by_owner["totals"] == totals
+    # the per-installment path (receivables open) gives the same amounts
+    assert [(i["number"], i["installment"], i["outstanding"], i["bucket"])
+            for i in api.open_items(rcv, D)] == [
+        ("U-1", 1, m("5550.00"), "180+"), ("T-1", 2, m("4000.00"), "31-60"),
+        ("T-1", 3, m("2000.00"), "1-30"), ("N-1", 1, m("300.00"), "not_due")]

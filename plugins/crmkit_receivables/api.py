@@ -38,28 +38,34 @@ def _settings(ctx: Any) -> Any:
 
 
 def aging_report(ctx: Any, on: dt.date, by: str = "customer") -> dict[str, Any]:
-    """The aging report as of ``on`` inside an open unit (see :func:`aging`)."""
+    """The aging report as of ``on`` inside an open unit (see :func:`aging`).
+
+    The rows come back in integer cents and stay integers (the totals are integer sums)
+    until each row's dict is built, when every amount becomes ``Decimal`` once; zero
+    amounts share one ``Decimal("0.00")``."""
     ctx.crm.plugins.require(ctx, "receivables")
     if by not in BY:
         raise ValidationError(_("unknown --by value '{by}'; valid: {valid}").format(
                                   by=by, valid=', '.join(BY)))
     s = _settings(ctx)
     labels = bucket_labels(tuple(s.aging_ranges))
-    keys = [f"b{i}" for i in range(len(labels))]
-    rows: list[dict[str, Any]] = []
-    totals: dict[str, Any] = {"total": ZERO, **dict.fromkeys(labels, ZERO), "credit": ZERO}
+    head = ["owner"] if by == "owner" else ["customer_id", "customer", "owner"]
+    nk = len(head)
     cols = ["total", *labels, "credit"]
-    src = ["total", *keys, "credit"]
-    owner = by == "owner"
-    for r in ctx.conn.execute(queries.aging_rows(ctx, on, s, by)):
-        m = r._mapping
-        head = ({"owner": m["owner"]} if owner else
-                {"customer_id": m["customer_id"], "customer": m["customer"],
-                 "owner": m["owner"]})
-        head.update(zip(cols, map(cents, (m[k] for k in src)), strict=True))
-        rows.append(head)
-        if len(rows) == 1:  # the report totals ride on every row (SQL window sums)
-            totals = dict(zip(cols, (cents(m[f"t_{k}"]) for k in src), strict=True))
+    keys = [*head, *cols]  # the statement's columns, in this order
+    as_int = ctx.conn.dialect.name != "sqlite"  # PostgreSQL/MariaDB sums are Decimal
+    dec, zero = Decimal, ZERO
+    sums = [0] * len(cols)
+    rows: list[dict[str, Any]] = []
+    add_row = rows.append
+    for part in ctx.conn.execute(queries.aging_rows(ctx, on, s, by)).partitions(2000):
+        amounts = [tuple(map(int, r[nk:])) if as_int else r[nk:] for r in part]
+        # the report's totals: integer column sums, a partition at a time
+        sums = [a + sum(c) for a, c in zip(sums, zip(*amounts, strict=True), strict=True)]
+        for r, v in zip(part, amounts, strict=True):
+            add_row(dict(zip(keys, (*r[:nk], *[dec(x).scaleb(-2) if x else zero
+                                               for x in v]), strict=True)))
+    totals = dict(zip(cols, map(cents, sums), strict=True))
     return {"as_of": on.isoformat(), "basis": s.aging_basis, "buckets": labels,
             "rows": rows, "totals": totals}
 

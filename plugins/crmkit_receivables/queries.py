@@ -87,7 +87,9 @@ def installments(ctx: Any, on: dt.date, customer_id: int | None) -> Any:
     t = ctx.crm.table("document_terms")
     app = (select(d.c.customer_id, d.c.applies_to, func.sum(d.c.base_amount).label("paid"))
            .where(*base, d.c.kind.in_(APPLYING), d.c.applies_to.is_not(None))
-           .group_by(d.c.customer_id, d.c.applies_to).subquery("rcv_app"))
+           # applies_to first: SQLite then reads ix_documents_applies' range of applied
+           # documents, not every document of the tenant in customer order
+           .group_by(d.c.applies_to, d.c.customer_id).subquery("rcv_app"))
     paid = func.coalesce(app.c.paid, 0)
     direct = case((paid > d.c.base_amount, d.c.base_amount), else_=paid)
     amount = func.coalesce(t.c.base_amount, d.c.base_amount)
@@ -178,38 +180,39 @@ def due_bucket_case(due: Any, on: dt.date, ranges: tuple[int, ...]) -> Any:
     return case(*whens, else_=len(ranges) + 1)
 
 
+def _clamp(avail: Any, top: Any) -> Any:
+    """SQL: ``avail`` clamped to ``[0, top]`` (``0`` first, as the allocation reads)."""
+    return case((avail <= 0, 0), (avail >= top, top), else_=avail)
+
+
 def _bucket_fifo(ctx: Any, on: dt.date, ranges: tuple[int, ...],
                  customer_id: int | None) -> Select:
     """:func:`customer_totals` on the due-date basis: FIFO over buckets.
 
-    One GROUP BY per customer over two streams: the :func:`installments` of counted
-    invoices (their residual, after the invoice's own applied payments and credit
-    notes, into their due bucket; minus their ``direct`` part into the pool) and
-    payments (into the pool), all in base amounts. With ``R_k`` the residual of bucket
-    k and ``pool`` = payments - direct, the oldest bucket is paid first:
-    ``out_k = R_k - clamp(pool - sum(R_j, j older than k), 0, R_k)``."""
-    d, base, _ = _parts(ctx, on, customer_id)
+    With ``R_k`` the residual of bucket k (installments after the invoice's own applied
+    payments and credit notes) and ``pool`` = payments - direct parts, the oldest bucket
+    is paid first: ``out_k = R_k - clamp(pool - sum(R_j, j older than k), 0, R_k)``.
+
+    The per-customer sums come from one pass over the tenant's documents, grouped by
+    customer, with no join (:func:`_whole_documents`: every counted invoice as one
+    installment in its due bucket, every payment and credit note into the pool), plus a
+    small correction grouped apart and joined per customer (:func:`_corrections`: the
+    installments of invoices with terms, and the direct parts of invoices that have
+    applied payments). The figures are those of :func:`installments`; the big pass does
+    not sort every invoice for a window or look up its applied payments."""
     n = len(ranges) + 2
-    inst = installments(ctx, on, customer_id)
-    bk = due_bucket_case(inst.c.due, on, ranges)
-    invoices = select(inst.c.customer_id,
-                      *[case((bk == k, inst.c.residual), else_=0).label(f"r{k}")
-                        for k in range(n)],
-                      (-inst.c.direct).label("pool"), inst.c.amount.label("net"))
-    payments = select(d.c.customer_id, *[literal(0).label(f"r{k}") for k in range(n)],
-                      d.c.base_amount.label("pool"), (-d.c.base_amount).label("net")
-                      ).where(*base, d.c.kind.in_(APPLYING))
-    rows = union_all(invoices, payments).subquery("rcv_rows")
-    per = (select(rows.c.customer_id, *[func.sum(rows.c[f"r{k}"]).label(f"r{k}")
-                                        for k in range(n)],
-                  func.sum(rows.c.pool).label("pool"), func.sum(rows.c.net).label("net"))
-           .group_by(rows.c.customer_id).subquery("rcv_per"))
+    main = _whole_documents(ctx, on, ranges, customer_id).subquery("rcv_main")
+    corr = _corrections(ctx, on, ranges, customer_id).subquery("rcv_corr")
+    cols = [*(f"r{k}" for k in range(n)), "pool", "net"]
+    per = (select(main.c.customer_id,
+                  *[(main.c[k] + func.coalesce(corr.c[k], 0)).label(k) for k in cols])
+           .select_from(main.outerjoin(corr, corr.c.customer_id == main.c.customer_id))
+           .subquery("rcv_per"))
     outs: list[Any] = []
     avail = per.c.pool
     for k in reversed(range(n)):  # oldest bucket first
         r = per.c[f"r{k}"]
-        alloc = case((avail <= 0, 0), (avail >= r, r), else_=avail)
-        outs.insert(0, r - alloc)
+        outs.insert(0, r - _clamp(avail, r))
         avail = avail - r
     credit = case((per.c.net < 0, per.c.net), else_=0)
     total = credit
@@ -221,14 +224,99 @@ def _bucket_fifo(ctx: Any, on: dt.date, ranges: tuple[int, ...],
     return select(*sub.c).where(sub.c.total != 0)
 
 
+def _whole_documents(ctx: Any, on: dt.date, ranges: tuple[int, ...],
+                     customer_id: int | None) -> Select:
+    """Per customer, one pass over counted documents: ``r0`` .. ``rN`` (every invoice's
+    whole base amount in the bucket of its own due date, else issue date), ``pool``
+    (payments and credit notes) and ``net`` (invoices - payments and credit notes).
+
+    A bucket is the difference of two sums "due on or after a threshold" (one date
+    comparison a row and sum, not the bucket's CASE ladder), so the pass costs little
+    more than reading the rows: on SQLite it reads them in customer order from the
+    covering ``ix_documents_aging`` index alone (no sort, no table look-ups)."""
+    d = ctx.crm.table("documents")
+    base = _counted(ctx, d, on, customer_id)
+    is_inv = d.c.kind == "invoice"
+    due = func.coalesce(d.c.due_on, d.c.issued_on)
+    amt = d.c.base_amount
+    since = [func.sum(case((and_(is_inv, due >= literal(on - dt.timedelta(days=r), Date)),
+                            amt), else_=0))
+             for r in (0, *ranges)]  # due on or after each bucket's first day
+    invoiced = func.sum(case((is_inv, amt), else_=0))
+    pool = func.sum(case((is_inv, 0), else_=amt))
+    buckets = [since[0], *[b - a for a, b in zip(since, since[1:], strict=False)],
+               invoiced - since[-1]]
+    return (select(d.c.customer_id, *[b.label(f"r{k}") for k, b in enumerate(buckets)],
+                   pool.label("pool"), (invoiced - pool).label("net"))
+            .where(*base, d.c.kind.in_(("invoice", *APPLYING)))
+            .group_by(d.c.customer_id))
+
+
+def _corrections(ctx: Any, on: dt.date, ranges: tuple[int, ...],
+                 customer_id: int | None) -> Select:
+    """Per customer, what turns :func:`_whole_documents` into the figures of
+    :func:`installments`; only invoices with terms or with applied payments give rows:
+
+    * an invoice with terms: its whole amount out of its own due bucket, each
+      installment's base amount into the installment's due bucket (``net`` likewise);
+    * an invoice with applied payments or credit notes: each installment's ``direct``
+      part (see :func:`installments`) out of its bucket and out of the pool."""
+    d, base, _ = _parts(ctx, on, customer_id)
+    t = ctx.crm.table("document_terms")
+    n = len(ranges) + 2
+    inv = and_(*base, d.c.kind == "invoice")
+    own_due = func.coalesce(d.c.due_on, d.c.issued_on)
+
+    def row(due: Any, r: Any, pool: Any, net: Any) -> list[Any]:
+        # narrow rows (the bucket computed once a row), spread into r0 .. rN below
+        return [due_bucket_case(due, on, ranges).label("bk"), r.label("r"),
+                pool.label("pool"), net.label("net")]
+
+    with_terms = select(t.c.document_id).where(t.c.tenant_id == ctx.tenant.id)
+    whole = (select(d.c.customer_id, *row(own_due, -d.c.base_amount, literal(0),
+                                          -d.c.base_amount))
+             .where(inv, d.c.id.in_(with_terms)))
+    inst = (select(d.c.customer_id, *row(t.c.due_on, t.c.base_amount, literal(0),
+                                         t.c.base_amount))
+            .select_from(t.join(d, and_(d.c.tenant_id == t.c.tenant_id,
+                                        d.c.id == t.c.document_id)))
+            .where(inv, t.c.tenant_id == ctx.tenant.id))
+    app = (select(d.c.customer_id, d.c.applies_to, func.sum(d.c.base_amount).label("paid"))
+           .where(*base, d.c.kind.in_(APPLYING), d.c.applies_to.is_not(None))
+           .group_by(d.c.applies_to, d.c.customer_id).subquery("rcv_app"))  # see installments
+    # what the installments due before this one take of the direct part; an invoice
+    # without terms is one installment with nothing before it
+    t2 = t.alias("rcv_t2")
+    before = (select(func.sum(t2.c.base_amount))
+              .where(t2.c.tenant_id == t.c.tenant_id, t2.c.document_id == t.c.document_id,
+                     t2.c.no < t.c.no).scalar_subquery())
+    direct = case((app.c.paid > d.c.base_amount, d.c.base_amount), else_=app.c.paid)
+    part = _clamp(direct - case((t.c.no.is_(None), 0), else_=func.coalesce(before, 0)),
+                  func.coalesce(t.c.base_amount, d.c.base_amount))
+    paid = (select(d.c.customer_id, *row(func.coalesce(t.c.due_on, own_due), -part,
+                                         -part, literal(0)))
+            .select_from(app.join(d, and_(d.c.customer_id == app.c.customer_id,
+                                          d.c.number == app.c.applies_to))
+                         .outerjoin(t, and_(t.c.tenant_id == d.c.tenant_id,
+                                            t.c.document_id == d.c.id)))
+            .where(inv))
+    rows = union_all(whole, inst, paid).subquery("rcv_fix")
+    return (select(rows.c.customer_id,
+                   *[func.sum(case((rows.c.bk == k, rows.c.r), else_=0)).label(f"r{k}")
+                     for k in range(n)],
+                   func.sum(rows.c.pool).label("pool"), func.sum(rows.c.net).label("net"))
+            .group_by(rows.c.customer_id))
+
+
 def aging_rows(ctx: Any, on: dt.date, settings: Any, by: str) -> Select:
-    """The aging report's rows (largest total first) with the report totals on each row
-    (``t_*`` columns, window sums). Amounts in integer cents."""
+    """The aging report's rows (largest total first): the key columns (``customer_id``,
+    ``customer``, ``owner``; or ``owner``), then ``total``, ``b0`` .. ``bN`` and
+    ``credit`` in integer cents (the order of the report's keys)."""
     n = len(settings.aging_ranges) + 2
     per = customer_totals(ctx, on, settings).subquery("rcv_cust")
     c = ctx.crm.table("customers")
     src = per.join(c, c.c.id == per.c.customer_id)
-    cols = [*(f"b{i}" for i in range(n)), "credit", "total"]
+    cols = ["total", *(f"b{i}" for i in range(n)), "credit"]
     if by == "owner":
         grouped = (select(c.c.owner, *[func.sum(per.c[k]).label(k) for k in cols])
                    .select_from(src).group_by(c.c.owner).subquery("rcv_owner"))
@@ -241,9 +329,7 @@ def aging_rows(ctx: Any, on: dt.date, settings: Any, by: str) -> Select:
         order = [per.c.total.desc(), per.c.customer_id]
         src2 = src
         vals = {k: per.c[k] for k in cols}
-    return (select(*keys, *[type_coerce(v, BigInteger).label(k) for k, v in vals.items()],
-                   *[type_coerce(func.sum(v).over(), BigInteger).label(f"t_{k}")
-                     for k, v in vals.items()])
+    return (select(*keys, *[type_coerce(v, BigInteger).label(k) for k, v in vals.items()])
             .select_from(src2).order_by(*order))
 
 
