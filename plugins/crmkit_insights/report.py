@@ -33,7 +33,7 @@ def sections(ctx: crmkit.Context, on: dt.date) -> Any:
 
     cur = ctx.tenant.currency
     counts = cohort_counts(ctx, on)  # the cohorts' sizes are the trend's first purchases
-    # a year and more of the tenant's documents: read whole (crmkit.sql.whole_tenant)
+    # a year of the tenant's documents: read whole (crmkit.sql.whole_tenant)
     tr = trend_in(ctx, 12, on, firsts={c: n for (c, k), n in counts.items() if k == 0},
                   whole=True)
     months = [r["month"] for r in tr]
