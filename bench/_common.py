@@ -6,10 +6,13 @@ machines here are noisy. Print with :func:`figure` so ``bench/run.py`` collects 
 
 from __future__ import annotations
 
+import os
 import resource
 import statistics
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 
@@ -33,3 +36,14 @@ def figure(name: str, value: float, unit: str = "x", target: str = "", detail: s
     t = f" (target {target})" if target else ""
     d = f"  [{detail}]" if detail else ""
     print(f"FIGURE {name}: {value:.2f}{unit}{t}{d}", flush=True)
+
+
+def crmkit_cli() -> list[str]:
+    """The command that runs this interpreter's ``crmkit`` CLI, found without PATH.
+
+    The console script beside ``sys.executable`` (a virtual environment's ``bin/``, used
+    by path: ``bench/run.py`` works without activating it), else ``python -m crmkit``."""
+    script = Path(sys.executable).parent / "crmkit"
+    if script.is_file() and os.access(script, os.X_OK):
+        return [str(script)]
+    return [sys.executable, "-m", "crmkit"]
