@@ -34,7 +34,8 @@ def crm_customer_validate(ctx: Any, customer: Any, changes: dict, before: Any
     the fields being set, ``before`` the stored record (None for a new one). Return a
     list of error strings (empty or None when all is well): every plugin's errors are
     collected and any error aborts the change with a ValidationError naming each. Must
-    not write.
+    not write. For new customers, a plugin that implements the batch form
+    ``crm_customers_validate`` is called with that instead.
 
     Since 0.1.
     """
@@ -45,9 +46,51 @@ def crm_customer_created(ctx: Any, customer: Any) -> None:
     """A customer was inserted; same transaction, after the insert.
 
     May write through ``ctx.crm`` or ``ctx.conn`` and emit outbox events with
-    ``ctx.emit``; raising rolls the whole change back. Returns nothing.
+    ``ctx.emit``; raising rolls the whole change back. Returns nothing. A plugin that
+    implements the batch form ``crm_customers_created`` is called with that instead.
 
     Since 0.1.
+    """
+
+
+@hookspec
+def crm_customers_validate(ctx: Any, customers: list, changes: list
+                           ) -> list[tuple[int, str]] | None:
+    """Check new customers in one call before they are inserted: the batch form of
+    ``crm_customer_validate`` for inserts.
+
+    Fires for ``customers.add`` (a list of one), ``add_many`` and imports (once per
+    batch of up to ``batch_size`` records, 5,000 by default) and ``upsert`` when it
+    inserts, inside the transaction, before anything is written, with the records that
+    passed the core's own checks. ``customers`` are the records as they will be (``id``
+    is None), ``changes`` the fields given for each, in the same order. Return a list of
+    ``(position, message)`` pairs, ``position`` being the index in ``customers`` (from
+    0) of the record refused (empty or None when all is well); the core names the
+    record's position in the caller's input. Any error aborts the whole change: nothing
+    is written. Must not write.
+
+    A plugin that implements this hook is not called with ``crm_customer_validate``
+    for new customers (it still is for updates); a plugin that implements only
+    ``crm_customer_validate`` is called once per record as before.
+
+    Since 0.3.
+    """
+
+
+@hookspec
+def crm_customers_created(ctx: Any, customers: list) -> None:
+    """New customers were inserted: the batch form of ``crm_customer_created``; same
+    transaction, after the insert, before their audit rows.
+
+    Fires once per ``customers.add`` (a list of one) and once per batch of ``add_many``
+    and imports, with the stored records (ids assigned) in insertion order. May write
+    through ``ctx.crm`` or ``ctx.conn`` and emit outbox events (``ctx.emit_many`` writes
+    many in one statement); raising rolls the whole change back. Returns nothing.
+
+    A plugin that implements this hook is not called with ``crm_customer_created``;
+    one that implements only ``crm_customer_created`` is called once per record.
+
+    Since 0.3.
     """
 
 

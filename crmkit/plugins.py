@@ -74,16 +74,18 @@ class HookCaller:
     __slots__ = ("name", "_call", "_order", "_codes")
 
     def __init__(self, pm: pluggy.PluginManager, name: str, plugins: frozenset[str] | None,
-                 owner: dict[str, str] | None = None, subset: pluggy.PluginManager | None = None):
+                 owner: dict[str, str] | None = None, subset: pluggy.PluginManager | None = None,
+                 caller: Any = None):
         owner = owner or {}
-        hc = getattr(pm.hook, name)
-        caller = getattr(subset.hook, name, None) if subset is not None else None
-        if plugins is None:
-            caller = hc
-        elif caller is None:
-            outside = [obj for pname, obj in pm.list_name_plugin()
-                       if owner.get(pname, pname) not in plugins]
-            caller = pm.subset_hook_caller(name, outside)
+        if caller is None:
+            hc = getattr(pm.hook, name)
+            caller = getattr(subset.hook, name, None) if subset is not None else None
+            if plugins is None:
+                caller = hc
+            elif caller is None:
+                outside = [obj for pname, obj in pm.list_name_plugin()
+                           if owner.get(pname, pname) not in plugins]
+                caller = pm.subset_hook_caller(name, outside)
         impls = caller.get_hookimpls()
         self.name = name
         self._call = caller
@@ -123,6 +125,7 @@ class TenantHooks:
         self._owner = owner
         self.plugins = plugins
         self._subset: pluggy.PluginManager | None = None
+        self._per_record: dict[tuple[str, str], HookCaller] = {}
 
     def _subset_manager(self) -> pluggy.PluginManager:
         """A plugin manager holding only this set's plugins (and the shims of their
@@ -139,6 +142,27 @@ class TenantHooks:
                     sub.register(obj, name=pname)
             self._subset = sub
         return self._subset
+
+    def per_record(self, name: str, batch: str) -> HookCaller:
+        """Hook ``name`` for this set's plugins that do not implement ``batch``, its batch
+        form (``crm_customer_created`` / ``crm_customers_created``): a plugin that
+        implements both is called once per record, in the batch form. Built on first use
+        and kept; the caller of ``name`` itself when no plugin of the set has the batch
+        form."""
+        key = (name, batch)
+        caller = self._per_record.get(key)
+        if caller is None:
+            batchers = set(getattr(self, batch).plugins)
+            caller = getattr(self, name)
+            if batchers & set(caller.plugins):
+                pm = self._subset_manager() if self.plugins is not None else self._pm
+                owner = self._owner or {}
+                drop = [obj for pname, obj in pm.list_name_plugin()
+                        if owner.get(pname, pname) in batchers]
+                caller = HookCaller(pm, name, None, owner,
+                                    caller=pm.subset_hook_caller(name, drop))
+            self._per_record[key] = caller
+        return caller
 
     def __getattr__(self, name: str) -> HookCaller:
         if not name.startswith("crm_"):

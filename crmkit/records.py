@@ -46,7 +46,7 @@ def _lines(value: Any) -> tuple[Line, ...]:
 
 
 def _dict(value: Any) -> dict[str, Any]:
-    return dict(value or {})
+    return dict(value) if value else {}
 
 
 def _pairs(value: Any) -> tuple[tuple[str, Any], ...] | None:

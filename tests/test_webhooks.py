@@ -335,13 +335,19 @@ def _events(crm, event):
     return emitted_events(crm, event)
 
 
-def test_crm_customer_created_emits_customer_created(hooked):
+def test_crm_customers_created_emits_customer_created(hooked):
     crm, c = hooked
     [e] = _events(crm, "customer.created")
     assert (e["customer_id"], e["payload"]["name"]) == (c.id, "上海大众")
+    assert e["payload"] == crmkit.to_dict(c)
+    # a bulk insert: one event per customer, in insertion order, the same payload
+    crm.customers.add_many({"name": f"客户{i}"} for i in range(3))
+    new = crm.customers.list()[1:]
+    assert [(e["customer_id"], e["payload"]) for e in _events(crm, "customer.created")[1:]
+            ] == [(x.id, crmkit.to_dict(x)) for x in new]
     crm.plugins.disable("webhooks")
     crm.customers.add(name="B")
-    assert len(_events(crm, "customer.created")) == 1  # disabled: no event
+    assert len(_events(crm, "customer.created")) == 4  # disabled: no event
 
 
 def test_crm_customer_updated_emits_the_changes(hooked):

@@ -28,7 +28,8 @@ SINCE = re.compile(r"^\s*Since (\d+\.\d+(?:\.\d+)?)\.?\s*$", re.MULTILINE)
 GROUPS = [
     ("Lifecycle hooks", "Called inside the transaction of the change, for plugins enabled "
      "for the tenant. Raising rolls the whole change back.",
-     ("crm_customer_", "crm_activity_", "crm_document_", "crm_reassign")),
+     ("crm_customer_", "crm_customers_validate", "crm_customers_created", "crm_activity_",
+      "crm_document_", "crm_reassign")),
     ("Extension hooks", "Called for every installed plugin, enabled or not.",
      ("crm_addhooks", "crm_tables", "crm_cli", "crm_settings", "crm_demo")),
     ("Per-tenant query hooks", "Called for plugins enabled for the tenant; read-only "

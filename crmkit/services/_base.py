@@ -111,6 +111,10 @@ class Checker:
         self.errors.append(message)
 
     def text(self, field: str, value: Any, limit: int, *, required: bool = False) -> str | None:
+        if (value.__class__ is str and value and len(value) <= limit and "\x00" not in value
+                and (value.isascii() or not has_surrogate(value))
+                and not (required and value.isspace())):
+            return value  # the common case, a valid text: one pass of cheap tests
         if value is None or (isinstance(value, str) and value == "" and not required):
             if required:
                 self.fail(field, _("{what} {field} is required").format(

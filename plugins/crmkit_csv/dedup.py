@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import select
@@ -73,7 +74,7 @@ class KeyStore:
 
     def lookup(self, hashes: Iterable[int]) -> dict[int, tuple[int, int | None]]:
         out: dict[int, tuple[int, int | None]] = {}
-        hs = list(set(hashes))
+        hs = sorted(set(hashes))  # in key order: each statement reads neighbouring pages
         for i in range(0, len(hs), _IN):
             part = hs[i:i + _IN]
             q = f"SELECT h, src, x FROM k WHERE h IN ({','.join('?' * len(part))})"
@@ -82,7 +83,10 @@ class KeyStore:
         return out
 
     def add(self, rows: Iterable[tuple[int, int, int | None]]) -> None:
-        self.db.executemany("INSERT OR IGNORE INTO k (h, src, x) VALUES (?, ?, ?)", rows)
+        # in key order: a batch's keys land in neighbouring pages of the key table, not
+        # in a random page each (2-3x fewer page writes once the table outgrows the cache)
+        self.db.executemany("INSERT OR IGNORE INTO k (h, src, x) VALUES (?, ?, ?)",
+                            sorted(rows, key=itemgetter(0)))  # stable: first one wins
 
     def remove(self, hashes: Iterable[int], src: int) -> None:
         self.db.executemany("DELETE FROM k WHERE h = ? AND src = ?",

@@ -257,9 +257,9 @@ class _Importer:
     def _customers(self, rows: list[_Row]) -> None:
         for r in rows:
             f = r.fields
-            r.keys = dedup.customer_keys(f.get("external_id"), f.get("email"), f.get("name"),
-                                         f.get("phone"))
-            r.x = dedup.ext_hash(f.get("external_id"))
+            r.keys = keys = dedup.customer_keys(f.get("external_id"), f.get("email"),
+                                                f.get("name"), f.get("phone"))
+            r.x = keys[0][0] if keys and keys[0][1] == "x" else None  # the external id's
         known = self.store.lookup(h for r in rows for h, _ in r.keys)
         new: list[tuple[int, int, int | None]] = []
         for r in rows:

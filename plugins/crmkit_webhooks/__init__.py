@@ -70,10 +70,12 @@ def crm_tables(metadata: Any, prefix: str) -> None:
 
 
 @crmkit.hookimpl
-def crm_customer_created(ctx: Any, customer: Any) -> None:
-    """Emit ``customer.created`` (payload: the customer) in the insert's transaction.
-    Returns nothing. Since 0.1."""
-    _emit(ctx, "customer.created", customer, customer.id)
+def crm_customers_created(ctx: Any, customers: list) -> None:
+    """Emit ``customer.created`` (payload: the customer) for each new customer in the
+    insert's transaction: the batch form, so that ``add_many`` and imports write a
+    batch's events in one statement (``ctx.emit_many``). Returns nothing. Since 0.3
+    (``crm_customer_created`` before)."""
+    ctx.emit_many(("customer.created", crmkit.to_dict(c), c.id) for c in customers)
 
 
 @crmkit.hookimpl
