@@ -323,7 +323,9 @@ def crm_report_sections(ctx: Any, on: Any) -> Any:
     the page, escaping every text. Labels are translated with the plugin's ``_()``.
     Compute in SQL and stay in the user's scope (``ctx.crm.customers.visible(ctx)``);
     ask the plugin's own permission (``ctx.allowed("<plugin>.<verb>", None)``) and
-    return None when it is denied. Must not write.
+    return None when it is denied. Must not write. Each plugin's implementation may run
+    in a thread and a read-only unit of its own, beside the others' (``crmkit report``
+    computes the sections side by side): keep to ``ctx`` and share nothing between calls.
 
     Since 0.2.
     """

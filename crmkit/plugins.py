@@ -106,6 +106,30 @@ class HookCaller:
         """Plugin names in call order."""
         return list(self._order)
 
+    def each(self) -> list[tuple[str, Any]] | None:
+        """The implementations one by one, in call order: ``(plugin, call)`` pairs where
+        ``call(**kwargs)`` runs that plugin's implementation alone (a non-crmkit error
+        becomes a :class:`PluginError` naming it, as for the whole call). For a caller
+        that runs them apart, as ``crmkit report`` runs each plugin's sections in its
+        own thread. None when a wrapper implementation is involved (it must see the
+        whole call)."""
+        impls = list(reversed(self._call.get_hookimpls()))
+        if any(i.hookwrapper or i.wrapper for i in impls):
+            return None
+        owner = dict(zip(impls, self._order, strict=True))
+
+        def one(impl: Any) -> Any:
+            def call(**kwargs: Any) -> Any:
+                try:
+                    return impl.function(*[kwargs[a] for a in impl.argnames])
+                except CrmError:
+                    raise
+                except Exception as exc:
+                    raise PluginError(owner[impl], self.name, exc) from exc
+            return call
+
+        return [(owner[i], one(i)) for i in impls]
+
     def culprit(self, exc: BaseException) -> str:
         tb = exc.__traceback__
         while tb is not None:

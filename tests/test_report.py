@@ -10,6 +10,7 @@ from html.parser import HTMLParser
 import pytest
 
 import crmkit
+import crmkit.i18n
 import crmkit.report.render
 from crmkit.report import Chart, ReportSection, build
 from tests.plugins.report_sample import HOSTILE, PLUGINS, ExtraSection
@@ -198,3 +199,58 @@ def test_any_text_in_a_chart_or_table_comes_out_as_that_text():
         assert a in text and b in text
 
     check()
+
+
+# --- sections side by side -------------------------------------------------------------
+
+
+def test_sections_side_by_side_equal_the_sections_one_after_the_other(business, tmp_path):
+    # each plugin's sections in a thread and a read unit of its own (and the insights
+    # profit scans aside): the same report as computed in one unit, one after the other
+    crm, _cu = business
+    apart, serial = build(crm, NOV22, workers=4), build(crm, NOV22, workers=1)
+    assert apart == serial and len(apart.sections) == 1 + len(PLUGINS)
+    # make() draws each section's charts in its thread: the same charts, ids unique
+    html = (tmp_path / "r.html")
+    crmkit.report.make(crm, NOV22, str(html), workers=4)
+    page = Page(html.read_text(encoding="utf-8"))
+    ids = [a["id"] for _t, a in page.tags if a.get("id")]
+    assert len(ids) == len(set(ids))
+    assert page.count("svg") == sum(len(s.charts) for s in serial.sections)
+
+
+def test_inside_an_open_unit_the_report_sees_its_changes(business):
+    # the sections cannot be computed apart inside the caller's unit: they would not see
+    # what it has written and not committed; there they run in that unit
+    crm, _cu = business
+    before = build(crm, NOV22).sections[0].figures[0]
+    with crm.unit() as ctx:
+        ctx.crm.customers.add(name="未提交 Uncommitted")
+        inside = build(crm, NOV22, workers=4).sections[0].figures[0]
+    assert inside[1] == before[1] + 1
+
+
+class _Broken:
+    PLUGIN = crmkit.PluginSpec(name="broken", version="0.1.0",
+                               description="A report section that fails (tests).")
+    __name__ = "tests.test_report._Broken"
+
+    @crmkit.hookimpl
+    def crm_report_sections(self, ctx, on):
+        raise ZeroDivisionError("boom")
+
+
+def test_a_failing_section_in_its_thread_names_its_plugin(crm_factory):
+    crm = crm_factory(plugins=[ExtraSection(), _Broken()], enable=("extra", "broken"))
+    for workers in (1, 4):
+        with pytest.raises(crmkit.PluginError, match="broken"):
+            build(crm, NOV22, workers=workers)
+
+
+def test_sections_apart_speak_the_callers_language(business, monkeypatch):
+    crm, _cu = business
+    monkeypatch.setenv("CRMKIT_LANG", "zh_CN")
+    with crmkit.i18n.use_locale("zh_CN"):
+        apart, serial = build(crm, NOV22, workers=4), build(crm, NOV22, workers=1)
+    assert [s.title for s in apart.sections] == [s.title for s in serial.sections]
+    assert apart.sections[0].title != "Customers"  # translated, in every thread

@@ -18,9 +18,9 @@ def report_cmd(crm: Any, out: str | None, as_of: str | None) -> None:
     """Write one self-contained HTML file of headline figures and charts for every
     enabled plugin (your customers only, in the tenant's language); prints its path.
     Needs the report extra: pip install 'crmkit[report]'."""
-    from ..report import build, write
+    from ..report import make
 
     day = parse_date(as_of, "--as-of") or crm.today
     path = out or f"crmkit-report-{day.isoformat()}.html"
     writable(path)
-    click.echo(write(build(crm, day), path))
+    click.echo(make(crm, day, path))

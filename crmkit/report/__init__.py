@@ -8,14 +8,17 @@ drawn by :mod:`crmkit.report.render` (matplotlib, the ``crmkit[report]`` extra, 
 only when a report is written) as inline SVG, and laid out with Jinja2 (autoescaped:
 a customer named ``<script>`` prints as text).
 
-    from crmkit.report import build, write
+    from crmkit.report import build, make, write
     report = build(crm, on)          # a Report: sections in the user's scope
     path = write(report, "r.html")   # the HTML file
+    path = make(crm, on, "r.html")   # both, each section's charts drawn as it is ready
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import os
+from contextvars import ContextVar
 from typing import Any
 
 from attrs import field, frozen
@@ -126,28 +129,129 @@ def core_section(ctx: Any, on: dt.date) -> ReportSection:
                       [(_("customers"), [int(counts.get(s, 0)) for s in statuses])])])
 
 
-def build(crm: Any, on: dt.date | None = None) -> Report:
+def build(crm: Any, on: dt.date | None = None, *, workers: int | None = None) -> Report:
     """The report's data as of ``on`` (default today), in the user's scope: the core
-    section, then each enabled plugin's (``crm_report_sections``)."""
+    section, then each enabled plugin's (``crm_report_sections``), in plugin order.
+
+    The plugins' sections are computed side by side, each in its own thread and its own
+    read-only unit of work (same tenant, user and scope; the language of the caller):
+    SQLite and the database drivers let a query run while Python works on another
+    thread, so on a machine of ``workers`` cores (default: all of them, at most 4) the
+    report takes about as long as its slowest section instead of their sum. Each
+    section reads its own snapshot, taken within moments of the others. Inside an open
+    unit of work, on an in-memory SQLite database, with one worker or with a hook
+    wrapper, the sections are computed one after the other in one unit."""
+    return _collect(crm, on, workers, None)[0]
+
+
+def make(crm: Any, on: dt.date | None, path: str, *, workers: int | None = None) -> str:
+    """:func:`build` and :func:`write` in one: each section's charts are drawn in its
+    thread as soon as its data is there, while the other sections' queries still run
+    (what ``crmkit report`` does). Returns the path."""
+    from .render import draw_section
+
+    report, drawn = _collect(crm, on, workers, draw_section)
+    return write(report, path, drawn=drawn)
+
+
+def _collect(crm: Any, on: dt.date | None, workers: int | None, draw: Any
+             ) -> tuple[Report, list[list[str]] | None]:
+    nested = crm.current is not None
     with crm.unit(write=False) as ctx:
         ctx.check(VIEW, None, _("the report"))
         on = on or ctx.today
-        sections = [core_section(ctx, on)]
-        for answer in ctx.hooks.crm_report_sections(ctx=ctx, on=on):
-            sections.extend(_flatten(answer))
-        return Report(tenant=ctx.tenant.name, user=ctx.user.name, on=on,
-                      scoped=ctx.crm.customers.scoped(ctx), currency=ctx.tenant.currency,
-                      locale=current_locale(), sections=sections)
+        head = {"tenant": ctx.tenant.name, "user": ctx.user.name, "on": on,
+                "scoped": ctx.crm.customers.scoped(ctx), "currency": ctx.tenant.currency,
+                "locale": current_locale()}
+        n = workers if workers is not None else min(4, os.cpu_count() or 1)
+        caller = ctx.hooks.crm_report_sections
+        parts = caller.each() if n > 1 and not nested and _apart(ctx) else None
+        if parts is None or len(parts) < 2:
+            sections = [core_section(ctx, on)]
+            for answer in caller(ctx=ctx, on=on):
+                sections.extend(_flatten(answer))
+            return Report(sections=sections, **head), None
+    done = _side_by_side(crm, on, parts, n, draw)
+    report = Report(sections=[sec for sec, _svgs in done], **head)
+    return report, ([svgs for _sec, svgs in done] if draw is not None else None)
 
 
-def write(report: Report, path: str) -> str:
-    """Render ``report`` to ``path`` (written whole, or not at all) and return it."""
-    import os
+#: True inside a task of :func:`_side_by_side` (in that task's copied context only):
+#: the report computes its sections apart, so a section may split its own work too.
+_APART: ContextVar[bool] = ContextVar("crmkit_report_apart", default=False)
+
+
+def aside(ctx: Any, fn: Any) -> Any:
+    """For a section with two heavy halves: start ``fn(c)`` (reads only) in a read unit
+    of its own on another thread when the report computes its sections apart, else run
+    it now in ``ctx``. Returns a callable that gives ``fn``'s result (waiting for it).
+    The unit is for the same tenant and user as ``ctx``, so the same scope applies."""
+    if not _APART.get():
+        result = fn(ctx)
+        return lambda: result
+    import contextvars
+    from concurrent.futures import ThreadPoolExecutor
+
+    def run() -> Any:
+        with ctx.crm.unit(write=False) as c:
+            return fn(c)
+
+    ex = ThreadPoolExecutor(max_workers=1, thread_name_prefix="crmkit-report-aside")
+    future = ex.submit(contextvars.copy_context().run, run)
+    ex.shutdown(wait=False)
+    return future.result
+
+
+def _apart(ctx: Any) -> bool:
+    """Whether sections may be computed in units of their own: not on an in-memory
+    SQLite database (each connection would get an empty one of its own). (Nor inside a
+    unit the caller opened, which they would not see: ``build`` checks that.)"""
+    url = ctx.conn.engine.url
+    return not (ctx.conn.dialect.name == "sqlite" and url.database in (None, "", ":memory:"))
+
+
+def _side_by_side(crm: Any, on: dt.date, parts: list[tuple[str, Any]], workers: int,
+                  draw: Any) -> list[tuple[ReportSection, list[str]]]:
+    import contextvars
+    from concurrent.futures import ThreadPoolExecutor
+
+    def finish(task: int, sections: list[ReportSection]
+               ) -> list[tuple[ReportSection, list[str]]]:
+        # chart ids are salted with the task and the section's place in its answer,
+        # unique on the page whatever order the tasks end in
+        return [(sec, draw(sec, f"crmkit-{task}-{k}") if draw is not None else [])
+                for k, sec in enumerate(sections)]
+
+    def run(task: int, call: Any) -> list[tuple[ReportSection, list[str]]]:
+        _APART.set(True)
+        with crm.unit(write=False) as c:
+            sections = _flatten(call(ctx=c, on=on))
+        return finish(task, sections)
+
+    def core() -> list[tuple[ReportSection, list[str]]]:
+        with crm.unit(write=False) as c:
+            sections = [core_section(c, on)]
+        return finish(0, sections)
+
+    # each task runs in a copy of this context: the caller's language, no open unit
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="crmkit-report") as ex:
+        futures = [ex.submit(contextvars.copy_context().run, core)]
+        futures += [ex.submit(contextvars.copy_context().run, run, i, call)
+                    for i, (_plugin, call) in enumerate(parts, start=1)]
+        out: list[tuple[ReportSection, list[str]]] = []
+        for f in futures:  # in plugin order; the first error is raised
+            out.extend(f.result())
+    return out
+
+
+def write(report: Report, path: str, *, drawn: list[list[str]] | None = None) -> str:
+    """Render ``report`` to ``path`` (written whole, or not at all) and return it;
+    ``drawn``: each section's charts drawn already (as :func:`make` does)."""
     import tempfile
 
     from .render import render
 
-    html = render(report)
+    html = render(report, drawn)
     folder = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".crmkit-report-", suffix=".html", dir=folder)
     try:
@@ -165,4 +269,4 @@ def write(report: Report, path: str) -> str:
 
 
 __all__ = ["CHART_KINDS", "VIEW", "Chart", "Report", "ReportSection", "ReportTable",
-           "build", "core_section", "write"]
+           "aside", "build", "core_section", "make", "write"]

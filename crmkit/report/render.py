@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import logging
 import re
+import threading
 import warnings
 from decimal import Decimal
 from typing import Any
@@ -46,9 +47,25 @@ def _figure() -> Any:
     return Figure
 
 
+#: matplotlib's rcParams (which ``rc_context`` sets for each chart) are one per process:
+#: charts drawn from several threads (``crmkit.report.make``) take turns.
+_MATPLOTLIB = threading.Lock()
+
+
+def draw_section(section: Any, key: str) -> list[str]:
+    """The SVG of each chart of ``section``, ids salted with ``key`` and the chart's
+    place."""
+    return [chart_svg(c, f"{key}-{ci}") for ci, c in enumerate(section.charts)]
+
+
 def chart_svg(chart: Chart, key: str) -> str:
     """One chart as an ``<svg>`` element (no XML prolog), ids salted with ``key``."""
     figure = _figure()
+    with _MATPLOTLIB:
+        return _chart_svg(figure, chart, key)
+
+
+def _chart_svg(figure: Any, chart: Chart, key: str) -> str:
     import matplotlib
 
     rc: Any = {"svg.fonttype": "none", "svg.hashsalt": key, "text.parse_math": False,
@@ -139,8 +156,9 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def render(report: Report) -> str:
-    """The HTML page of ``report``: a string of one self-contained document."""
+def render(report: Report, drawn: list[list[str]] | None = None) -> str:
+    """The HTML page of ``report``: a string of one self-contained document; ``drawn``:
+    the SVG of each section's charts when they are drawn already."""
     from jinja2 import Environment, PackageLoader, select_autoescape
     from markupsafe import Markup
 
@@ -149,8 +167,9 @@ def render(report: Report) -> str:
     env.filters["cell"] = _cell
     sections = []
     for si, sec in enumerate(report.sections):
-        charts = [{"title": c.title, "svg": Markup(chart_svg(c, f"crmkit-{si}-{ci}"))}
-                  for ci, c in enumerate(sec.charts)]
+        svgs = drawn[si] if drawn is not None else draw_section(sec, f"crmkit-{si}")
+        charts = [{"title": c.title, "svg": Markup(svg)}
+                  for c, svg in zip(sec.charts, svgs, strict=True)]
         sections.append({"id": f"s{si}-{sec.plugin}", "s": sec, "charts": charts})
     lang = report.locale.replace("_", "-")
     return env.get_template("report.html.j2").render(

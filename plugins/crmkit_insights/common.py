@@ -14,9 +14,10 @@ import datetime as dt
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, Numeric, case, cast, func, literal_column, type_coerce
+from sqlalchemy import BigInteger, Numeric, case, cast, literal_column, type_coerce
 
 import crmkit
+from crmkit import sql
 from crmkit.i18n import Domain
 
 _ = Domain("crmkit_insights").gettext
@@ -92,7 +93,7 @@ def choice(value: str, valid: tuple[str, ...], option: str) -> str:
 
 def month_index(col: Any) -> Any:
     """year × 12 + month of a date column (portable: months apart = a difference)."""
-    return func.extract("year", col) * 12 + func.extract("month", col)
+    return sql.month_index(col)
 
 
 def index_of(day: dt.date) -> int:

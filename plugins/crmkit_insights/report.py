@@ -27,23 +27,27 @@ def _share(v: float | None) -> str:
 def sections(ctx: crmkit.Context, on: dt.date) -> Any:
     if not ctx.allowed(READ, None):
         return None
-    from crmkit.report import Chart, ReportSection, ReportTable
+    from crmkit.report import Chart, ReportSection, ReportTable, aside
 
     from .analyses import _by_item, _expenses, cohort_counts, cohorts_in, profit_in, trend_in
 
     cur = ctx.tenant.currency
+    year_start = on - dt.timedelta(days=364)
+    # the two profit scans (a year of lines each) run beside the rest when the report
+    # computes its sections apart
+    by_cat = aside(ctx, lambda c: profit_in(c, "category", year_start, on, whole=True))
+    by_customer = aside(ctx, lambda c: profit_in(c, "customer", year_start, on, limit=TOP,
+                                                 whole=True))
     counts = cohort_counts(ctx, on)  # the cohorts' sizes are the trend's first purchases
     # a year of the tenant's documents: read whole (crmkit.sql.whole_tenant)
     tr = trend_in(ctx, 12, on, firsts={c: n for (c, k), n in counts.items() if k == 0},
                   whole=True)
     months = [r["month"] for r in tr]
-    year_start = on - dt.timedelta(days=364)
-    cats = profit_in(ctx, "category", year_start, on, whole=True)
-    best = profit_in(ctx, "customer", year_start, on, limit=TOP, whole=True)
     frm = on.replace(day=1)
     e = _expenses(ctx).subquery("e")
     items = _by_item(ctx, e, frm, on, ctx.settings("insights").expense_growth_alert_pct)
     co = cohorts_in(ctx, on, counts)[-12:]
+    cats, best = by_cat(), by_customer()
     revenue_12 = sum((r["revenue"] for r in tr), start=crmkit.parse_money("0"))
     margin = sum((r["margin"] for r in cats), start=crmkit.parse_money("0"))
     charts = [
