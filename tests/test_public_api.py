@@ -147,7 +147,7 @@ PUBLIC_MODULES = {"crmkit.output": None, "crmkit.sql": None, "crmkit.i18n": None
                   "crmkit.cli": {"get_crm"}, "crmkit.testing": None,
                   "crmkit.conformance": None, "crmkit.jobs": {"Job", "JobResult"},
                   "crmkit.settings": None, "crmkit.checks": None,
-                  "crmkit.report": {"Chart", "ReportSection", "ReportTable"}}
+                  "crmkit.report": {"Chart", "ReportSection", "ReportTable", "aside"}}
 
 
 def _crmkit_uses(path):
