@@ -37,7 +37,7 @@ from typing import Any
 
 import attrs
 
-__all__ = ["MAX_DAYS", "boolean", "integer", "number", "quote", "text"]
+__all__ = ["MAX_DAYS", "boolean", "check_lease", "integer", "number", "quote", "text"]
 
 #: The largest number of days a setting may hold (about 100 years): date arithmetic
 #: (today - days) stays inside the calendar for any date crmkit accepts.
@@ -157,3 +157,16 @@ def text(default: str | None, *, max_length: int = 200, choices: Sequence[str] =
                 n=max_length), value)
 
     return attrs.field(default=default, validator=check)
+
+
+def check_lease(settings: Any) -> None:
+    """For a queue's settings (``lease_seconds``, ``timeout_seconds``): refuse a lease
+    no longer than a send, which would let a second sender claim a message still being
+    sent. Call it from the settings class's ``__attrs_post_init__``."""
+    from .i18n import _
+
+    if settings.lease_seconds <= settings.timeout_seconds + 1:
+        raise ValueError(_("setting lease_seconds ({lease_seconds:g}) must "
+                           "exceed timeout_seconds ({timeout_seconds:g}) by "
+                           "more than 1").format(lease_seconds=settings.lease_seconds,
+                                                 timeout_seconds=settings.timeout_seconds))

@@ -15,7 +15,7 @@ from attrs import field, frozen
 
 import crmkit
 from crmkit.i18n import N_, Domain
-from crmkit.settings import boolean, integer, number, text
+from crmkit.settings import boolean, check_lease, integer, number, text
 
 _ = Domain("crmkit_email").gettext
 LANGUAGES = ("zh", "en")
@@ -66,13 +66,7 @@ class EmailSettings:
     lease_seconds: float = number(300.0, low=1, high=86_400)
 
     def __attrs_post_init__(self) -> None:
-        # a lease shorter than a send would let a second sender claim the same message
-        if self.lease_seconds <= self.timeout_seconds + 1:
-            raise ValueError(_("setting lease_seconds ({lease_seconds:g}) must "
-                               "exceed timeout_seconds ({timeout_seconds:g}) by "
-                               "more than 1").format(
-                                 lease_seconds=self.lease_seconds,
-                                 timeout_seconds=self.timeout_seconds))
+        check_lease(self)  # a lease shorter than a send: two senders, one message
 
 
 PLUGIN = crmkit.PluginSpec(

@@ -14,7 +14,7 @@ from attrs import frozen
 
 import crmkit
 import crmkit.i18n
-from crmkit.settings import integer, number
+from crmkit.settings import check_lease, integer, number
 
 from .tables import define_tables
 
@@ -34,12 +34,7 @@ class WebhookSettings:
     concurrency: int = integer(4, low=1, high=32)
 
     def __attrs_post_init__(self) -> None:
-        if self.lease_seconds <= self.timeout_seconds + 1:
-            raise ValueError(_("setting lease_seconds ({lease_seconds:g}) must "
-                               "exceed timeout_seconds ({timeout_seconds:g}) by "
-                               "more than 1").format(
-                                 lease_seconds=self.lease_seconds,
-                                 timeout_seconds=self.timeout_seconds))
+        check_lease(self)  # a lease shorter than a send: two senders, one message
 
 
 PLUGIN = crmkit.PluginSpec(
