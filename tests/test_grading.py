@@ -374,6 +374,32 @@ def test_run_is_all_or_nothing_when_a_lost_customer_may_not_be_updated(crm_facto
     assert [c.status for c in crm.customers.list()] == ["active", "active"]
 
 
+def test_a_run_after_a_failed_one_grades_everyone_and_leaves_no_stage_rows(crm_factory):
+    """The run's work area (on SQLite a temporary table of its connection, elsewhere
+    the shared stage table) is rolled back with a failed run and emptied by a good one:
+    the next run, on the same instance, grades every customer once."""
+    from sqlalchemy import func, select
+
+    crm = crm_factory(plugins=["crmkit_grading", _Locker()], discover=False,
+                      enable=["grading", "locker"])
+    gone, locked = customers(crm, "gone", "locked")
+    inv(crm, gone.id, "G1", "10", "2025-01-01")
+    inv(crm, locked.id, "K1", "10", "2025-01-01")
+    crm.customers.update(locked.id, tags=["locked"])
+    with pytest.raises(PermissionDenied):
+        grading.run(crm)
+    crm.plugins.disable("locker")
+    got = grading.run(crm)
+    assert (got["customers"], got["changed"], got["lost"]) == (2, 2, 2)
+    with crm.unit(write=False) as ctx:
+        st, gt = ctx.crm.table("grading_stage"), ctx.crm.table("grading_grades")
+        assert ctx.conn.scalar(select(func.count()).select_from(st)) == 0
+        assert sorted(ctx.conn.scalars(select(gt.c.customer_id))) == [gone.id, locked.id]
+        if ctx.conn.dialect.name == "sqlite":  # the temporary table went with the run
+            assert ctx.conn.exec_driver_sql(
+                "SELECT name FROM sqlite_temp_master WHERE type = 'table'").all() == []
+
+
 def test_stored_grades_follow_every_run(crm_factory):
     """``grading_grades`` holds the last run's grade of every graded customer: updated
     in place (as_of and recency move every day), inserted for a new customer, deleted

@@ -215,3 +215,41 @@ def test_unit_takes_the_locale_stored_on_the_tenant(two, monkeypatch):
     with crm.unit():  # default keeps en
         assert current_locale() == "en"
     assert current_locale() == "en"
+
+
+def test_audit_many_and_emit_many_store_what_audit_and_emit_store(crm):
+    """The bulk writers (on SQLite through the driver, the JSON encoded once) store rows
+    that read back exactly as the one-row writers' do: Chinese text, Decimal, dates,
+    None, tuples, an attrs record; ``at`` dates the audit rows."""
+    import datetime as dt
+    from decimal import Decimal
+
+    c = crm.customers.add(name="客户 甲")
+    image = {"name": "客户 甲", "amount": Decimal("12.5"), "on": dt.date(2026, 11, 30),
+             "tags": ("a", "乙"), "none": None, "n": 3, "ok": True, "x": 1.25,
+             "nested": {"k": [Decimal("1"), None]}}
+    at = dt.datetime(2026, 11, 30, 8, 15, 30, 123456, tzinfo=dt.UTC)
+    with crm.unit() as ctx:
+        ctx.audit("probe", 1, "update", None, image, c.id)
+        ctx.audit("probe", 2, "update", c, image, c.id)
+        ctx.audit_many([("probe", 11, "update", None, image, c.id),
+                        ("probe", 12, "update", c, image, c.id)], at=at)
+        ctx.emit("probe.one", image, c.id)
+        ctx.emit_many([("probe.many", image, c.id)])
+    a, o = crm.table("audit"), crm.table("outbox")
+    with crm.engine.connect() as conn:
+        rows = {r.row_id: r for r in conn.execute(select(a).where(a.c.table_name == "probe"))}
+        events = {r.event: r for r in conn.execute(select(o).where(o.c.event.like("probe.%")))}
+    for one, many in ((1, 11), (2, 12)):
+        assert rows[many].before == rows[one].before
+        assert rows[many].after == rows[one].after
+        assert (rows[many].user, rows[many].op, rows[many].customer_id) == ("admin", "update",
+                                                                          c.id)
+    assert rows[11].after["amount"] == "12.50" and rows[11].after["tags"] == ["a", "乙"]
+    assert rows[12].before["name"] == "客户 甲"
+    assert rows[11].at == at and rows[11].at.tzinfo is not None
+    assert events["probe.many"].payload == events["probe.one"].payload
+    assert events["probe.many"].payload["on"] == "2026-11-30"
+    assert events["probe.many"].customer_id == c.id
+    assert abs(events["probe.many"].created_at - events["probe.one"].created_at) < \
+        dt.timedelta(minutes=1)

@@ -14,7 +14,6 @@ audit image as JSON text written once); elsewhere through SQLAlchemy Core
 from __future__ import annotations
 
 import json
-from datetime import UTC
 from json.encoder import encode_basestring
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any
@@ -22,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func, select
 
 from ..checks import quote
+from ..context import sqlite_instant
 from ..errors import ValidationError
 from ..i18n import _
 from ..records import Customer
@@ -59,7 +59,7 @@ def insert_batch(svc: CustomerService, ctx: Context, batch: list[Any], owners: s
     if sqlite:
         at = _text(iso)
         start = ctx.conn.execute(select(func.coalesce(func.max(t.c.id), 0))).scalar_one()
-        stamp = now.astimezone(UTC).replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
+        stamp = sqlite_instant(now)
         ids: list[int] = list(range(start + 1, start + 1 + len(proposed)))
         rows, images = [], []
         for n, p in zip(ids, proposed, strict=True):

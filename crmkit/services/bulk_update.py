@@ -12,16 +12,13 @@ the caller's unit of work back, earlier batches included: all or nothing.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
-from datetime import UTC
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 import attrs
 from sqlalchemy import bindparam, select
 
-from ..convert import _default
 from ..errors import NotFound, ValidationError
 from ..i18n import _
 from ..records import Customer
@@ -131,8 +128,10 @@ def _batch(svc: CustomerService, ctx: Context, batch: list[Any], owners: set[str
             updated(ctx=ctx, customer=customer, before=before, changes=rest)
         if archived:
             archived_hook(ctx=ctx, customer=customer)
-        audits.append((int(before.id or 0), image(before), image(customer)))
-    write_audit(svc, ctx, audits, now)
+        cid = int(before.id or 0)
+        audits.append(("customer", cid, "update", image(before), image(customer), cid))
+    # one executemany, dated like the customers' updated_at (on SQLite through the driver)
+    ctx.audit_many(audits, at=now)
     return len(todo)
 
 
@@ -167,21 +166,3 @@ def image(c: Customer) -> dict[str, Any]:
             "created_at": None if c.created_at is None else c.created_at.isoformat(),
             "updated_at": None if c.updated_at is None else c.updated_at.isoformat()}
 
-
-def write_audit(svc: CustomerService, ctx: Context,
-                rows: list[tuple[int, dict[str, Any], dict[str, Any]]], now: Any) -> None:
-    """One audit row (table ``customer``, op ``update``) per ``(id, before, after)``, in
-    one executemany; on SQLite through the driver with the JSON encoded once."""
-    a = svc.table("audit")
-    tid, user = ctx.tenant.id, ctx.user.name
-    if ctx.conn.dialect.name == "sqlite":
-        dumps = json.JSONEncoder(ensure_ascii=False, default=_default).encode
-        stamp = now.astimezone(UTC).replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
-        ctx.conn.exec_driver_sql(
-            f'INSERT INTO {a.name} (tenant_id, at, user, table_name, row_id, customer_id, '
-            f'op, "before", "after") VALUES (?, ?, ?, \'customer\', ?, ?, \'update\', ?, ?)',
-            [(tid, stamp, user, i, i, dumps(b), dumps(x)) for i, b, x in rows])
-        return
-    ctx.conn.execute(a.insert(), [
-        {"tenant_id": tid, "at": now, "user": user, "table_name": "customer", "row_id": i,
-         "customer_id": i, "op": "update", "before": b, "after": x} for i, b, x in rows])
