@@ -95,6 +95,13 @@ def test_a_cost_that_is_not_money_is_refused_and_nothing_is_written(crm, cli):
     r = cli("doc", "add", "1", "--kind", "invoice", "--number", "1",
             "--line", "book:1:10.00:-1")
     assert r.exit_code == 1 and "unit cost of 'book' must not be negative" in r.stderr
+    # a cost that is no number at all is the cost that is wrong (before: read as a
+    # three-part line, "invalid unit price of 'book:1' 'abc'")
+    r = cli("doc", "add", "1", "--kind", "invoice", "--number", "1",
+            "--line", "book:1:10.00:abc")
+    assert r.exit_code == 1
+    assert "unit cost of 'book'" in r.stderr and "'abc'" in r.stderr
+    assert "unit price" not in r.stderr
     assert crm.documents.count() == 0
 
 

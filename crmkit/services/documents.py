@@ -34,11 +34,11 @@ _TERMED = ("amount", "currency", "rate", "issued_on", "due_on")
 
 
 def _split_line(value: str) -> list[str]:
-    """``PRODUCT:QTY:PRICE[:COST]``: four parts when the last three all read as numbers
-    (a product name may itself contain ``:``), else three."""
+    """``PRODUCT:QTY:PRICE[:COST]``: four parts when the quantity and price places both
+    read as numbers (a product name may itself contain ``:``; a cost that is no number
+    is then reported as the bad cost it is), else three."""
     four = value.rsplit(":", 3)
-    if len(four) == 4 and four[0].strip() and all(_NUMERIC.match(x.strip()) for x in four[1:3]) \
-            and (not four[3].strip() or _NUMERIC.match(four[3].strip())):
+    if len(four) == 4 and four[0].strip() and all(_NUMERIC.match(x.strip()) for x in four[1:3]):
         return four
     parts = value.rsplit(":", 2)
     if len(parts) != 3:
