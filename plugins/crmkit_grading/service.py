@@ -233,12 +233,14 @@ def run(crm: Any, on: dt.date | None = None,
         ht = ctx.crm.table("grading_history")
         cols = ("as_of", *GRADE_COLUMNS)
 
-        # 1. compute every grade in one statement, into the stage
+        # 1. compute every grade in one statement, into the stage, in customer order: the
+        # stage's key (the ranking gives the rows in the order of its windows; written
+        # in that order they split the key's pages all over, 0.5 s of 100,000 rows)
         g = grades_query(ctx, on, settings)
         ctx.conn.execute(insert(st).from_select(
             ["tenant_id", "run", "customer_id", *cols],
             select(literal(tid), literal(token), g.c.customer_id, literal(on),
-                   *[g.c[k] for k in GRADE_COLUMNS])))
+                   *[g.c[k] for k in GRADE_COLUMNS]).order_by(g.c.customer_id)))
         mine = and_(st.c.tenant_id == tid, st.c.run == token)
         for chunk in _chunks(sorted(at_risk(ctx, on))):
             ctx.conn.execute(update(st).where(mine, st.c.customer_id.in_(chunk))
