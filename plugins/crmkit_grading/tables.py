@@ -39,8 +39,9 @@ _MYSQL = {"mysql_charset": "utf8mb4", "mysql_engine": "InnoDB", "mariadb_charset
 
 def define_tables(metadata: Any, prefix: str) -> None:
     """``grading_grades`` (one row per customer: the last run's grade),
-    ``grading_history`` (one row per change) and ``grading_stage`` (a run's work area,
-    emptied before the run commits)."""
+    ``grading_history`` (one row per change) and ``grading_stage`` (a run's work area on
+    PostgreSQL and MariaDB, emptied before the run commits; on SQLite a run uses a
+    temporary table of its connection instead, see ``service._stage``)."""
     p = prefix
     Table(
         f"{p}grading_grades", metadata,
