@@ -222,3 +222,20 @@ def test_tenants_are_isolated(crm):
     crm.documents.add(a.id, kind="invoice", number="I1", amount="1")  # same number, other tenant
     assert [c.name for c in crm.customers.list()] == ["A in default"]
     assert all(ch["table"] != "customer" or ch["id"] != b.id for ch in crm.changes())
+
+
+def test_customers_join_reads_only_this_tenants_customers(crm):
+    """``crm.customers.join(ctx, src, col)``: a subquery holding every tenant's customer
+    ids, joined, gives this tenant's customers only (the tenant is in the join)."""
+    from sqlalchemy import select
+
+    crm.tenants.add("acme", name="Acme")
+    acme = crm.using(tenant="acme")
+    mine = crm.customers.add(name="ours")
+    acme.customers.add(name="theirs")
+    t = crm.table("customers")
+    with crm.unit(write=False) as ctx:
+        every = select(t.c.id.label("customer_id")).subquery("every")  # all tenants
+        rows = ctx.conn.execute(select(t.c.id, t.c.name).select_from(
+            ctx.crm.customers.join(ctx, every, every.c.customer_id))).all()
+    assert [tuple(r) for r in rows] == [(mine.id, "ours")]

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, and_, func, select, type_coerce
+from sqlalchemy import BigInteger, func, select, type_coerce
 
 from crmkit import ValidationError, fmt_money, sql
 from crmkit.i18n import Domain
@@ -176,7 +176,7 @@ def today_part(ctx: Any, on: dt.date) -> dict[str, Any]:
     c = ctx.crm.table("customers")
     top = ctx.conn.execute(
         select(per.c.customer_id, c.c.name, overdue.label("overdue"))
-        .select_from(per.join(c, and_(c.c.tenant_id == ctx.tenant.id, c.c.id == per.c.customer_id)))
+        .select_from(ctx.crm.customers.join(ctx, per, per.c.customer_id))
         .where(overdue > 0).order_by(overdue.desc(), per.c.customer_id).limit(5)).all()
     return {"outstanding": fmt_money(cents(sums[0])),
             "overdue": fmt_money(cents(sums[1])),

@@ -315,7 +315,7 @@ def aging_rows(ctx: Any, on: dt.date, settings: Any, by: str) -> Select:
     n = len(settings.aging_ranges) + 2
     per = customer_totals(ctx, on, settings).subquery("rcv_cust")
     c = ctx.crm.table("customers")
-    src = per.join(c, and_(c.c.tenant_id == ctx.tenant.id, c.c.id == per.c.customer_id))
+    src = ctx.crm.customers.join(ctx, per, per.c.customer_id)
     cols = ["total", *(f"b{i}" for i in range(n)), "credit"]
     if by == "owner":
         grouped = (select(c.c.owner, *[func.sum(per.c[k]).label(k) for k in cols])
@@ -344,7 +344,7 @@ def open_invoices(ctx: Any, on: dt.date, settings: Any, *,
                    c.c.owner, money(b.c.amount).label("amount"),
                    money(b.c.outstanding).label("outstanding"), b.c.due, b.c.days_due,
                    bucket_case(b.c.age, tuple(settings.aging_ranges)).label("bucket"))
-            .select_from(b.join(c, and_(c.c.tenant_id == ctx.tenant.id, c.c.id == b.c.customer_id)))
+            .select_from(ctx.crm.customers.join(ctx, b, b.c.customer_id))
             .where(b.c.outstanding > 0)
             .order_by(b.c.due, _by_number(ctx, b.c.number), b.c.id, b.c.no))
 
@@ -360,7 +360,7 @@ def reminder_rows(ctx: Any, on: dt.date, settings: Any) -> Select:
                    c.c.owner, money(b.c.outstanding).label("outstanding"), b.c.due,
                    b.c.days_due,
                    bucket_case(b.c.days_due, tuple(settings.aging_ranges)).label("level"))
-            .select_from(b.join(c, and_(c.c.tenant_id == ctx.tenant.id, c.c.id == b.c.customer_id)))
+            .select_from(ctx.crm.customers.join(ctx, b, b.c.customer_id))
             .where(b.c.outstanding > 0, b.c.due <= literal(until, Date))
             .order_by(b.c.due, _by_number(ctx, b.c.number), b.c.no))
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import BigInteger, and_, func, select, type_coerce
+from sqlalchemy import BigInteger, func, select, type_coerce
 
 from crmkit import fmt_money
 from crmkit.i18n import Domain
@@ -39,7 +39,7 @@ def sections(ctx: Any, on: dt.date) -> Any:
         select(c.c.name, overdue.label("overdue"),
                *[func.sum(b).over().label(f"t{i}") for i, b in enumerate(raw)],
                func.sum(type_coerce(per.c.credit, BigInteger)).over().label("credit"))
-        .select_from(per.join(c, and_(c.c.tenant_id == ctx.tenant.id, c.c.id == per.c.customer_id)))
+        .select_from(ctx.crm.customers.join(ctx, per, per.c.customer_id))
         .order_by(overdue.desc(), per.c.customer_id).limit(TOP)).all()
     totals = [cents(getattr(rows[0], f"t{i}")) if rows else cents(0)
               for i in range(len(labels))]
