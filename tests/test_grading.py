@@ -359,13 +359,20 @@ def test_run_marks_lost_through_the_bulk_update_path(crm_factory):
         "done": "archived", "was": "lost"}
 
 
-def test_run_is_all_or_nothing_when_a_lost_customer_may_not_be_updated(crm_factory):
+def _one_locked(crm_factory):
+    """Two long-lost customers, one of them tagged ``locked`` (the locker plugin denies
+    updating it, so a run cannot mark it lost): (crm, gone, locked)."""
     crm = crm_factory(plugins=["crmkit_grading", _Locker()], discover=False,
                       enable=["grading", "locker"])
     gone, locked = customers(crm, "gone", "locked")
     inv(crm, gone.id, "G1", "10", "2025-01-01")
     inv(crm, locked.id, "K1", "10", "2025-01-01")
     crm.customers.update(locked.id, tags=["locked"])
+    return crm, gone, locked
+
+
+def test_run_is_all_or_nothing_when_a_lost_customer_may_not_be_updated(crm_factory):
+    crm, gone, locked = _one_locked(crm_factory)
     mark = crm.changes()[-1]["cursor"]
     with pytest.raises(PermissionDenied, match=f"may not update customer {locked.id}"):
         grading.run(crm)
@@ -380,12 +387,7 @@ def test_a_run_after_a_failed_one_grades_everyone_and_leaves_no_stage_rows(crm_f
     the next run, on the same instance, grades every customer once."""
     from sqlalchemy import func, select
 
-    crm = crm_factory(plugins=["crmkit_grading", _Locker()], discover=False,
-                      enable=["grading", "locker"])
-    gone, locked = customers(crm, "gone", "locked")
-    inv(crm, gone.id, "G1", "10", "2025-01-01")
-    inv(crm, locked.id, "K1", "10", "2025-01-01")
-    crm.customers.update(locked.id, tags=["locked"])
+    crm, gone, locked = _one_locked(crm_factory)
     with pytest.raises(PermissionDenied):
         grading.run(crm)
     crm.plugins.disable("locker")
