@@ -15,6 +15,7 @@ from .convert import _default
 from .errors import PermissionDenied
 from .i18n import _
 from .money import fmt_money
+from .storage import sqlite_utc_text
 from .zones import zone_of
 
 if TYPE_CHECKING:
@@ -83,12 +84,12 @@ class Context:
         tid = self.tenant.id
         o = self.crm.table("outbox")
         if self.conn.dialect.name == "sqlite":
-            rows = [(event, customer_id, encode(payload)) for event, payload, customer_id
+            rows = [(event, customer_id, _encode(payload)) for event, payload, customer_id
                     in events]
             if rows:
                 self.conn.exec_driver_sql(
                     f"INSERT INTO {o.name} (tenant_id, event, customer_id, payload, "
-                    f"created_at) VALUES ({int(tid)}, ?, ?, ?, '{sqlite_instant(now)}')",
+                    f"created_at) VALUES ({int(tid)}, ?, ?, ?, '{sqlite_utc_text(now)}')",
                     rows)
             return
         dicts = [{"tenant_id": tid, "event": event, "customer_id": customer_id,
@@ -105,13 +106,13 @@ class Context:
         tid, user = self.tenant.id, self.user.name
         a = self.crm.table("audit")
         if self.conn.dialect.name == "sqlite":
-            rows = [(user, table, row_id, customer_id, op, encode(before), encode(after))
+            rows = [(user, table, row_id, customer_id, op, _encode(before), _encode(after))
                     for table, row_id, op, before, after, customer_id in entries]
             if rows:
                 self.conn.exec_driver_sql(
                     f'INSERT INTO {a.name} (tenant_id, at, user, table_name, row_id, '
                     f'customer_id, op, "before", "after") VALUES ({int(tid)}, '
-                    f"'{sqlite_instant(now)}', ?, ?, ?, ?, ?, ?, ?)", rows)
+                    f"'{sqlite_utc_text(now)}', ?, ?, ?, ?, ?, ?, ?)", rows)
             return
         dicts = [{"tenant_id": tid, "at": now, "user": user, "table_name": table,
                   "row_id": row_id, "customer_id": customer_id, "op": op,
@@ -162,13 +163,7 @@ class Context:
 #: A value as the JSON text the audit and outbox columns hold: what the JSON column
 #: stores for ``_jsonable(value)`` (``None`` as ``null``), read back the same, encoded in
 #: one pass by the C encoder (non-ASCII kept as itself).
-encode = json.JSONEncoder(ensure_ascii=False, default=_default).encode
-
-
-def sqlite_instant(at: dt.datetime) -> str:
-    """An aware instant as SQLite's ``UTCDateTime`` column stores it (naive UTC text
-    with microseconds), for the bulk paths that write through the driver."""
-    return at.astimezone(UTC).replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
+_encode = json.JSONEncoder(ensure_ascii=False, default=_default).encode
 
 
 def _jsonable(value: Any) -> Any:

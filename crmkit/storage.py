@@ -131,6 +131,12 @@ class UTCDateTime(TypeDecorator):
         return value.replace(tzinfo=UTC)
 
 
+def sqlite_utc_text(at: dt.datetime) -> str:
+    """An aware instant as :class:`UTCDateTime` stores it on SQLite (naive UTC text with
+    microseconds), for the bulk paths that write rows through the driver."""
+    return at.astimezone(UTC).replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
 def Str(n: int) -> String:  # noqa: N802 - reads like a type
     """A VARCHAR that compares exactly (binary collation on MySQL/MariaDB)."""
     return String(n).with_variant(String(n, collation="utf8mb4_bin"), "mysql", "mariadb")

@@ -21,10 +21,10 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func, select
 
 from ..checks import quote
-from ..context import sqlite_instant
 from ..errors import ValidationError
 from ..i18n import _
 from ..records import Customer
+from ..storage import sqlite_utc_text
 from ._base import customer_label
 from .customer_hooks import announce_new, validate_new, wants_created
 from .customers import FIELDS, _proposed, _tags_db
@@ -59,7 +59,7 @@ def insert_batch(svc: CustomerService, ctx: Context, batch: list[Any], owners: s
     if sqlite:
         at = _text(iso)
         start = ctx.conn.execute(select(func.coalesce(func.max(t.c.id), 0))).scalar_one()
-        stamp = sqlite_instant(now)
+        stamp = sqlite_utc_text(now)
         ids: list[int] = list(range(start + 1, start + 1 + len(proposed)))
         rows, images = [], []
         for n, p in zip(ids, proposed, strict=True):
