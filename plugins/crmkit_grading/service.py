@@ -228,7 +228,7 @@ def run(crm: Any, on: dt.date | None = None,
         settings = _settings(ctx)
         token = uuid.uuid4().hex
         tid = ctx.tenant.id
-        st, drop_stage = _stage(ctx)
+        st, mine, clear_stage = _stage(ctx, token)
         gt = ctx.crm.table("grading_grades")
         ht = ctx.crm.table("grading_history")
         cols = ("as_of", *GRADE_COLUMNS)
@@ -241,7 +241,6 @@ def run(crm: Any, on: dt.date | None = None,
             ["tenant_id", "run", "customer_id", *cols],
             select(literal(tid), literal(token), g.c.customer_id, literal(on),
                    *[g.c[k] for k in GRADE_COLUMNS]).order_by(g.c.customer_id)))
-        mine = and_(st.c.tenant_id == tid, st.c.run == token)
         for chunk in _chunks(sorted(at_risk(ctx, on))):
             ctx.conn.execute(update(st).where(mine, st.c.customer_id.in_(chunk))
                              .values(tier="special"))
@@ -303,28 +302,32 @@ def run(crm: Any, on: dt.date | None = None,
             .where(mine, st.c.recency_days >= settings.lost_after_days,
                    c.c.status.not_in(("lost", "archived")))
             .order_by(st.c.customer_id)))
-        drop_stage(mine)
+        clear_stage()
         summary["lost"] = _mark_lost(ctx, lost_ids)
         step(4, 4)
         return summary
 
 
-def _stage(ctx: Any) -> tuple[Any, Callable[[Any], None]]:
-    """The run's work area and how to clear it. On SQLite a temporary table of the run's
-    connection, of the stage's columns and keyed by customer (dropped at the end; rolled
-    back with the run): 100,000 grades written and read there cost a fraction of the
-    shared table's, which goes through the database file, its log and its wide index.
-    Elsewhere the shared ``grading_stage`` table, its rows deleted by run."""
+def _stage(ctx: Any, run: str) -> tuple[Any, Any, Callable[[], None]]:
+    """The run's work area: the table, the condition naming this run's rows in it, and
+    how to clear it. On SQLite a temporary table of the run's connection, of the stage's
+    columns and keyed by customer (dropped at the end; rolled back with the run):
+    100,000 grades written and read there cost a fraction of the shared table's, which
+    goes through the database file, its log and its wide index. Elsewhere the shared
+    ``grading_stage`` table, this run's rows deleted at the end."""
     st = ctx.crm.table("grading_stage")
-    if ctx.conn.dialect.name != "sqlite":
-        return st, lambda mine: ctx.conn.execute(delete(st).where(mine))
-    tmp = Table(f"{st.name}_run", MetaData(),
-                *[Column(c.name, c.type, nullable=c.nullable,
-                         primary_key=c.name == "customer_id", autoincrement=False)
-                  for c in st.columns], prefixes=["TEMPORARY"])
-    tmp.drop(ctx.conn, checkfirst=True)  # a run that ended abnormally on this connection
-    tmp.create(ctx.conn)
-    return tmp, lambda _mine: tmp.drop(ctx.conn)
+    temporary = ctx.conn.dialect.name == "sqlite"
+    if temporary:
+        st = Table(f"{st.name}_run", MetaData(),
+                   *[Column(c.name, c.type, nullable=c.nullable,
+                            primary_key=c.name == "customer_id", autoincrement=False)
+                     for c in st.columns], prefixes=["TEMPORARY"])
+        st.drop(ctx.conn, checkfirst=True)  # a run that ended abnormally on this connection
+        st.create(ctx.conn)
+    mine = and_(st.c.tenant_id == ctx.tenant.id, st.c.run == run)
+    if temporary:
+        return st, mine, lambda: st.drop(ctx.conn)
+    return st, mine, lambda: ctx.conn.execute(delete(st).where(mine))
 
 
 def _summary(ctx: Any, st: Any, mine: Any, on: dt.date, changed: int) -> dict[str, Any]:
