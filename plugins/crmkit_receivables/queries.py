@@ -293,9 +293,16 @@ def _corrections(ctx: Any, on: dt.date, ranges: tuple[int, ...],
     direct = case((app.c.paid > d.c.base_amount, d.c.base_amount), else_=app.c.paid)
     part = _clamp(direct - case((t.c.no.is_(None), 0), else_=func.coalesce(before, 0)),
                   func.coalesce(t.c.base_amount, d.c.base_amount))
+    # SQLite: each applied invoice is found through the unique (tenant, kind, number)
+    # index, not the covering aging index. The groups come in number order, so these
+    # look-ups walk that index (and the table, whose ids follow the numbers) in order;
+    # the aging index's customer-first key sends each look-up to another page (250,000
+    # applied invoices: 0.8 s against 1.35 s). ``+ 0`` keeps the planner from using
+    # the customer column of the aging index.
+    owner = d.c.customer_id + 0 if ctx.conn.dialect.name == "sqlite" else d.c.customer_id
     paid = (select(d.c.customer_id, *row(func.coalesce(t.c.due_on, own_due), -part,
                                          -part, literal(0)))
-            .select_from(app.join(d, and_(d.c.customer_id == app.c.customer_id,
+            .select_from(app.join(d, and_(owner == app.c.customer_id,
                                           d.c.number == app.c.applies_to))
                          .outerjoin(t, and_(t.c.tenant_id == d.c.tenant_id,
                                             t.c.document_id == d.c.id)))
