@@ -202,17 +202,16 @@ def revision(crm: Crm, branch: str, message: str, *, empty: bool = False) -> dic
     """Write the next revision of ``branch``; returns ``{"path", "revision", "branch",
     "initial", "tables_exist"}`` (``tables_exist``: the branch's first revision was
     written for tables the database already has: stamp it rather than upgrade)."""
-    from alembic.script import ScriptDirectory
     from sqlalchemy import inspect
 
-    from . import _branch_of, config, current, heads
+    from . import _branch_of, current, heads, scripts
 
     message = (message or "").strip()
     if not message:
         raise ValidationError(_("a revision needs a message: -m 'what changed'"))
     folder = versions_dir(crm, branch)
     tables = branch_tables(crm, branch)
-    script = ScriptDirectory.from_config(config(crm))
+    script = scripts(crm)
     head = heads(crm).get(branch)
     if head is None and folder.is_dir() and any(folder.glob("*.py")):
         raise ValidationError(_("the revisions in {folder} are not a branch named "
@@ -265,12 +264,11 @@ def stamp(crm: Crm, target: str, *, plugin: str | None = None) -> dict[str, str 
     is one of that plugin's revisions, ``heads`` (its head) or ``base`` (forget its
     revisions). Returns the branches' revisions afterwards."""
     from alembic import command
-    from alembic.script import ScriptDirectory
     from alembic.util import CommandError
 
-    from . import _branch_of, _run, config, current
+    from . import _branch_of, _run, current, scripts
 
-    script = ScriptDirectory.from_config(config(crm))
+    script = scripts(crm)
     if plugin is not None:
         crm.host.get(plugin)
         revs = [r.revision for r in script.walk_revisions()
