@@ -262,8 +262,10 @@ def build_metadata(prefix: str = "crm_") -> MetaData:
         Index(f"{p}ix_documents_kind", "tenant_id", "kind", "issued_on"),
         # core_0006: both cover what the receivables aging reads. ix_documents_aging:
         # every document of a tenant in customer order (grouped by customer from the
-        # index alone) and an invoice by customer and number; ix_documents_applies:
-        # the payments and credit notes applied to an invoice
+        # index alone) and an invoice by customer and number (on SQLite the aging's
+        # correction finds applied invoices by the unique number index instead, in
+        # number order); ix_documents_applies: the payments and credit notes applied
+        # to an invoice
         Index(f"{p}ix_documents_applies", "tenant_id", "applies_to", "customer_id", "kind",
               "issued_on", "status", "base_amount"),
         # on PostgreSQL the migration (core_0006) also gives it INCLUDE (id, applies_to),
