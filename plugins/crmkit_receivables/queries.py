@@ -299,10 +299,10 @@ def _corrections(ctx: Any, on: dt.date, ranges: tuple[int, ...],
     # the aging index's customer-first key sends each look-up to another page (250,000
     # applied invoices: 0.8 s against 1.35 s). ``+ 0`` keeps the planner from using
     # the customer column of the aging index.
-    owner = d.c.customer_id + 0 if ctx.conn.dialect.name == "sqlite" else d.c.customer_id
+    billed = d.c.customer_id + 0 if ctx.conn.dialect.name == "sqlite" else d.c.customer_id
     paid = (select(d.c.customer_id, *row(func.coalesce(t.c.due_on, own_due), -part,
                                          -part, literal(0)))
-            .select_from(app.join(d, and_(owner == app.c.customer_id,
+            .select_from(app.join(d, and_(billed == app.c.customer_id,
                                           d.c.number == app.c.applies_to))
                          .outerjoin(t, and_(t.c.tenant_id == d.c.tenant_id,
                                             t.c.document_id == d.c.id)))
