@@ -73,9 +73,9 @@ def config(crm: Crm, connection: Any = None) -> Config:
 
 def scripts(crm: Crm, cfg: Config | None = None) -> ScriptDirectory:
     """The installed revision scripts, loaded once per ``crmkit.open()`` while their
-    folders hold the same files (a revision written by ``crmkit db revision`` or a
-    plugin installed since is seen at once: the folders' listing with each file's
-    modification time is the key).
+    folders hold the same files: the key is the version folders (a plugin's appears
+    with its first revision) and each ``.py`` file's name and modification time, so a
+    revision written by ``crmkit db revision`` or copied in is read at once.
 
     Loading them runs every revision file (about 0.1 s for the first-party plugins');
     ``init()`` did it 4 times plus 3 per plugin in use, and each enable 3 times."""
