@@ -196,6 +196,33 @@ def test_bulk_audit_image_is_to_dict(crm_factory):
     assert images[stored[1].id]["tags"] == [] and images[stored[1].id]["extra"] == {}
 
 
+class Tagger:
+    """Tags each new customer from its created hook, through the API (an update)."""
+
+    PLUGIN = crmkit.PluginSpec(name="tagger")
+
+    @crmkit.hookimpl
+    def crm_customer_created(self, ctx: Any, customer: Any) -> None:
+        ctx.crm.customers.update(customer.id, tags=[*customer.tags, "new"])
+
+
+@pytest.mark.parametrize("how", ["add", "add_many"])
+def test_the_insert_is_audited_before_what_a_created_hook_writes(crm_factory, how):
+    """The history of a customer a created hook changes reads insert, then update, and
+    the insert's image is the record as inserted, not as the hook left it: the audit
+    row is written before the created hooks run, by ``add`` and by ``add_many``."""
+    crm = crm_factory(plugins=[Tagger()], enable=["tagger"])
+    if how == "add":
+        crm.customers.add(name="甲", tags=["vip"])
+    else:
+        crm.customers.add_many([{"name": "甲", "tags": ["vip"]}, {"name": "乙"}])
+    first = crm.customers.list()[0]
+    assert first.tags == ("vip", "new")
+    history = [(ch["op"], ch["after"]["tags"]) for ch in crm.changes()
+               if ch["table"] == "customer" and ch["id"] == first.id]
+    assert history == [("insert", ["vip"]), ("update", ["vip", "new"])]
+
+
 def _batch_plugin_installed(tmp_path, monkeypatch) -> None:
     """A plugin with only ``crm_customers_validate`` as an installed distribution, so that
     the command line discovers it (refuses customers named bad...)."""

@@ -3,18 +3,18 @@
 Per batch: each record is built and checked once (``_proposed``), asked about with
 ``crm_permission``, then the plugins check it (the per-record validate hook for plugins
 that implement only that, ``crm_customers_validate`` once for the batch for the others,
-see :mod:`.customer_hooks`); the rows, then the created hooks, then one audit row per
-record. On SQLite, ids are assigned from ``max(id)`` inside the write transaction
-(which holds the database's write lock), and the rows and the audit rows go through the
-driver's ``executemany`` as pre-converted tuples (the instant as its stored text, the
-audit image as JSON text written once); elsewhere through SQLAlchemy Core
-(``INSERT .. RETURNING`` in insertmanyvalues batches).
+see :mod:`.customer_hooks`); the rows, one audit row per record, then the created
+hooks (so that what a hook writes is audited after the insert it follows). On SQLite,
+ids are assigned from ``max(id)`` inside the write transaction (which holds the
+database's write lock), the rows go through the driver's ``executemany`` as
+pre-converted tuples (the instant as its stored text), and the audit rows are one
+``INSERT .. SELECT`` from them, SQLite building each image; elsewhere through
+SQLAlchemy Core (``INSERT .. RETURNING`` in insertmanyvalues batches).
 """
 
 from __future__ import annotations
 
 import json
-from json.encoder import encode_basestring
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
@@ -35,13 +35,19 @@ if TYPE_CHECKING:
 
 #: the errors of a refused batch are collected up to about this many (then it stops)
 MAX_ERRORS = 20
-#: SQLite: the audit image of a new customer as JSON text, written once from the values
-#: already checked, the keys in the order ``crmkit.to_dict(customer)`` gives them
-#: (test_bulk_audit_image_is_to_dict); 2-3x faster than a dict through json.dumps
-_IMAGE = ('{"id": %d, "tenant_id": %d, "name": %s, "kind": %s, "status": %s, '
-          '"owner": %s, "email": %s, "phone": %s, "address": %s, "tags": %s, '
-          '"external_id": %s, "extra": %s, "created_at": %s, "updated_at": %s}')
-_text = encode_basestring  # a str as a JSON string (the C encoder; non-ASCII kept)
+#: SQLite: the audit rows of a batch, read back from the rows just inserted (ids
+#: ``start + 1`` onwards), the image in the key order ``crmkit.to_dict(customer)`` gives
+#: (test_bulk_audit_image_is_to_dict): ?1 the user, ?2 the instant as ISO text, ?3 the
+#: id before the batch, ?4 the batch's tags, one JSON array per record
+_SQLITE_AUDIT = (
+    "INSERT INTO {a} (tenant_id, at, user, table_name, row_id, customer_id, op, "
+    '"before", "after") SELECT {tid}, \'{stamp}\', ?1, \'customer\', c.id, c.id, '
+    "'insert', NULL, "
+    "json_object('id', c.id, 'tenant_id', c.tenant_id, 'name', c.name, 'kind', c.kind, "
+    "'status', c.status, 'owner', c.owner, 'email', c.email, 'phone', c.phone, "
+    "'address', c.address, 'tags', json(tg.value), 'external_id', c.external_id, "
+    "'extra', json(coalesce(c.extra, '{{}}')), 'created_at', ?2, 'updated_at', ?2) "
+    "FROM json_each(?4) AS tg JOIN {t} AS c ON c.id = ?3 + 1 + tg.key")
 
 
 def insert_batch(svc: CustomerService, ctx: Context, batch: list[Any], owners: set[str],
@@ -57,24 +63,25 @@ def insert_batch(svc: CustomerService, ctx: Context, batch: list[Any], owners: s
     iso = now.isoformat()
     user = ctx.user.name
     if sqlite:
-        at = _text(iso)
         start = ctx.conn.execute(select(func.coalesce(func.max(t.c.id), 0))).scalar_one()
         stamp = sqlite_utc_text(now)
         ids: list[int] = list(range(start + 1, start + 1 + len(proposed)))
-        rows, images = [], []
-        for n, p in zip(ids, proposed, strict=True):
-            extra = json.dumps(p.extra, ensure_ascii=False) if p.extra else None
-            rows.append((n, p.name, p.kind, p.status, p.owner, p.email, p.phone, p.address,
-                         _tags_db(p.tags), p.external_id, extra))
-            images.append((user, n, n, _IMAGE % (
-                n, tid, _text(p.name), _text(p.kind), _text(p.status), _json(p.owner),
-                _json(p.email), _json(p.phone), _json(p.address),
-                f"[{', '.join(map(_text, p.tags))}]" if p.tags else "[]",
-                _json(p.external_id), extra or "{}", at, at)))
+        rows = [(n, p.name, p.kind, p.status, p.owner, p.email, p.phone, p.address,
+                 _tags_db(p.tags), p.external_id,
+                 json.dumps(p.extra, ensure_ascii=False) if p.extra else None)
+                for n, p in zip(ids, proposed, strict=True)]
         names = ["id", *cols]
         ctx.conn.exec_driver_sql(
             f"INSERT INTO {t.name} (tenant_id, created_at, updated_at, {', '.join(names)}) "
             f"VALUES ({tid}, '{stamp}', '{stamp}', {', '.join('?' * len(names))})", rows)
+        # the audit rows from the rows just written, the image built by SQLite's
+        # json_object (one statement, no JSON text per record in Python); the batch's
+        # tags, the one field the table stores in another form, as one JSON array
+        # walked in record order
+        ctx.conn.exec_driver_sql(_SQLITE_AUDIT.format(a=svc.table("audit").name,
+                                                      t=t.name, tid=tid, stamp=stamp),
+                                 (user, iso, start, json.dumps(
+                                     [p.tags for p in proposed], ensure_ascii=False)))
     else:
         res = ctx.conn.execute(
             t.insert().returning(t.c.id, sort_by_parameter_order=True),
@@ -82,24 +89,8 @@ def insert_batch(svc: CustomerService, ctx: Context, batch: list[Any], owners: s
               **{f: getattr(p, f) for f in cols if f != "tags"}, "tags": _tags_db(p.tags)}
              for p in proposed])
         ids = [r[0] for r in res]
-
-    if wants_created(ctx):
-        # the stored records, built once from the checked ones (positional: no
-        # keyword parsing per record)
-        announce_new(ctx, [Customer(n, tid, p.name, p.kind, p.status, p.owner, p.email,
-                                    p.phone, p.address, p.tags, p.external_id, p.extra,
-                                    now, now)
-                           for n, p in zip(ids, proposed, strict=True)])
-
-    a = svc.table("audit")
-    if sqlite:
-        ctx.conn.exec_driver_sql(
-            f"INSERT INTO {a.name} (tenant_id, at, user, table_name, row_id, customer_id, "
-            f"op, before, after) VALUES ({tid}, '{stamp}', ?, 'customer', ?, ?, 'insert', "
-            f"NULL, ?)", images)
-    else:
         # the image as a dict: the JSON column serialises it, once
-        ctx.conn.execute(a.insert(), [
+        ctx.conn.execute(svc.table("audit").insert(), [
             {"tenant_id": tid, "at": now, "user": user, "table_name": "customer",
              "row_id": n, "customer_id": n, "op": "insert", "before": None,
              "after": {"id": n, "tenant_id": tid, "name": p.name, "kind": p.kind,
@@ -108,11 +99,15 @@ def insert_batch(svc: CustomerService, ctx: Context, batch: list[Any], owners: s
                        "external_id": p.external_id, "extra": p.extra,
                        "created_at": iso, "updated_at": iso}}
             for n, p in zip(ids, proposed, strict=True)])
+
+    if wants_created(ctx):
+        # the stored records, built once from the checked ones (positional: no
+        # keyword parsing per record)
+        announce_new(ctx, [Customer(n, tid, p.name, p.kind, p.status, p.owner, p.email,
+                                    p.phone, p.address, p.tags, p.external_id, p.extra,
+                                    now, now)
+                           for n, p in zip(ids, proposed, strict=True)])
     return len(proposed)
-
-
-def _json(value: str | None) -> str:
-    return "null" if value is None else _text(value)
 
 
 def _checked(ctx: Context, batch: list[Any], owners: set[str], offset: int

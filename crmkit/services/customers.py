@@ -336,8 +336,8 @@ class CustomerService(ListService[Customer]):
                 tenant_id=ctx.tenant.id, created_at=now, updated_at=now, **_row(customer)
             )))
             customer = Customer.from_row(get_row(ctx, "customers", new_id, "customer"))
-            announce_new(ctx, [customer])
             ctx.audit("customer", new_id, "insert", None, customer, customer_id=new_id)
+            announce_new(ctx, [customer])
             return customer
 
     def update(self, id_: int, **fields: Any) -> Customer:
