@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 from sqlalchemy import bindparam, select
 
+from ..batching import gc_paused
 from ..errors import NotFound, ValidationError
 from ..i18n import _
 from ..records import Customer
@@ -45,8 +46,12 @@ def update_many(svc: CustomerService, ctx: Context,
     exts: dict[str, int] = {}
     total = 0
     it = iter(changes)
-    while batch := list(islice(it, batch_size)):
-        total += _batch(svc, ctx, batch, owners, seen, exts)
+    while True:
+        with gc_paused():  # one batch's objects die with it: see crmkit.batching
+            batch = list(islice(it, batch_size))
+            if not batch:
+                break
+            total += _batch(svc, ctx, batch, owners, seen, exts)
     return total
 
 

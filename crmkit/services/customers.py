@@ -441,14 +441,19 @@ class CustomerService(ListService[Customer]):
         All or nothing: any invalid record raises ValidationError (naming its position)
         and nothing is written. Returns the number added.
         """
+        from ..batching import gc_paused
         from .bulk import insert_batch
 
         total = 0
         with self.crm.unit() as ctx:
             owners = user_names(ctx, active_only=True)
             it = iter(records)
-            while batch := list(islice(it, batch_size)):
-                total += insert_batch(self, ctx, batch, owners, total)
+            while True:
+                with gc_paused():  # one batch's objects die with it: see crmkit.batching
+                    batch = list(islice(it, batch_size))
+                    if not batch:
+                        break
+                    total += insert_batch(self, ctx, batch, owners, total)
         return total
 
     def reassign(self, from_user: str, to_user: str, *, disable: bool = False,

@@ -25,6 +25,7 @@ from typing import Any
 from sqlalchemy import select
 
 from crmkit import CrmError, DatabaseError, ValidationError
+from crmkit.batching import gc_paused
 from crmkit.checks import date_in_range
 from crmkit.i18n import Domain
 
@@ -165,13 +166,21 @@ class _Importer:
                     size = self.batch_size or _setting(ctx, "batch_size", 5000)
                     if self.kind == "customers":
                         dedup.load_customers(self.store, ctx)
-                    for chunk in _chunks(src.rows(), size):
-                        self._chunk(chunk)
-                        if len(self.pending) >= size:
-                            self._flush()
+                    chunks = _chunks(src.rows(), size)
+                    while True:
+                        # a chunk's rows die with it: the collector held off meanwhile
+                        # (23% of a 100,000-row import's time; see crmkit.batching)
+                        with gc_paused():
+                            chunk = next(chunks, None)
+                            if chunk is None:
+                                break
+                            self._chunk(chunk)
+                            if len(self.pending) >= size:
+                                self._flush()
                         if self.progress:
                             self.progress(src.position(), src.size)
-                    self._flush()
+                    with gc_paused():
+                        self._flush()
                     if self.dry_run or (self.report.invalid and not self.skip_invalid):
                         raise _Rollback
                 self.report.written = True

@@ -1,0 +1,38 @@
+"""Helpers for the bulk paths (``add_many``, ``update_many``, imports).
+
+:func:`gc_paused` holds CPython's cyclic garbage collector off while one batch is
+built and written. A batch makes tens of thousands of short-lived containers (row
+dicts, records, parameter tuples) that all live until the batch is written: the
+collector, counting allocations, would run hundreds of times per batch, promote them
+and every so often walk every object of the process (its full collections), to free
+nothing (they are freed by reference counting as the batch ends). Measured on a
+100,000-row CSV import: 2.0 s of 7.0 s were collections; paused per batch, the import
+took 23% less time, ``add_many`` 9% less (interleaved runs, ``bench/``).
+
+The pause is per batch, a fraction of a second, so that the rest of the process
+(another thread of an application embedding crmkit) never goes long without the
+collector; nothing is lost while it is off (cyclic garbage waits for the next
+collection). It nests, and it leaves the collector off when it found it off.
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+__all__ = ["gc_paused"]
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Run the block with the cyclic garbage collector disabled, then re-enable it if
+    it was enabled before (a block inside another pause, or a process that runs with
+    the collector off, leaves it as it was)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()

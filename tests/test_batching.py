@@ -1,0 +1,83 @@
+"""``crmkit.batching.gc_paused`` (issue 17): the bulk paths hold the cyclic garbage
+collector off per batch and always give it back as they found it."""
+
+from __future__ import annotations
+
+import gc
+from typing import Any
+
+import pytest
+
+import crmkit
+from crmkit.batching import gc_paused
+
+
+@pytest.fixture
+def collector():
+    """Leave the collector enabled after each test, whatever the test did."""
+    yield
+    gc.enable()
+
+
+def test_the_pause_restores_the_collector_nests_and_survives_an_error(collector):
+    gc.enable()
+    with gc_paused():
+        assert not gc.isenabled()
+        with gc_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()  # the inner block found it off and left it off
+    assert gc.isenabled()
+    with pytest.raises(ZeroDivisionError), gc_paused():
+        1 / 0  # noqa: B018
+    assert gc.isenabled()
+    gc.disable()  # a process that runs without the collector keeps it off
+    with gc_paused():
+        pass
+    assert not gc.isenabled()
+
+
+class Watcher:
+    """Notes whether the collector ran while each batch was checked and created."""
+
+    PLUGIN = crmkit.PluginSpec(name="watcher")
+
+    def __init__(self) -> None:
+        self.seen: list[bool] = []
+
+    @crmkit.hookimpl
+    def crm_customers_validate(self, customers: list) -> Any:
+        self.seen.append(gc.isenabled())
+        return []
+
+    @crmkit.hookimpl
+    def crm_customers_created(self, customers: list) -> None:
+        self.seen.append(gc.isenabled())
+
+
+def test_add_many_pauses_per_batch_and_gives_the_collector_back(crm_factory, collector):
+    w = Watcher()
+    crm = crm_factory(plugins=[w], enable=["watcher"])
+    gc.enable()
+    assert crm.customers.add_many([{"name": f"c{i}"} for i in range(5)], batch_size=2) == 5
+    assert w.seen == [False] * 6  # 3 batches, validated and created, all paused
+    assert gc.isenabled()
+    with pytest.raises(crmkit.ValidationError):
+        crm.customers.add_many([{"name": "ok"}, {"name": ""}])
+    assert gc.isenabled()  # a refused batch gives it back too
+    assert crm.customers.update_many([(c.id, {"status": "active"})
+                                      for c in crm.customers.list()]) == 5
+    assert gc.isenabled()
+
+
+def test_an_import_pauses_per_chunk_and_gives_the_collector_back(crm_factory, collector,
+                                                                  tmp_path):
+    from crmkit_csv import import_file
+
+    w = Watcher()
+    crm = crm_factory(plugins=[w], enable=["csv", "watcher"])
+    src = tmp_path / "c.csv"
+    src.write_text("name,email\n甲,a@x.cn\n乙,b@x.cn\n丙,c@x.cn\n", encoding="utf-8")
+    gc.enable()
+    assert import_file(crm, "customers", src, batch_size=2).imported == 3
+    assert w.seen and not any(w.seen)
+    assert gc.isenabled()
