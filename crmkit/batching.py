@@ -1,4 +1,4 @@
-"""Helpers for the bulk paths (``add_many``, ``update_many``, imports).
+"""Helpers for the bulk paths (``add_many``, ``update_many``, imports, ``grading run``).
 
 :func:`gc_paused` holds CPython's cyclic garbage collector off while one batch is
 built and written. A batch makes tens of thousands of short-lived containers (row

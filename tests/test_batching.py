@@ -81,3 +81,29 @@ def test_an_import_pauses_per_chunk_and_gives_the_collector_back(crm_factory, co
     assert import_file(crm, "customers", src, batch_size=2).imported == 3
     assert w.seen and not any(w.seen)
     assert gc.isenabled()
+
+
+class GradeWatcher:
+    """Notes whether the collector ran while each grade change was announced."""
+
+    PLUGIN = crmkit.PluginSpec(name="gradewatcher")
+
+    def __init__(self) -> None:
+        self.seen: list[bool] = []
+
+    @crmkit.hookimpl
+    def crm_grade_changed(self, customer: Any, before: Any, after: Any) -> None:
+        self.seen.append(gc.isenabled())
+
+
+def test_a_grading_run_pauses_per_page_and_gives_the_collector_back(crm_factory,
+                                                                      collector):
+    import crmkit_grading
+
+    w = GradeWatcher()
+    crm = crm_factory(plugins=[w], enable=["grading", "gradewatcher"])
+    crm.customers.add_many([{"name": "甲"}, {"name": "乙"}])
+    gc.enable()
+    assert crmkit_grading.run(crm)["changed"] == 2
+    assert w.seen == [False, False]
+    assert gc.isenabled()

@@ -26,6 +26,7 @@ from sqlalchemy import (
 
 import crmkit
 from crmkit import Customer, Reminder, ValidationError, sql
+from crmkit.batching import gc_paused
 from crmkit.i18n import Domain
 
 from .compute import at_risk, followups_query, grades_query, monetary
@@ -270,8 +271,12 @@ def run(crm: Any, on: dt.date | None = None,
                 .where(ht.c.tenant_id == tid)
                 .order_by(ht.c.id).limit(PAGE))
         n_changed, last = 0, int(start or 0)
-        while rows := ctx.conn.execute(page.where(ht.c.id > last)).all():
-            _announce(ctx, rows, cols)
+        while True:
+            with gc_paused():  # a page's objects die with it: see crmkit.batching
+                rows = ctx.conn.execute(page.where(ht.c.id > last)).all()
+                if not rows:
+                    break
+                _announce(ctx, rows, cols)
             n_changed += len(rows)
             last = rows[-1].id
         step(2, 4)
