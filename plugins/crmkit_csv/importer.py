@@ -169,7 +169,7 @@ class _Importer:
                     chunks = _chunks(src.rows(), size)
                     while True:
                         # a chunk's rows die with it: the collector held off meanwhile
-                        # (23% of a 100,000-row import's time; see crmkit.batching)
+                        # (a third of a 100,000-row import's CPU; see crmkit.batching)
                         with gc_paused():
                             chunk = next(chunks, None)
                             if chunk is None:
