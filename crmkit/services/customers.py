@@ -13,8 +13,8 @@ from sqlalchemy import Text, and_, func, or_, select, type_coerce
 
 from .. import sql
 from ..checks import has_surrogate, quote
-from ..context import Context
-from ..convert import _default, to_dict
+from ..context import Context, _payload
+from ..convert import to_dict
 from ..errors import NotFound, PermissionDenied, ValidationError
 from ..i18n import _
 from ..records import CUSTOMER_KINDS, CUSTOMER_STATUSES, Customer, Section
@@ -500,7 +500,7 @@ class CustomerService(ListService[Customer]):
         with self.crm.unit(write=False) as ctx:
             c = self._load(ctx, id_)
             ctx.check("view", c, f"customer {id_}")
-            sections = {sec.plugin: _jsonable(sec.data)
+            sections = {sec.plugin: _payload(sec.data)
                         for sec in self._sections(ctx, c, on or ctx.today)}
             return {
                 "customer": to_dict(c),
@@ -632,10 +632,6 @@ def _sqlite_instant(s: str | None) -> str | None:
 
 def _escape(s: str) -> str:
     return s.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-def _jsonable(data: Any) -> Any:
-    return json.loads(json.dumps(data, default=_default, ensure_ascii=False))
 
 
 def _check_owner_change(ctx: Context, before: Customer, fields: Mapping[str, Any]) -> None:
