@@ -146,7 +146,7 @@ ROOT = __import__("pathlib").Path(__file__).resolve().parent.parent
 PUBLIC_MODULES = {"crmkit.output": None, "crmkit.sql": None, "crmkit.i18n": None,
                   "crmkit.cli": {"get_crm"}, "crmkit.testing": None,
                   "crmkit.conformance": None, "crmkit.jobs": {"Job", "JobResult"},
-                  "crmkit.settings": None, "crmkit.checks": None,
+                  "crmkit.settings": None, "crmkit.checks": None, "crmkit.batching": None,
                   "crmkit.report": {"Chart", "ReportSection", "ReportTable", "aside"}}
 
 
