@@ -266,3 +266,35 @@ def test_plugin_must_be_enabled(crm, cli, tmp_path):
     f = _write(tmp_path / "c.csv", "name\nx\n")
     r = cli("import", "customers", str(f))
     assert r.exit_code == 1 and "crmkit plugins enable csv" in r.stderr
+
+
+def test_the_key_store_finds_every_key_it_holds_and_only_those():
+    """The duplicate-key store's in-memory filter (issue 17) never hides a stored key:
+    negative and extreme hashes, keys sharing a filter slot, the first of two equal
+    keys winning, a removed key gone (its slot's bit stays set; the table answers)."""
+    import random
+
+    from crmkit_csv.dedup import _BITS, KeyStore
+
+    rnd = random.Random(7)
+    keys = list({rnd.getrandbits(64) - 2**63 for _ in range(5000)} |
+                {0, -2, 2**63 - 1, -(2**63)})
+    store = KeyStore()
+    try:
+        store.add([(h, i + 1, None if i % 2 else -h) for i, h in enumerate(keys)])
+        want = {h: (i + 1, None if i % 2 else -h) for i, h in enumerate(keys)}
+        assert store.lookup(keys) == want
+        # same filter slot as a stored key (its bit is set), not stored: not found
+        held = set(keys)
+        twins = [t for t in (h + _BITS if h + _BITS < 2**63 else h - _BITS
+                             for h in keys[:200]) if t not in held]
+        assert len(twins) > 150 and store.lookup(twins) == {}
+        fresh = [h for h in (rnd.getrandbits(64) - 2**63 for _ in range(2000))
+                 if h not in held]
+        assert store.lookup(fresh) == {}
+        store.add([(keys[1], 999, 5)])  # the first one stored wins
+        assert store.lookup([keys[1]]) == {keys[1]: want[keys[1]]}
+        store.remove([keys[0]], 1)
+        assert store.lookup([keys[0], keys[1]]) == {keys[1]: want[keys[1]]}
+    finally:
+        store.close()

@@ -6,7 +6,9 @@ A key found by e-mail or name+phone does not make a duplicate when both sides ca
 an external id and the ids differ (two records of another system are two customers).
 
 Each key is stored as a 64-bit hash with its source: a line number of the file (> 0)
-or minus the id of a customer already in the database (< 0).
+or minus the id of a customer already in the database (< 0). A 16 MB bit filter in
+memory (one bit per slot of the hash's low 27 bits) says which keys cannot be in the
+table, so that the look-ups of new keys, most of an import's, skip it.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from .fields import _NONDIGIT, digits
 _ = Domain("crmkit_csv").gettext
 
 _IN = 400  # keys per lookup statement
+_BITS = 1 << 27  # slots of the key store's filter: 16 MB, one bit each
 
 
 def customer_keys(ext: str | None, email: str | None, name: str | None,
@@ -71,10 +74,17 @@ class KeyStore:
             "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA cache_size=-16000;"
             "CREATE TABLE k (h INTEGER PRIMARY KEY, src INTEGER NOT NULL, x INTEGER);")
         self.db.execute("BEGIN")
+        # one bit per slot of the hash's low bits, set for every key stored (never
+        # cleared): a key whose bit is clear is not in the table, so its look-up skips
+        # SQLite. Most keys of an import are new; at 3 million keys a bit is set for 2%
+        # of slots, so 98% of the look-ups of new keys never reach the table
+        self.bits = bytearray(_BITS >> 3)
 
     def lookup(self, hashes: Iterable[int]) -> dict[int, tuple[int, int | None]]:
         out: dict[int, tuple[int, int | None]] = {}
-        hs = sorted(set(hashes))  # in key order: each statement reads neighbouring pages
+        bits, mask = self.bits, _BITS - 1
+        # in key order: each statement reads neighbouring pages
+        hs = sorted({h for h in hashes if bits[(h & mask) >> 3] >> (h & 7) & 1})
         for i in range(0, len(hs), _IN):
             part = hs[i:i + _IN]
             q = f"SELECT h, src, x FROM k WHERE h IN ({','.join('?' * len(part))})"
@@ -85,8 +95,11 @@ class KeyStore:
     def add(self, rows: Iterable[tuple[int, int, int | None]]) -> None:
         # in key order: a batch's keys land in neighbouring pages of the key table, not
         # in a random page each (2-3x fewer page writes once the table outgrows the cache)
-        self.db.executemany("INSERT OR IGNORE INTO k (h, src, x) VALUES (?, ?, ?)",
-                            sorted(rows, key=itemgetter(0)))  # stable: first one wins
+        rows = sorted(rows, key=itemgetter(0))  # stable: first one wins
+        bits, mask = self.bits, _BITS - 1
+        for h, _src, _x in rows:
+            bits[(h & mask) >> 3] |= 1 << (h & 7)
+        self.db.executemany("INSERT OR IGNORE INTO k (h, src, x) VALUES (?, ?, ?)", rows)
 
     def remove(self, hashes: Iterable[int], src: int) -> None:
         self.db.executemany("DELETE FROM k WHERE h = ? AND src = ?",
