@@ -43,7 +43,8 @@ def crm_customer_validate(ctx: Any, customer: Any, changes: dict, before: Any
 
 @hookspec
 def crm_customer_created(ctx: Any, customer: Any) -> None:
-    """A customer was inserted; same transaction, after the insert.
+    """A customer was inserted; same transaction, after the insert and its audit row
+    (so what the hook changes is audited after the insert, since 0.3).
 
     May write through ``ctx.crm`` or ``ctx.conn`` and emit outbox events with
     ``ctx.emit``; raising rolls the whole change back. Returns nothing. A plugin that
@@ -80,7 +81,8 @@ def crm_customers_validate(ctx: Any, customers: list, changes: list
 @hookspec
 def crm_customers_created(ctx: Any, customers: list) -> None:
     """New customers were inserted: the batch form of ``crm_customer_created``; same
-    transaction, after the insert, before their audit rows.
+    transaction, after the insert and their audit rows (so what the hook changes is
+    audited after the inserts).
 
     Fires once per ``customers.add`` (a list of one) and once per batch of ``add_many``
     and imports, with the stored records (ids assigned) in insertion order. May write
