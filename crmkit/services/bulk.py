@@ -89,16 +89,14 @@ def insert_batch(svc: CustomerService, ctx: Context, batch: list[Any], owners: s
               **{f: getattr(p, f) for f in cols if f != "tags"}, "tags": _tags_db(p.tags)}
              for p in proposed])
         ids = [r[0] for r in res]
-        # the image as a dict: the JSON column serialises it, once
-        ctx.conn.execute(svc.table("audit").insert(), [
-            {"tenant_id": tid, "at": now, "user": user, "table_name": "customer",
-             "row_id": n, "customer_id": n, "op": "insert", "before": None,
-             "after": {"id": n, "tenant_id": tid, "name": p.name, "kind": p.kind,
-                       "status": p.status, "owner": p.owner, "email": p.email,
-                       "phone": p.phone, "address": p.address, "tags": list(p.tags),
-                       "external_id": p.external_id, "extra": p.extra,
-                       "created_at": iso, "updated_at": iso}}
-            for n, p in zip(ids, proposed, strict=True)])
+        # the image as the dict ``to_dict`` gives, built from the checked values
+        ctx.audit_many([
+            ("customer", n, "insert", None,
+             {"id": n, "tenant_id": tid, "name": p.name, "kind": p.kind,
+              "status": p.status, "owner": p.owner, "email": p.email, "phone": p.phone,
+              "address": p.address, "tags": list(p.tags), "external_id": p.external_id,
+              "extra": p.extra, "created_at": iso, "updated_at": iso}, n)
+            for n, p in zip(ids, proposed, strict=True)], at=now)
 
     if wants_created(ctx):
         # the stored records, built once from the checked ones (positional: no
