@@ -23,10 +23,14 @@ collection). It nests, and it leaves the collector off when it found it off.
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from itertools import islice
+from typing import Any, TypeVar
 
-__all__ = ["gc_paused"]
+T = TypeVar("T")
+
+__all__ = ["each_batch", "gc_paused"]
 
 
 @contextmanager
@@ -41,3 +45,17 @@ def gc_paused() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
+
+
+def each_batch(items: Iterable[T], size: int, fn: Callable[[list[T], int], int]) -> int:
+    """Call ``fn(batch, done)`` for each batch of up to ``size`` items of ``items``,
+    ``done`` being the sum of what the earlier calls returned, each batch read and
+    handled under :func:`gc_paused`; returns the sum."""
+    it: Iterator[Any] = iter(items)
+    done = 0
+    while True:
+        with gc_paused():
+            batch = list(islice(it, size))
+            if not batch:
+                return done
+            done += fn(batch, done)

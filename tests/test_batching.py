@@ -107,3 +107,26 @@ def test_a_grading_run_pauses_per_page_and_gives_the_collector_back(crm_factory,
     assert crmkit_grading.run(crm)["changed"] == 2
     assert w.seen == [False, False]
     assert gc.isenabled()
+
+
+def test_each_batch_hands_out_batches_with_what_was_done_before_under_the_pause(collector):
+    from crmkit.batching import each_batch
+
+    gc.enable()
+    calls: list[tuple[list[int], int, bool]] = []
+
+    def fn(batch: list[int], done: int) -> int:
+        calls.append((batch, done, gc.isenabled()))
+        return len(batch) * 10
+
+    assert each_batch(iter(range(5)), 2, fn) == 50  # 20 + 20 + 10
+    assert calls == [([0, 1], 0, False), ([2, 3], 20, False), ([4], 40, False)]
+    assert gc.isenabled()
+    assert each_batch([], 3, fn) == 0 and len(calls) == 3
+
+    def boom(batch: list[int], done: int) -> int:
+        raise RuntimeError("refused")
+
+    with pytest.raises(RuntimeError):
+        each_batch(range(3), 2, boom)
+    assert gc.isenabled()

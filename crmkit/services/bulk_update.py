@@ -13,13 +13,12 @@ the caller's unit of work back, earlier batches included: all or nothing.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 import attrs
 from sqlalchemy import bindparam, select
 
-from ..batching import gc_paused
+from ..batching import each_batch
 from ..errors import NotFound, ValidationError
 from ..i18n import _
 from ..records import Customer
@@ -44,15 +43,8 @@ def update_many(svc: CustomerService, ctx: Context,
     owners = user_names(ctx, active_only=True)
     seen: set[int] = set()
     exts: dict[str, int] = {}
-    total = 0
-    it = iter(changes)
-    while True:
-        with gc_paused():  # one batch's objects die with it: see crmkit.batching
-            batch = list(islice(it, batch_size))
-            if not batch:
-                break
-            total += _batch(svc, ctx, batch, owners, seen, exts)
-    return total
+    return each_batch(changes, batch_size,
+                      lambda batch, _done: _batch(svc, ctx, batch, owners, seen, exts))
 
 
 def _load(svc: CustomerService, ctx: Context, ids: list[int]) -> dict[int, Customer]:

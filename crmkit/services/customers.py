@@ -6,7 +6,6 @@ import builtins
 import datetime as dt
 import json
 from collections.abc import Iterable, Iterator, Mapping
-from itertools import islice
 from typing import Any
 
 from sqlalchemy import Text, and_, func, or_, select, type_coerce
@@ -441,20 +440,13 @@ class CustomerService(ListService[Customer]):
         All or nothing: any invalid record raises ValidationError (naming its position)
         and nothing is written. Returns the number added.
         """
-        from ..batching import gc_paused
+        from ..batching import each_batch
         from .bulk import insert_batch
 
-        total = 0
         with self.crm.unit() as ctx:
             owners = user_names(ctx, active_only=True)
-            it = iter(records)
-            while True:
-                with gc_paused():  # one batch's objects die with it: see crmkit.batching
-                    batch = list(islice(it, batch_size))
-                    if not batch:
-                        break
-                    total += insert_batch(self, ctx, batch, owners, total)
-        return total
+            return each_batch(records, batch_size, lambda batch, done: insert_batch(
+                self, ctx, batch, owners, done))
 
     def reassign(self, from_user: str, to_user: str, *, disable: bool = False,
                  progress: Any = None) -> dict[str, int]:
