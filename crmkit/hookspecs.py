@@ -98,7 +98,8 @@ def crm_customers_created(ctx: Any, customers: list) -> None:
 
 @hookspec
 def crm_customer_updated(ctx: Any, customer: Any, before: Any, changes: dict) -> None:
-    """A customer was updated; same transaction, after the update.
+    """A customer was updated; same transaction, after the update and its audit row
+    (so what the hook changes is audited after it, since 0.3).
 
     ``customer`` is the new record, ``before`` the old one, ``changes`` maps each
     changed field to its new value. Raising rolls the change back. Returns nothing.

@@ -223,6 +223,33 @@ def test_the_insert_is_audited_before_what_a_created_hook_writes(crm_factory, ho
     assert history == [("insert", ["vip"]), ("update", ["vip", "new"])]
 
 
+class Marker:
+    """Tags each updated customer ``seen`` from its updated hook, through the API."""
+
+    PLUGIN = crmkit.PluginSpec(name="marker")
+
+    @crmkit.hookimpl
+    def crm_customer_updated(self, ctx: Any, customer: Any) -> None:
+        if "seen" not in customer.tags:
+            ctx.crm.customers.update(customer.id, tags=[*customer.tags, "seen"])
+
+
+@pytest.mark.parametrize("how", ["update", "update_many"])
+def test_an_update_is_audited_before_what_an_updated_hook_writes(crm_factory, how):
+    """As for inserts: the history of a customer an updated hook changes again reads the
+    update first, then the hook's, each image as that change left the record."""
+    crm = crm_factory(plugins=[Marker()], enable=["marker"])
+    c = crm.customers.add(name="甲")
+    if how == "update":
+        crm.customers.update(c.id, tags=["vip"])
+    else:
+        crm.customers.update_many([(c.id, {"tags": ["vip"]})])
+    assert crm.customers.get(c.id).tags == ("vip", "seen")
+    history = [(ch["op"], ch["after"]["tags"]) for ch in crm.changes()
+               if ch["table"] == "customer" and ch["id"] == c.id]
+    assert history == [("insert", []), ("update", ["vip"]), ("update", ["vip", "seen"])]
+
+
 def _batch_plugin_installed(tmp_path, monkeypatch) -> None:
     """A plugin with only ``crm_customers_validate`` as an installed distribution, so that
     the command line discovers it (refuses customers named bad...)."""

@@ -5,8 +5,8 @@ Per record, in the order given: the customer is loaded (500 to a query), ``crm_p
 is asked whether the user may ``update`` it (and ``customers.change_owner`` when its
 owner changes), the core checks and ``crm_customer_validate`` run. Only when the whole
 batch passed is anything written: one ``UPDATE`` executemany per set of changed fields,
-then ``crm_customer_updated`` (and ``crm_customer_archived``) for each changed customer,
-then one audit row per change in one executemany. A refusal or an error anywhere rolls
+one audit row per change in one executemany, then ``crm_customer_updated`` (and
+``crm_customer_archived``) for each changed customer. A refusal or an error anywhere rolls
 the caller's unit of work back, earlier batches included: all or nothing.
 """
 
@@ -112,11 +112,16 @@ def _batch(svc: CustomerService, ctx: Context, batch: list[Any], owners: set[str
         return 0
     now = ctx.now()
     _write(svc, ctx, todo, now)
+    stored = [(before, attrs.evolve(proposed, updated_at=now), changed)
+              for before, proposed, changed in todo]
+    # one executemany, dated like the customers' updated_at (on SQLite through the
+    # driver), before the hooks: what a hook changes is audited after the change it saw
+    ctx.audit_many([("customer", int(before.id or 0), "update", image(before),
+                     image(customer), int(before.id or 0))
+                    for before, customer, _changed in stored], at=now)
     updated = ctx.hooks.crm_customer_updated
     archived_hook = ctx.hooks.crm_customer_archived
-    audits = []
-    for before, proposed, changed in todo:
-        customer = attrs.evolve(proposed, updated_at=now)
+    for before, customer, changed in stored:
         # as ``update`` does: archiving ends in crm_customer_archived, the other fields
         # changed with it are announced as an update first
         archived = changed.get("status") == "archived"
@@ -125,10 +130,6 @@ def _batch(svc: CustomerService, ctx: Context, batch: list[Any], owners: set[str
             updated(ctx=ctx, customer=customer, before=before, changes=rest)
         if archived:
             archived_hook(ctx=ctx, customer=customer)
-        cid = int(before.id or 0)
-        audits.append(("customer", cid, "update", image(before), image(customer), cid))
-    # one executemany, dated like the customers' updated_at (on SQLite through the driver)
-    ctx.audit_many(audits, at=now)
     return len(todo)
 
 

@@ -367,12 +367,13 @@ class CustomerService(ListService[Customer]):
         # changed with it are announced as an update first
         archived = changes.get("status") == "archived"
         rest = {k: v for k, v in changes.items() if k != "status"} if archived else changes
+        # audited before the hooks: what a hook changes is audited after this change
+        ctx.audit("customer", before.id, "update", before, customer, customer_id=before.id)
         if rest:
             ctx.hooks.crm_customer_updated(ctx=ctx, customer=customer, before=before,
                                            changes=rest)
         if archived:
             ctx.hooks.crm_customer_archived(ctx=ctx, customer=customer)
-        ctx.audit("customer", before.id, "update", before, customer, customer_id=before.id)
         return customer
 
     def change(self, ctx: Context, customer: Customer, fields: Mapping[str, Any]) -> Customer:
