@@ -268,23 +268,27 @@ def test_plugin_must_be_enabled(crm, cli, tmp_path):
     assert r.exit_code == 1 and "crmkit plugins enable csv" in r.stderr
 
 
-def test_the_key_store_finds_every_key_it_holds_and_only_those():
-    """The duplicate-key store's in-memory filter (issue 17) never hides a stored key:
-    negative and extreme hashes, keys sharing a filter slot, the first of two equal
-    keys winning, a removed key gone (its slot's bit stays set; the table answers)."""
+@pytest.mark.parametrize("slots", [None, 1 << 10], ids=["in memory", "moved to disk"])
+def test_the_key_store_finds_every_key_it_holds_and_only_those(slots):
+    """The duplicate-key store (issue 17) finds every key it holds and no other: in its
+    table in memory, and after outgrowing a small one, on disk behind the bit filter.
+    Negative and extreme hashes, keys sharing a slot of both (probed past; on disk the
+    filter's bit is set and the table answers), the first of two equal keys winning, a
+    removed key gone and taken back when added again."""
     import random
 
     from crmkit_csv.dedup import _BITS, KeyStore
 
     rnd = random.Random(7)
     keys = list({rnd.getrandbits(64) - 2**63 for _ in range(5000)} |
-                {0, -2, 2**63 - 1, -(2**63)})
-    store = KeyStore()
+                {0, -2, 2**63 - 1, -(2**63)} - {-1})
+    store = KeyStore() if slots is None else KeyStore(slots)
     try:
-        store.add([(h, i + 1, None if i % 2 else -h) for i, h in enumerate(keys)])
-        want = {h: (i + 1, None if i % 2 else -h) for i, h in enumerate(keys)}
+        store.add([(h, i + 1, i % 2 == 0) for i, h in enumerate(keys)])
+        assert store.on_disk() is (slots is not None)
+        want = {h: (i + 1, i % 2 == 0) for i, h in enumerate(keys)}
         assert store.lookup(keys) == want
-        # same filter slot as a stored key (its bit is set), not stored: not found
+        # the same low bits as a stored key (one slot in memory, one filter bit on disk)
         held = set(keys)
         twins = [t for t in (h + _BITS if h + _BITS < 2**63 else h - _BITS
                              for h in keys[:200]) if t not in held]
@@ -292,9 +296,36 @@ def test_the_key_store_finds_every_key_it_holds_and_only_those():
         fresh = [h for h in (rnd.getrandbits(64) - 2**63 for _ in range(2000))
                  if h not in held]
         assert store.lookup(fresh) == {}
-        store.add([(keys[1], 999, 5)])  # the first one stored wins
+        store.add([(keys[1], 999, True)])  # the first one stored wins
         assert store.lookup([keys[1]]) == {keys[1]: want[keys[1]]}
-        store.remove([keys[0]], 1)
-        assert store.lookup([keys[0], keys[1]]) == {keys[1]: want[keys[1]]}
+        store.remove([keys[0]], 999)  # only the source that stored a key removes it
+        store.remove([keys[1]], 2)
+        assert store.lookup([keys[0], keys[1]]) == {keys[0]: want[keys[0]]}
+        store.add([(keys[1], -7, False)])  # a removed key is taken by the next source
+        assert store.lookup(keys[:2]) == {keys[0]: want[keys[0]], keys[1]: (-7, False)}
+        # keys stored after a removal, probing past the removed slot, are found
+        store.add([(t, 5, False) for t in twins[:50]])
+        assert store.lookup(twins[:50]) == {t: (5, False) for t in twins[:50]}
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("slots", [1 << 8, 1 << 17])  # one slice of slots moved, two
+def test_the_key_store_moves_to_disk_as_it_fills_without_losing_a_key(slots):
+    """Past three quarters of its slots, the store moves its keys to disk in the middle
+    of an add: keys removed before are not carried over, the rest are all found."""
+    from crmkit_csv.dedup import KeyStore
+
+    room = slots * 3 // 4
+    first, total = room * 3 // 4, room * 2
+    store = KeyStore(slots)
+    try:
+        store.add([(h, h, h % 3 == 0) for h in range(1, first + 1)])
+        store.remove(range(1, 11), 1)  # only key 1 was stored by source 1
+        assert not store.on_disk()
+        store.add([(h, h, False) for h in range(first + 1, total + 1)])
+        assert store.on_disk()
+        got = store.lookup(range(0, total + 2))
+        assert got == {h: (h, h <= first and h % 3 == 0) for h in range(2, total + 1)}
     finally:
         store.close()

@@ -1,18 +1,23 @@
-"""Duplicate detection with constant memory: keys live in a temporary SQLite file.
+"""Duplicate detection in bounded memory: keys in a table in memory, on disk past a bound.
 
 A customer's keys, in the order they are tried: its external id, its e-mail (case
 folded), its name (case folded, whitespace collapsed) plus the digits of its phone.
-A key found by e-mail or name+phone does not make a duplicate when both sides carry
-an external id and the ids differ (two records of another system are two customers).
+A key found by e-mail or name+phone does not make a duplicate when both sides carry an
+external id (two records of another system are two customers: had the ids been equal,
+the external id, tried first, would have found it).
 
-Each key is stored as a 64-bit hash with its source: a line number of the file (> 0)
-or minus the id of a customer already in the database (< 0). A 16 MB bit filter in
-memory (one bit per slot of the hash's low 27 bits) says which keys cannot be in the
-table, so that the look-ups of new keys, most of an import's, skip it.
+Each key is stored as its 64-bit hash with its source, a line number of the file (> 0)
+or minus the id of a customer already in the database (< 0), and whether that source
+carries an external id. Up to 3,145,728 keys (an import of about a million customers)
+live in an open-addressing table in memory, 64 MB at most; past that bound they move to
+a temporary SQLite table on disk with a 16 MB bit filter in front (one bit per slot of
+the hash's low 27 bits, saying which keys cannot be in the table), and memory stays
+bounded however large the file.
 """
 
 from __future__ import annotations
 
+import mmap
 import sqlite3
 from collections.abc import Iterable
 from operator import itemgetter
@@ -27,7 +32,8 @@ from .fields import _NONDIGIT, digits
 _ = Domain("crmkit_csv").gettext
 
 _IN = 400  # keys per lookup statement
-_BITS = 1 << 27  # slots of the key store's filter: 16 MB, one bit each
+_BITS = 1 << 27  # slots of the on-disk store's filter: 16 MB, one bit each
+_SLOTS = 1 << 22  # slots of the table in memory: 16 bytes each, 64 MB
 
 
 def customer_keys(ext: str | None, email: str | None, name: str | None,
@@ -58,30 +64,119 @@ def describe(code: str, fields: dict[str, Any]) -> str:
     return _("name (no phone) '{name}'").format(name=fields.get("name"))
 
 
-def ext_hash(ext: str | None) -> int | None:
-    return hash(("x", ext)) if ext else None
-
-
 class KeyStore:
-    """Key hash -> (source, external-id hash), on disk, for one import."""
+    """Key hash -> (source, source has an external id), for one import.
 
-    def __init__(self) -> None:
+    Keys are Python ``hash()`` values (never -1). In memory, two arrays of ``slots``
+    64-bit cells in anonymous memory maps (the OS commits a page when it is first
+    written, so a small import stays small): the hash's complement (0: free) and the
+    source times two plus the external-id flag (0: removed; a re-added key takes its
+    slot back). Linear probing from the hash's low bits; once three quarters of the
+    slots are taken, every key moves to the on-disk table and stays there.
+    """
+
+    def __init__(self, slots: int = _SLOTS) -> None:
+        self._maps: list[mmap.mmap] | None = [mmap.mmap(-1, slots * 8) for _ in "hs"]
+        self._hs = memoryview(self._maps[0]).cast("q")
+        self._ss = memoryview(self._maps[1]).cast("q")
+        self._mask = slots - 1
+        self._room = slots * 3 // 4  # slots that may be taken (live or removed)
+        self.db: sqlite3.Connection | None = None
+        self.bits = bytearray()
+
+    def lookup(self, hashes: Iterable[int]) -> dict[int, tuple[int, bool]]:
+        """The stored keys among ``hashes``: hash -> (source, has external id)."""
+        if self.db is not None:
+            return self._disk_lookup(hashes)
+        out: dict[int, tuple[int, bool]] = {}
+        hs, ss, mask = self._hs, self._ss, self._mask
+        for h in hashes:  # the probe of _index, inlined
+            want, i = ~h, h & mask
+            while v := hs[i]:
+                if v == want:
+                    if s := ss[i]:
+                        out[h] = (s >> 1, bool(s & 1))
+                    break
+                i = (i + 1) & mask
+        return out
+
+    def add(self, rows: Iterable[tuple[int, int, bool]]) -> None:
+        """Store each (hash, source, has external id) not stored yet: the first wins."""
+        if self.db is not None:
+            return self._disk_add(rows)
+        hs, ss, mask = self._hs, self._ss, self._mask
+        rows = list(rows)
+        room = self._room
+        for n, (h, src, x) in enumerate(rows):
+            if not room:
+                self._room = 0
+                self._to_disk()
+                return self._disk_add(rows[n:])
+            want, i = ~h, h & mask
+            while True:
+                v = hs[i]
+                if not v:
+                    hs[i] = want
+                    ss[i] = src * 2 + (1 if x else 0)
+                    room -= 1
+                    break
+                if v == want:
+                    if not ss[i]:  # removed: taken back
+                        ss[i] = src * 2 + (1 if x else 0)
+                    break
+                i = (i + 1) & mask
+        self._room = room
+        return None
+
+    def remove(self, hashes: Iterable[int], src: int) -> None:
+        """Forget each of ``hashes`` that ``src`` stored."""
+        if self.db is not None:
+            self.db.executemany("DELETE FROM k WHERE h = ? AND src = ?",
+                                [(h, src) for h in hashes])
+            return
+        for h in hashes:
+            i = self._index(h)
+            if i >= 0 and self._ss[i] >> 1 == src:
+                self._ss[i] = 0
+
+    def _index(self, h: int) -> int:
+        """The slot holding ``h`` in memory, or -1 (:meth:`lookup` inlines this probe:
+        a call per key would cost a third of its time)."""
+        hs, mask, want, i = self._hs, self._mask, ~h, h & self._mask
+        while hs[i]:
+            if hs[i] == want:
+                return i
+            i = (i + 1) & mask
+        return -1
+
+    def on_disk(self) -> bool:
+        """Whether the keys have outgrown memory and moved to disk."""
+        return self.db is not None
+
+    def _to_disk(self) -> None:
         # "": SQLite's own temporary database, on disk once it outgrows the cache, in a
         # file SQLite unlinks as soon as it opens it: the OS reclaims it even when the
         # import is killed (SIGKILL), so nothing is ever left behind
-        self.db = sqlite3.connect("", isolation_level=None)
-        self.db.executescript(
+        db = sqlite3.connect("", isolation_level=None)
+        db.executescript(
             "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA cache_size=-16000;"
             "CREATE TABLE k (h INTEGER PRIMARY KEY, src INTEGER NOT NULL, x INTEGER);")
-        self.db.execute("BEGIN")
+        db.execute("BEGIN")
+        self.db = db
         # one bit per slot of the hash's low bits, set for every key stored (never
         # cleared): a key whose bit is clear is not in the table, so its look-up skips
         # SQLite. Most keys of an import are new; at 3 million keys a bit is set for 2%
         # of slots, so 98% of the look-ups of new keys never reach the table
         self.bits = bytearray(_BITS >> 3)
+        hs, ss, step = self._hs, self._ss, 1 << 16
+        for i in range(0, len(hs), step):  # a slice at a time: memory stays bounded
+            self._disk_add([(~v, s >> 1, s & 1) for v, s in
+                            zip(hs[i:i + step], ss[i:i + step], strict=True) if v and s])
+        self._release()
 
-    def lookup(self, hashes: Iterable[int]) -> dict[int, tuple[int, int | None]]:
-        out: dict[int, tuple[int, int | None]] = {}
+    def _disk_lookup(self, hashes: Iterable[int]) -> dict[int, tuple[int, bool]]:
+        assert self.db is not None
+        out: dict[int, tuple[int, bool]] = {}
         bits, mask = self.bits, _BITS - 1
         # in key order: each statement reads neighbouring pages
         hs = sorted({h for h in hashes if bits[(h & mask) >> 3] >> (h & 7) & 1})
@@ -89,24 +184,32 @@ class KeyStore:
             part = hs[i:i + _IN]
             q = f"SELECT h, src, x FROM k WHERE h IN ({','.join('?' * len(part))})"
             for h, src, x in self.db.execute(q, part):
-                out[h] = (src, x)
+                out[h] = (src, bool(x))
         return out
 
-    def add(self, rows: Iterable[tuple[int, int, int | None]]) -> None:
+    def _disk_add(self, rows: Iterable[tuple[int, int, bool]]) -> None:
+        assert self.db is not None
         # in key order: a batch's keys land in neighbouring pages of the key table, not
         # in a random page each (2-3x fewer page writes once the table outgrows the cache)
         rows = sorted(rows, key=itemgetter(0))  # stable: first one wins
         bits, mask = self.bits, _BITS - 1
         for h, _src, _x in rows:
             bits[(h & mask) >> 3] |= 1 << (h & 7)
-        self.db.executemany("INSERT OR IGNORE INTO k (h, src, x) VALUES (?, ?, ?)", rows)
+        self.db.executemany("INSERT OR IGNORE INTO k (h, src, x) VALUES (?, ?, ?)",
+                            [(h, src, 1 if x else 0) for h, src, x in rows])
 
-    def remove(self, hashes: Iterable[int], src: int) -> None:
-        self.db.executemany("DELETE FROM k WHERE h = ? AND src = ?",
-                            [(h, src) for h in hashes])
+    def _release(self) -> None:
+        if self._maps is not None:
+            self._hs.release()
+            self._ss.release()
+            for m in self._maps:
+                m.close()
+            self._maps = None
 
     def close(self) -> None:
-        self.db.close()
+        self._release()
+        if self.db is not None:
+            self.db.close()
 
 
 def load_customers(store: KeyStore, ctx: Any) -> int:
@@ -122,7 +225,7 @@ def load_customers(store: KeyStore, ctx: Any) -> int:
             return n
         batch = []
         for r in rows:
-            x = ext_hash(r.external_id)
+            x = bool(r.external_id)
             batch += [(h, -r.id, x) for h, _ in customer_keys(r.external_id, r.email,
                                                                    r.name, r.phone)]
         store.add(batch)
@@ -131,14 +234,15 @@ def load_customers(store: KeyStore, ctx: Any) -> int:
 
 
 def find(keys: list[tuple[int, str]], x: int | None,
-         known: dict[int, tuple[int, int | None]]) -> tuple[int, str] | None:
-    """The first key of a row found in ``known``: (source, code) or None."""
+         known: dict[int, tuple[int, bool]]) -> tuple[int, str] | None:
+    """The first key of a row found in ``known`` (hash -> (source, source has an
+    external id)): (source, code) or None. ``x``: the row's external-id hash."""
     for h, code in keys:
         hit = known.get(h)
         if hit is None:
             continue
         src, other_x = hit
-        if code != "x" and x is not None and other_x is not None and x != other_x:
+        if code != "x" and x is not None and other_x:
             continue
         return src, code
     return None

@@ -269,8 +269,8 @@ class _Importer:
             r.keys = keys = dedup.customer_keys(f.get("external_id"), f.get("email"),
                                                 f.get("name"), f.get("phone"))
             r.x = keys[0][0] if keys and keys[0][1] == "x" else None  # the external id's
-        known = self.store.lookup(h for r in rows for h, _ in r.keys)
-        new: list[tuple[int, int, int | None]] = []
+        known = self.store.lookup([h for r in rows for h, _ in r.keys])
+        new: list[tuple[int, int, bool]] = []
         for r in rows:
             hit = dedup.find(r.keys, r.x, known)
             if hit is not None:
@@ -278,8 +278,8 @@ class _Importer:
                 continue
             for h, _ in r.keys:
                 if h not in known:
-                    known[h] = (r.line, r.x)
-                    new.append((h, r.line, r.x))
+                    known[h] = (r.line, r.x is not None)
+                    new.append((h, r.line, r.x is not None))
             self.pending.append(r)
         self.store.add(new)
 
@@ -307,7 +307,7 @@ class _Importer:
             self._duplicate(row, -existing, _("the same {what}").format(
                 what=_what(self.kind)))
             return
-        self.store.add([(h, row.line, None)])
+        self.store.add([(h, row.line, False)])
         row.keys = [(h, "k")]  # forgotten again if the row turns out invalid
         self.pending.append(row)
 
