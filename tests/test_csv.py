@@ -329,3 +329,56 @@ def test_the_key_store_moves_to_disk_as_it_fills_without_losing_a_key(slots):
         assert got == {h: (h, h <= first and h % 3 == 0) for h in range(2, total + 1)}
     finally:
         store.close()
+
+
+@pytest.mark.parametrize("slots", [None, 1 << 9], ids=["in memory", "moves to disk"])
+def test_the_key_store_claims_rows_as_one_by_one_look_ups_would(slots):
+    """``KeyStore.claim`` (one probe a key in memory) gives, row after row, what a
+    look-up against every earlier row would: the first key another source holds, an
+    e-mail or name match between two sources that both have an external id being none,
+    and only rows without a match storing their keys (a key's first holder keeps it).
+    Random rows over few values, so that matches within a batch, across batches, the
+    external-id rule and removed keys all occur; with a small table it moves to disk
+    in the middle of a batch."""
+    import random
+
+    from crmkit_csv.dedup import KeyStore, customer_keys
+
+    rnd = random.Random(11)
+    held: dict[int, tuple[int, bool]] = {}  # the model: hash -> (source, has ext id)
+    store = KeyStore() if slots is None else KeyStore(slots)
+    line, seen, skipped = 0, set(), 0
+    try:
+        for _batch in range(12):
+            rows, want = [], []
+            for _ in range(60):
+                line += 1
+                ext = rnd.choice([None, None, *(f"X{k}" for k in range(300))])
+                keys = customer_keys(ext, rnd.choice([None, *(f"e{k}@a.cn" for k in range(400))]),
+                                     f"Name {rnd.randrange(600)}", None)
+                x = ext is not None
+                hit = None
+                for h, code in keys:
+                    if h in held:
+                        src, other_x = held[h]
+                        if not (code != "x" and x and other_x):
+                            hit = (src, code)
+                            break
+                        skipped += 1
+                if hit is None:
+                    for h, _ in keys:
+                        held.setdefault(h, (line, x))
+                rows.append((keys, line, x))
+                want.append(hit)
+            assert store.claim(rows) == want
+            gone = rnd.choice([r for r, w in zip(rows, want, strict=True) if w is None])
+            seen.update(w[1] for w in want if w is not None)
+            store.remove([h for h, _ in gone[0]], gone[1])  # a row found invalid later
+            for h, _ in gone[0]:
+                if held.get(h, (None,))[0] == gone[1]:
+                    del held[h]
+        assert seen == {"x", "e", "n"}  # matches by each kind of key occurred
+        assert skipped > 0  # and e-mail or name matches that the external ids overrule
+        assert store.on_disk() is (slots is not None)
+    finally:
+        store.close()

@@ -100,6 +100,69 @@ class KeyStore:
                 i = (i + 1) & mask
         return out
 
+    def claim(self, rows: list[tuple[list[tuple[int, str]], int, bool]]
+              ) -> list[tuple[int, str] | None]:
+        """For each row in order, (its keys as :func:`customer_keys` gives them, its
+        source, whether it has an external id): the first of its keys another source
+        holds, as (that source, the key's code), under the external-id rule of
+        :func:`find`; or None, and then the row's keys are stored (a key's first holder
+        keeps it). A row is thus checked against the rows before it too. In memory each
+        key is probed once: its insert starts where its look-up stopped."""
+        if self.db is not None:
+            return self._disk_claim(rows)
+        out: list[tuple[int, str] | None] = []
+        hs, ss, mask = self._hs, self._ss, self._mask
+        for n, (keys, src, x) in enumerate(rows):
+            if self._room < len(keys):
+                self._to_disk()
+                return out + self._disk_claim(rows[n:])
+            hit, ends = None, []
+            for h, code in keys:
+                want, i = ~h, h & mask
+                while v := hs[i]:
+                    if v == want:
+                        s = ss[i]
+                        if s and not (x and s & 1 and code != "x"):
+                            hit = (s >> 1, code)
+                        break
+                    i = (i + 1) & mask
+                if hit is not None:
+                    break
+                ends.append(i)
+            out.append(hit)
+            if hit is not None:
+                continue
+            enc = src * 2 + (1 if x else 0)
+            for (h, _code), i in zip(keys, ends, strict=True):
+                want = ~h
+                while v := hs[i]:  # past a slot this row's own keys took meanwhile
+                    if v == want:
+                        break
+                    i = (i + 1) & mask
+                if not v:
+                    hs[i] = want
+                    ss[i] = enc
+                    self._room -= 1
+                elif not ss[i]:  # removed: taken back
+                    ss[i] = enc
+        return out
+
+    def _disk_claim(self, rows: list[tuple[list[tuple[int, str]], int, bool]]
+                    ) -> list[tuple[int, str] | None]:
+        known = self._disk_lookup([h for keys, _src, _x in rows for h, _ in keys])
+        out: list[tuple[int, str] | None] = []
+        new: list[tuple[int, int, bool]] = []
+        for keys, src, x in rows:
+            hit = find(keys, x, known)
+            out.append(hit)
+            if hit is None:
+                for h, _ in keys:
+                    if h not in known:
+                        known[h] = (src, x)
+                        new.append((h, src, x))
+        self._disk_add(new)
+        return out
+
     def add(self, rows: Iterable[tuple[int, int, bool]]) -> None:
         """Store each (hash, source, has external id) not stored yet: the first wins."""
         if self.db is not None:
@@ -233,16 +296,17 @@ def load_customers(store: KeyStore, ctx: Any) -> int:
         last = rows[-1].id
 
 
-def find(keys: list[tuple[int, str]], x: int | None,
+def find(keys: list[tuple[int, str]], x: bool,
          known: dict[int, tuple[int, bool]]) -> tuple[int, str] | None:
     """The first key of a row found in ``known`` (hash -> (source, source has an
-    external id)): (source, code) or None. ``x``: the row's external-id hash."""
+    external id)): (source, code) or None. ``x``: whether the row has an external id;
+    an e-mail or name key held by a source that has one too is no match."""
     for h, code in keys:
         hit = known.get(h)
         if hit is None:
             continue
         src, other_x = hit
-        if code != "x" and x is not None and other_x:
+        if code != "x" and x and other_x:
             continue
         return src, code
     return None

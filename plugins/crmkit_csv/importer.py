@@ -75,12 +75,11 @@ class _Rollback(Exception):
 class _Row:
     """One data row: its line, its cells, the fields read from them, its keys."""
 
-    __slots__ = ("line", "values", "fields", "keys", "x", "ref", "claims")
+    __slots__ = ("line", "values", "fields", "keys", "ref", "claims")
 
     def __init__(self, line: int, values: list[Any], fields: dict[str, Any]):
         self.line, self.values, self.fields = line, values, fields
         self.keys: list[tuple[int, str]] = []
-        self.x: int | None = None
         self.ref = ""
         self.claims: dict[str, str] = {}  # cells of columns other plugins claimed
 
@@ -264,24 +263,17 @@ class _Importer:
                 self._child(row)
 
     def _customers(self, rows: list[_Row]) -> None:
+        claims = []
         for r in rows:
             f = r.fields
             r.keys = keys = dedup.customer_keys(f.get("external_id"), f.get("email"),
                                                 f.get("name"), f.get("phone"))
-            r.x = keys[0][0] if keys and keys[0][1] == "x" else None  # the external id's
-        known = self.store.lookup([h for r in rows for h, _ in r.keys])
-        new: list[tuple[int, int, bool]] = []
-        for r in rows:
-            hit = dedup.find(r.keys, r.x, known)
+            claims.append((keys, r.line, bool(keys) and keys[0][1] == "x"))
+        for r, hit in zip(rows, self.store.claim(claims), strict=True):
             if hit is not None:
                 self._duplicate(r, hit[0], dedup.describe(hit[1], r.fields))
-                continue
-            for h, _ in r.keys:
-                if h not in known:
-                    known[h] = (r.line, r.x is not None)
-                    new.append((h, r.line, r.x is not None))
-            self.pending.append(r)
-        self.store.add(new)
+            else:
+                self.pending.append(r)
 
     def _child(self, row: _Row) -> None:
         f = row.fields
