@@ -382,3 +382,26 @@ def test_the_key_store_claims_rows_as_one_by_one_look_ups_would(slots):
         assert store.on_disk() is (slots is not None)
     finally:
         store.close()
+
+
+def test_the_key_store_starts_at_the_size_it_is_told_and_doubles_as_it_fills():
+    """A small import takes a small table (``expect``), which doubles as keys come,
+    the removed ones left behind, every other key found after each doubling; at the
+    bound (``slots``) the keys move to disk."""
+    from crmkit_csv.dedup import KeyStore
+
+    store = KeyStore(1 << 14, expect=100)
+    try:
+        assert store._mask + 1 == 1 << 10  # the smallest table: 768 keys
+        store.add([(h, h, h % 2 == 0) for h in range(1, 101)])
+        store.remove([5, 6], 5)
+        store.claim([([(h, "e")], h, False) for h in range(101, 3001)])
+        assert store._mask + 1 == 1 << 12 and not store.on_disk()  # 3,072 keys
+        want = {h: (h, h <= 100 and h % 2 == 0) for h in range(1, 3001) if h != 5}
+        assert store.lookup(range(0, 3002)) == want
+        store.add([(h, h, False) for h in range(3001, 13001)])
+        assert store.on_disk()
+        assert store.lookup(range(0, 13002)) == want | {h: (h, False)
+                                                         for h in range(3001, 13001)}
+    finally:
+        store.close()

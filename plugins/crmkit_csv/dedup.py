@@ -9,7 +9,8 @@ the external id, tried first, would have found it).
 Each key is stored as its 64-bit hash with its source, a line number of the file (> 0)
 or minus the id of a customer already in the database (< 0), and whether that source
 carries an external id. Up to 3,145,728 keys (an import of about a million customers)
-live in an open-addressing table in memory, 64 MB at most; past that bound they move to
+live in an open-addressing table in memory, sized for the file and 64 MB at most; past
+that bound they move to
 a temporary SQLite table on disk with a 16 MB bit filter in front (one bit per slot of
 the hash's low 27 bits, saying which keys cannot be in the table), and memory stays
 bounded however large the file.
@@ -67,22 +68,58 @@ def describe(code: str, fields: dict[str, Any]) -> str:
 class KeyStore:
     """Key hash -> (source, source has an external id), for one import.
 
-    Keys are Python ``hash()`` values (never -1). In memory, two arrays of ``slots``
-    64-bit cells in anonymous memory maps (the OS commits a page when it is first
-    written, so a small import stays small): the hash's complement (0: free) and the
-    source times two plus the external-id flag (0: removed; a re-added key takes its
-    slot back). Linear probing from the hash's low bits; once three quarters of the
-    slots are taken, every key moves to the on-disk table and stays there.
+    Keys are Python ``hash()`` values (never -1). In memory, two arrays of 64-bit cells
+    in anonymous memory maps: the hash's complement (0: free) and the source times two
+    plus the external-id flag (0: removed; a re-added key takes its slot back). Linear
+    probing from the hash's low bits. The table starts at the size ``expect`` keys
+    need (all of ``slots`` without a hint) and doubles when three quarters of it are
+    taken; past ``slots`` every key moves to the on-disk table and stays there.
     """
 
-    def __init__(self, slots: int = _SLOTS) -> None:
-        self._maps: list[mmap.mmap] | None = [mmap.mmap(-1, slots * 8) for _ in "hs"]
-        self._hs = memoryview(self._maps[0]).cast("q")
-        self._ss = memoryview(self._maps[1]).cast("q")
-        self._mask = slots - 1
-        self._room = slots * 3 // 4  # slots that may be taken (live or removed)
+    def __init__(self, slots: int = _SLOTS, expect: int | None = None) -> None:
+        self._cap = slots
+        size = slots
+        if expect is not None:
+            size = min(slots, 1 << 10)
+            while size < slots and size * 3 // 4 < expect:
+                size <<= 1
+        self._maps: list[mmap.mmap] | None = None
         self.db: sqlite3.Connection | None = None
         self.bits = bytearray()
+        self._alloc(size)
+
+    def _alloc(self, size: int) -> None:
+        self._maps = [mmap.mmap(-1, size * 8) for _ in "hs"]
+        self._hs = memoryview(self._maps[0]).cast("q")
+        self._ss = memoryview(self._maps[1]).cast("q")
+        self._mask = size - 1
+        self._room = size * 3 // 4  # slots that may still be taken (live or removed)
+
+    def _make_room(self, n: int) -> bool:
+        """Room for ``n`` more keys in memory, the table doubled as need be (its live
+        keys moved over, the removed ones dropped): True; or, past ``slots``, every
+        key moved to disk: False."""
+        while self._room < n:
+            size = self._mask + 1
+            if size >= self._cap:
+                self._to_disk()
+                return False
+            old, old_hs, old_ss = self._maps, self._hs, self._ss
+            self._alloc(size * 2)
+            hs, ss, mask, room = self._hs, self._ss, self._mask, self._room
+            for v, s in zip(old_hs, old_ss, strict=True):
+                if v and s:
+                    i = ~v & mask
+                    while hs[i]:
+                        i = (i + 1) & mask
+                    hs[i], ss[i] = v, s
+                    room -= 1
+            self._room = room
+            old_hs.release()
+            old_ss.release()
+            for m in old or ():
+                m.close()
+        return True
 
     def lookup(self, hashes: Iterable[int]) -> dict[int, tuple[int, bool]]:
         """The stored keys among ``hashes``: hash -> (source, has external id)."""
@@ -114,8 +151,9 @@ class KeyStore:
         hs, ss, mask = self._hs, self._ss, self._mask
         for n, (keys, src, x) in enumerate(rows):
             if self._room < len(keys):
-                self._to_disk()
-                return out + self._disk_claim(rows[n:])
+                if not self._make_room(len(keys)):
+                    return out + self._disk_claim(rows[n:])
+                hs, ss, mask = self._hs, self._ss, self._mask
             hit, ends = None, []
             for h, code in keys:
                 want, i = ~h, h & mask
@@ -173,8 +211,9 @@ class KeyStore:
         for n, (h, src, x) in enumerate(rows):
             if not room:
                 self._room = 0
-                self._to_disk()
-                return self._disk_add(rows[n:])
+                if not self._make_room(1):
+                    return self._disk_add(rows[n:])
+                hs, ss, mask, room = self._hs, self._ss, self._mask, self._room
             want, i = ~h, h & mask
             while True:
                 v = hs[i]
