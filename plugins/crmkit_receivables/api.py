@@ -26,11 +26,13 @@ _ = Domain("crmkit_receivables").gettext
 
 BY = ("customer", "owner")
 ZERO = Decimal("0.00")
+#: integer cents times this are the amount (``Decimal(c).scaleb(-2)``, twice as fast)
+CENT = Decimal("0.01")
 
 
 def cents(value: Any) -> Decimal:
     """Integer cents from SQL (int, or Decimal from PostgreSQL/MariaDB sums) as money."""
-    return ZERO if not value else Decimal(int(value)).scaleb(-2)
+    return ZERO if not value else int(value) * CENT
 
 
 def _settings(ctx: Any) -> Any:
@@ -41,8 +43,9 @@ def aging_report(ctx: Any, on: dt.date, by: str = "customer") -> dict[str, Any]:
     """The aging report as of ``on`` inside an open unit (see :func:`aging`).
 
     The rows come back in integer cents and stay integers (the totals are integer sums)
-    until each row's dict is built, when every amount becomes ``Decimal`` once; zero
-    amounts share one ``Decimal("0.00")``."""
+    until each row's dict is built, when every amount becomes ``Decimal`` once (cents
+    times ``CENT``: twice as fast as ``scaleb``); zero amounts share one
+    ``Decimal("0.00")``."""
     ctx.crm.plugins.require(ctx, "receivables")
     if by not in BY:
         raise ValidationError(_("unknown --by value '{by}'; valid: {valid}").format(
@@ -54,7 +57,7 @@ def aging_report(ctx: Any, on: dt.date, by: str = "customer") -> dict[str, Any]:
     cols = ["total", *labels, "credit"]
     keys = [*head, *cols]  # the statement's columns, in this order
     as_int = ctx.conn.dialect.name != "sqlite"  # PostgreSQL/MariaDB sums are Decimal
-    dec, zero = Decimal, ZERO
+    cent, zero = CENT, ZERO
     sums = [0] * len(cols)
     rows: list[dict[str, Any]] = []
     add_row = rows.append
@@ -63,7 +66,7 @@ def aging_report(ctx: Any, on: dt.date, by: str = "customer") -> dict[str, Any]:
         # the report's totals: integer column sums, a partition at a time
         sums = [a + sum(c) for a, c in zip(sums, zip(*amounts, strict=True), strict=True)]
         for r, v in zip(part, amounts, strict=True):
-            add_row(dict(zip(keys, (*r[:nk], *[dec(x).scaleb(-2) if x else zero
+            add_row(dict(zip(keys, (*r[:nk], *[x * cent if x else zero
                                                for x in v]), strict=True)))
     totals = dict(zip(cols, map(cents, sums), strict=True))
     return {"as_of": on.isoformat(), "basis": s.aging_basis, "buckets": labels,
