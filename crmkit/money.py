@@ -127,14 +127,6 @@ def fmt_money(value: Decimal | None) -> str | None:
     return str(Decimal(value).quantize(_CENT))
 
 
-def to_cents(value: Decimal) -> int:
-    return int(Decimal(value).scaleb(2).to_integral_value())
-
-
-def from_cents(value: int) -> Decimal:
-    return int(value) * _CENT  # exact, as Decimal(value).scaleb(-2), twice as fast
-
-
 # --- currencies and exchange rates (ISO 4217; DESIGN "Money, terms, time and language")
 
 
