@@ -151,16 +151,14 @@ def customer_summary(ctx: Any, customer_id: int, on: dt.date) -> dict[str, Any]:
     row = ctx.conn.execute(select(*[type_coerce(one.c[k], BigInteger).label(k)
                                     for k in one.c.keys()])).first()
     m = row._mapping if row is not None else {}
-    cents = [int(m.get(f"b{i}") or 0) for i in range(len(labels))]
-    credit = int(m.get("credit") or 0)
+    owed = [int(m.get(f"b{i}") or 0) for i in range(len(labels))]
     late = ctx.conn.execute(queries.overdue_summary(ctx, on, customer_id)).first()
     return {
-        "outstanding": fmt_money(Decimal(sum(cents)).scaleb(-2)),
+        "outstanding": fmt_money(cents(sum(owed))),
         "overdue": fmt_money(late.overdue or ZERO),
         "oldest_overdue_days": None if late.oldest is None else int(late.oldest),
-        "credit": fmt_money(Decimal(credit).scaleb(-2)),
-        "buckets": {lab: fmt_money(Decimal(c).scaleb(-2))
-                    for lab, c in zip(labels, cents, strict=True)},
+        "credit": fmt_money(cents(m.get("credit"))),
+        "buckets": {lab: fmt_money(cents(c)) for lab, c in zip(labels, owed, strict=True)},
     }
 
 
