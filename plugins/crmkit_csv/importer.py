@@ -291,18 +291,15 @@ class _Importer:
         except _CellError as exc:
             self._reject(row, [(exc.field, exc.reason)])
             return
-        h = hash(key)
-        known = self.store.lookup([h])
-        if h in known:
-            self._duplicate(row, known[h][0], _("the same {what}").format(
-                what=_what(self.kind)))
+        keys = [(hash(key), "k")]
+        if existing is not None:  # a stored record (its key is never stored for it)
+            hit: tuple[int, str] | None = (-existing, "k")
+        else:  # an earlier row of the file, or stored as this row's
+            hit = self.store.claim([(keys, row.line, False)])[0]
+        if hit is not None:
+            self._duplicate(row, hit[0], _("the same {what}").format(what=_what(self.kind)))
             return
-        if existing is not None:
-            self._duplicate(row, -existing, _("the same {what}").format(
-                what=_what(self.kind)))
-            return
-        self.store.add([(h, row.line, False)])
-        row.keys = [(h, "k")]  # forgotten again if the row turns out invalid
+        row.keys = keys  # forgotten again if the row turns out invalid
         self.pending.append(row)
 
     # --- customers of child rows, natural keys ---------------------------------------
