@@ -152,9 +152,11 @@ class _Importer:
             self.mapping, ignored = map_header(self.kind, self.header, list(self.overrides))
             self.convs = [(f, i, converter(self.kind, f), is_plain(self.kind, f))
                           for f, i in self.mapping.items()]
-            # sized for the file: a customer row gives up to three keys and seldom takes
-            # fewer than 32 bytes (the table doubles if the guess is short)
-            self.store = dedup.KeyStore(expect=3 * src.size // 32)
+            # sized for the file: a row seldom takes fewer than 32 bytes and gives up to
+            # three keys for a customer, one for another record (the table doubles if
+            # the guess is short)
+            per_row = 3 if self.kind == "customers" else 1
+            self.store = dedup.KeyStore(expect=per_row * src.size // 32)
             try:
                 with self.crm.unit() as ctx:
                     self.ctx = ctx
