@@ -8,6 +8,7 @@ k=4 -> 5; with n = 10: score = ceil(k/2).
 from __future__ import annotations
 
 import datetime as dt
+import json
 from decimal import Decimal
 
 import crmkit_grading as grading
@@ -403,34 +404,88 @@ def test_a_run_after_a_failed_one_grades_everyone_and_leaves_no_stage_rows(crm_f
 
 
 def test_stored_grades_follow_every_run(crm_factory):
-    """``grading_grades`` holds the last run's grade of every graded customer: updated
-    in place (as_of and recency move every day), inserted for a new customer, deleted
-    for an archived one."""
+    """``grading_grades`` holds each graded customer's grade as the run that last
+    changed it stored it: a row whose only change is the day (no purchase since: as_of
+    and recency moved by the same days) is kept as it is; one that changed in anything
+    else is rewritten with the run's day; a new customer's row is inserted, an archived
+    one's deleted."""
     from sqlalchemy import select
 
     crm = crm_factory(enable=["grading"])
-    a, b = customers(crm, "a", "b")
+    a, b, d = customers(crm, "a", "b", "d")
     inv(crm, a.id, "A1", "100", "2026-11-01")
+    inv(crm, d.id, "D1", "100", "2026-11-01")
 
     def stored():
         with crm.unit(write=False) as ctx:
             g = ctx.crm.table("grading_grades")
-            return {r.customer_id: (r.as_of, r.recency_days, r.segment)
+            return {r.customer_id: (r.as_of, r.recency_days, r.frequency, r.segment)
                     for r in ctx.conn.execute(select(g))}
 
     grading.run(crm)
-    assert stored() == {a.id: (D, 21, "champions"), b.id: (D, None, "no_purchases")}
-    nxt = crm.using(today=D + dt.timedelta(days=1))
+    assert stored() == {a.id: (D, 21, 1, "champions"), b.id: (D, None, 0, "no_purchases"),
+                        d.id: (D, 21, 1, "champions")}
+    day2 = D + dt.timedelta(days=1)
     crm.customers.archive(b.id)
     c = crm.customers.add(name="c")
-    assert grading.run(nxt)["changed"] == 1                 # c's first grade
-    assert stored() == {a.id: (D + dt.timedelta(days=1), 22, "champions"),
-                        c.id: (D + dt.timedelta(days=1), None, "no_purchases")}
+    # half of d's invoice credited: d's monetary and M score move, not its grade
+    crm.documents.add(d.id, kind="credit_note", number="CN1", amount="50",
+                      issued_on=day2.isoformat(), applies_to="D1")
+    assert grading.run(crm.using(today=day2))["changed"] == 1   # c's first grade
+    assert stored() == {a.id: (D, 21, 1, "champions"),           # only the day moved
+                        c.id: (day2, None, 0, "no_purchases"),
+                        d.id: (day2, 22, 1, "champions")}
+    # the kept row is the grade as of its day: the day after, a's grade changes and the
+    # change's before image is that row
+    day3 = D + dt.timedelta(days=400)
+    assert grading.run(crm.using(today=day3))["changed"] >= 1
+    with crm.unit(write=False) as ctx:
+        au = ctx.crm.table("audit")
+        before = ctx.conn.execute(select(au.c.before).where(
+            au.c.table_name == "grading", au.c.row_id == a.id, au.c.op == "update")).scalar_one()
+    before = before if isinstance(before, dict) else json.loads(before)
+    assert (before["as_of"], before["recency_days"], before["segment"]) == (
+        D.isoformat(), 21, "champions")
+    assert stored()[a.id][:3] == (day3, 421, 0)
 
 
 def _plan(ctx, stmt):
     sql = str(stmt.compile(ctx.conn, compile_kwargs={"literal_binds": True}))
     return [r[3] for r in ctx.conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql)]
+
+
+def _bench_shaped(crm):
+    """Two customers with invoices and a credit note, and SQLite given the statistics
+    ANALYZE gave for the bench's tenant (100,000 customers, 1,020,000 documents,
+    bench/bench_grading.py), so the planner plans for that scale."""
+    a, b = customers(crm, "a", "b")
+    for i in range(30):
+        inv(crm, a.id if i % 2 else b.id, f"I{i}", "10", ago(i * 20))
+    crm.documents.add(a.id, kind="credit_note", number="C1", amount="1", issued_on=D,
+                      applies_to="I1")
+    stats = {"documents": {"ix_documents_customer": "1020000 1020000 11 9 2",
+                           "ix_documents_kind": "1020000 1020000 510000 474",
+                           "ix_documents_applies": "1020000 1020000 51 51 51 51 51 51",
+                           "ix_documents_aging": "1020000 1020000 11 9 1 1 1 1 1",
+                           "uq_documents_number": "1020000 1020000 510000 1"},
+             "customers": {"ix_customers_status": "100000 100000 100000",
+                           "ix_customers_owner": "100000 100000 100000",
+                           "ix_customers_name": "100000 100000 1",
+                           "ix_customers_email": "100000 100000 100000",
+                           "uq_customers_external_id": "100000 100000 100000"}}
+    with crm.unit() as ctx:
+        ctx.conn.exec_driver_sql("ANALYZE")
+        ctx.conn.exec_driver_sql("DELETE FROM sqlite_stat1")
+        for table, indexes in stats.items():
+            t = ctx.crm.table(table)
+            names = {ix.name: ix.name for ix in t.indexes}
+            # a unique constraint's index is SQLite's sqlite_autoindex_<table>_1
+            names |= {c.name: f"sqlite_autoindex_{t.name}_1" for c in t.constraints
+                      if c.name and c.name.startswith(ctx.crm.prefix + "uq_")}
+            for ix, stat in indexes.items():
+                ctx.conn.exec_driver_sql("INSERT INTO sqlite_stat1 VALUES (?, ?, ?)",
+                                         (t.name, names[ctx.crm.prefix + ix], stat))
+        ctx.conn.exec_driver_sql("ANALYZE sqlite_schema")  # reload the statistics
 
 
 def test_grading_statements_plan_on_sqlite(gcrm):
@@ -447,36 +502,7 @@ def test_grading_statements_plan_on_sqlite(gcrm):
     from crmkit_grading.compute import grades_query
     from sqlalchemy import select
 
-    a, b = customers(gcrm, "a", "b")
-    for i in range(30):
-        inv(gcrm, a.id if i % 2 else b.id, f"I{i}", "10", ago(i * 20))
-    gcrm.documents.add(a.id, kind="credit_note", number="C1", amount="1", issued_on=D,
-                       applies_to="I1")
-    # the statistics ANALYZE gave for the bench's tenant (100,000 customers, 1,020,000
-    # documents, bench/bench_grading.py), so the planner plans for that scale
-    stats = {"documents": {"ix_documents_customer": "1020000 1020000 11 9 2",
-                           "ix_documents_kind": "1020000 1020000 510000 474",
-                           "ix_documents_applies": "1020000 1020000 51 51 51 51 51 51",
-                           "ix_documents_aging": "1020000 1020000 11 9 1 1 1 1 1",
-                           "uq_documents_number": "1020000 1020000 510000 1"},
-             "customers": {"ix_customers_status": "100000 100000 100000",
-                           "ix_customers_owner": "100000 100000 100000",
-                           "ix_customers_name": "100000 100000 1",
-                           "ix_customers_email": "100000 100000 100000",
-                           "uq_customers_external_id": "100000 100000 100000"}}
-    with gcrm.unit() as ctx:
-        ctx.conn.exec_driver_sql("ANALYZE")
-        ctx.conn.exec_driver_sql("DELETE FROM sqlite_stat1")
-        for table, indexes in stats.items():
-            t = ctx.crm.table(table)
-            names = {ix.name: ix.name for ix in t.indexes}
-            # a unique constraint's index is SQLite's sqlite_autoindex_<table>_1
-            names |= {c.name: f"sqlite_autoindex_{t.name}_1" for c in t.constraints
-                      if c.name and c.name.startswith(ctx.crm.prefix + "uq_")}
-            for ix, stat in indexes.items():
-                ctx.conn.exec_driver_sql("INSERT INTO sqlite_stat1 VALUES (?, ?, ?)",
-                                         (t.name, names[ctx.crm.prefix + ix], stat))
-        ctx.conn.exec_driver_sql("ANALYZE sqlite_schema")  # reload the statistics
+    _bench_shaped(gcrm)
     with gcrm.unit(write=False) as ctx:
         plan = _plan(ctx, select(grades_query(ctx, D, ctx.settings("grading"))))
     docs = ctx.crm.table("documents").name
@@ -487,7 +513,49 @@ def test_grading_statements_plan_on_sqlite(gcrm):
             "(tenant_id=?)"} & set(plan), plan
     assert any(p.startswith("SEARCH inv USING INDEX sqlite_autoindex_")
                and p.endswith("(tenant_id=? AND kind=? AND number=?)") for p in plan), plan
+    # the credit notes (a few per cent of the documents) through the kind index, not a
+    # read of every document in customer order
+    assert (f"SEARCH cn USING INDEX {ctx.crm.prefix}ix_documents_kind "
+            "(tenant_id=? AND kind=? AND issued_on<?)") in plan, plan
     assert "SEARCH cust USING INTEGER PRIMARY KEY (rowid=?)" in plan, plan
     scans = [p for p in plan if p.startswith("SCAN ") and "LEFT-JOIN" in p]
     assert scans == [], plan
     assert sum(p == "USE TEMP B-TREE FOR ORDER BY" for p in plan) == 4, plan  # r, f, m, ABC
+
+
+def test_grading_run_plans_on_sqlite(gcrm):
+    """The plans of the run's own statements on SQLite, at the bench's statistics: the
+    stage is filled from the documents in customer order through the covering index
+    (no sort: the stage's key order), the credit notes through the kind index; the
+    ranks are four sorts of the stage's scored rows, written back by the stage's
+    primary key; the stored grades are compared by theirs."""
+    if gcrm.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's plan")
+    from sqlalchemy import event
+
+    _bench_shaped(gcrm)
+    plans = {}
+
+    def explain(conn, cursor, statement, parameters, context, executemany):
+        if "grading_stage_run" in statement and not statement.lstrip().startswith(
+                ("CREATE", "DROP", "PRAGMA")) and not executemany:
+            rows = cursor.execute("EXPLAIN QUERY PLAN " + statement, parameters).fetchall()
+            plans[statement.split(" SET ")[0][:60]] = [r[3] for r in rows]
+
+    event.listen(gcrm.engine, "before_cursor_execute", explain)
+    try:
+        grading.run(gcrm)
+    finally:
+        event.remove(gcrm.engine, "before_cursor_execute", explain)
+    p = gcrm.prefix
+    fill = next(v for k, v in plans.items() if k.startswith("WITH"))
+    assert f"SEARCH {p}documents USING COVERING INDEX {p}ix_documents_aging (tenant_id=?)" \
+        in fill, fill
+    assert f"SEARCH cn USING INDEX {p}ix_documents_kind (tenant_id=? AND kind=? AND " \
+        "issued_on<?)" in fill, fill
+    assert not any("B-TREE" in x for x in fill if "credits" not in x and "GROUP BY" not in x), fill
+    rank = plans[f"UPDATE {p}grading_stage_run"]
+    assert sum(x == "USE TEMP B-TREE FOR ORDER BY" for x in rank) == 4, rank  # r, f, m, ABC
+    assert f"SEARCH {p}grading_stage_run USING INTEGER PRIMARY KEY (rowid=?)" in rank, rank
+    for stmt, plan in plans.items():
+        assert not [x for x in plan if x.startswith("SCAN ") and "LEFT-JOIN" in x], (stmt, plan)

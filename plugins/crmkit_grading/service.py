@@ -14,6 +14,7 @@ from sqlalchemy import (
     MetaData,
     Table,
     and_,
+    case,
     delete,
     exists,
     func,
@@ -21,6 +22,7 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    true,
     update,
 )
 
@@ -29,7 +31,7 @@ from crmkit import Customer, Reminder, ValidationError, sql
 from crmkit.batching import gc_paused
 from crmkit.i18n import Domain
 
-from .compute import at_risk, followups_query, grades_query, monetary
+from .compute import at_risk, followups_query, grades_query, monetary, stage_grades
 from .tables import GRADE_COLUMNS, SEGMENTS, TIERS
 
 _domain = Domain("crmkit_grading")
@@ -229,19 +231,14 @@ def run(crm: Any, on: dt.date | None = None,
         settings = _settings(ctx)
         token = uuid.uuid4().hex
         tid = ctx.tenant.id
-        st, mine, clear_stage = _stage(ctx, token)
+        st, mine_of, clear_stage = _stage(ctx, token)
+        mine = mine_of(st)
         gt = ctx.crm.table("grading_grades")
         ht = ctx.crm.table("grading_history")
         cols = ("as_of", *GRADE_COLUMNS)
 
-        # 1. compute every grade in one statement, into the stage, in customer order: the
-        # stage's key (the ranking gives the rows in the order of its windows; written
-        # in that order they split the key's pages all over, 0.5 s of 100,000 rows)
-        g = grades_query(ctx, on, settings)
-        ctx.conn.execute(insert(st).from_select(
-            ["tenant_id", "run", "customer_id", *cols],
-            select(literal(tid), literal(token), g.c.customer_id, literal(on),
-                   *[g.c[k] for k in GRADE_COLUMNS]).order_by(g.c.customer_id)))
+        # 1. compute every grade into the stage (three statements, see stage_grades)
+        stage_grades(ctx, st, mine_of, token, on, settings)
         for chunk in _chunks(sorted(at_risk(ctx, on))):
             ctx.conn.execute(update(st).where(mine, st.c.customer_id.in_(chunk))
                              .values(tier="special"))
@@ -270,36 +267,51 @@ def run(crm: Any, on: dt.date | None = None,
                                                    gt.c.customer_id == ht.c.customer_id)))
                 .where(ht.c.tenant_id == tid)
                 .order_by(ht.c.id).limit(PAGE))
-        n_changed, last = 0, int(start or 0)
+        n_changed, n_first, last = 0, 0, int(start or 0)
         while True:
             with gc_paused():  # a page's objects die with it: see crmkit.batching
                 rows = ctx.conn.execute(page.where(ht.c.id > last)).all()
                 if not rows:
                     break
                 _announce(ctx, rows, cols)
+                n_first += sum(r.old_id is None for r in rows)
             n_changed += len(rows)
             last = rows[-1].id
         step(2, 4)
+        summary = _summary(ctx, st, mine, on, n_changed)
 
         # 4. the stored grades become the stage's: one UPDATE of the rows that differ in
-        # anything (every row on a new day: as_of moves), then the first grades are
-        # inserted and the grades of customers no longer graded (archived) deleted
+        # more than the day (a customer who has not bought since keeps the stored row,
+        # its as_of and the recency as of that day: both move by the same days, the
+        # last purchase is the same; rewriting every row each day cost as much as the
+        # rest of a quiet run), then the first grades are inserted (when a change was a
+        # first grade: every first grade is a change) and the grades of customers no
+        # longer graded (archived) deleted (when there are more stored grades than
+        # grades: the stored ones then include every staged one)
+        same_last = or_(and_(st.c.recency_days.is_(None), gt.c.recency_days.is_(None)),
+                        st.c.recency_days - gt.c.recency_days
+                        == sql.days_between(st.c.as_of, gt.c.as_of))
+        moved = [st.c[k].is_distinct_from(gt.c[k]) for k in GRADE_COLUMNS
+                 if k != "recency_days"]
         ctx.conn.execute(
             update(gt).where(gt.c.tenant_id == tid, mine,
                              st.c.customer_id == gt.c.customer_id,
-                             or_(*[st.c[k].is_distinct_from(gt.c[k]) for k in cols]))
+                             or_(~same_last, *moved))
             .values({k: st.c[k] for k in cols}))
         g2 = gt.alias("g2")
-        ctx.conn.execute(insert(gt).from_select(
-            ["tenant_id", "customer_id", *cols],
-            select(st.c.tenant_id, st.c.customer_id, *[st.c[k] for k in cols])
-            .where(mine, ~exists(select(g2.c.customer_id).where(
-                g2.c.tenant_id == tid, g2.c.customer_id == st.c.customer_id)))))
-        graded = select(st.c.customer_id).where(mine, st.c.customer_id == gt.c.customer_id)
-        ctx.conn.execute(delete(gt).where(gt.c.tenant_id == tid, ~exists(graded)))
-
+        if n_first:
+            ctx.conn.execute(insert(gt).from_select(
+                ["tenant_id", "customer_id", *cols],
+                select(literal(tid), st.c.customer_id, *[st.c[k] for k in cols])
+                .where(mine, ~exists(select(g2.c.customer_id).where(
+                    g2.c.tenant_id == tid, g2.c.customer_id == st.c.customer_id)))))
+        stored = ctx.conn.scalar(select(func.count()).select_from(gt)
+                                 .where(gt.c.tenant_id == tid))
+        if stored > summary["customers"]:
+            graded = select(st.c.customer_id).where(mine,
+                                                    st.c.customer_id == gt.c.customer_id)
+            ctx.conn.execute(delete(gt).where(gt.c.tenant_id == tid, ~exists(graded)))
         step(3, 4)
-        summary = _summary(ctx, st, mine, on, n_changed)
         # 5. lost: the last purchase is lost_after_days old or more (never bought: NULL)
         c = ctx.crm.table("customers")
         lost_ids = list(ctx.conn.scalars(
@@ -313,12 +325,13 @@ def run(crm: Any, on: dt.date | None = None,
         return summary
 
 
-def _stage(ctx: Any, run: str) -> tuple[Any, Any, Callable[[], None]]:
-    """The run's work area: the table, the condition naming this run's rows in it, and
-    how to clear it. On SQLite a temporary table of the run's connection, of the stage's
-    columns and keyed by customer (dropped at the end; rolled back with the run):
-    100,000 grades written and read there cost a fraction of the shared table's, which
-    goes through the database file, its log and its wide index. Elsewhere the shared
+def _stage(ctx: Any, run: str) -> tuple[Any, Callable[[Any], Any], Callable[[], None]]:
+    """The run's work area: the table, the condition naming this run's rows in it (a
+    function of the table or an alias of it), and how to clear it. On SQLite a
+    temporary table of the run's connection, of the stage's columns and keyed by
+    customer (dropped at the end; rolled back with the run): 100,000 grades written and
+    read there cost a fraction of the shared table's, which goes through the database
+    file, its log and its wide index; every row in it is the run's. Elsewhere the shared
     ``grading_stage`` table, this run's rows deleted at the end."""
     st = ctx.crm.table("grading_stage")
     temporary = ctx.conn.dialect.name == "sqlite"
@@ -329,23 +342,28 @@ def _stage(ctx: Any, run: str) -> tuple[Any, Any, Callable[[], None]]:
                      for c in st.columns], prefixes=["TEMPORARY"])
         st.drop(ctx.conn, checkfirst=True)  # a run that ended abnormally on this connection
         st.create(ctx.conn)
-    mine = and_(st.c.tenant_id == ctx.tenant.id, st.c.run == run)
     if temporary:
-        return st, mine, lambda: st.drop(ctx.conn)
-    return st, mine, lambda: ctx.conn.execute(delete(st).where(mine))
+        return st, lambda _t: true(), lambda: st.drop(ctx.conn)
+    tid = ctx.tenant.id
+
+    def mine_of(t: Any) -> Any:
+        return and_(t.c.tenant_id == tid, t.c.run == run)
+
+    return st, mine_of, lambda: ctx.conn.execute(delete(st).where(mine_of(st)))
 
 
 def _summary(ctx: Any, st: Any, mine: Any, on: dt.date, changed: int) -> dict[str, Any]:
-    segs = dict.fromkeys(SEGMENTS, 0)
-    tiers = dict.fromkeys(TIERS, 0)
-    total = 0
-    for seg, tier, n in ctx.conn.execute(select(st.c.segment, st.c.tier, func.count())
-                                         .where(mine).group_by(st.c.segment, st.c.tier)):
-        segs[seg] += n
-        tiers[tier] += n
-        total += n
+    """The run's counts by segment and tier: one pass over the stage, a sum per value
+    (a GROUP BY sorts every row first)."""
+    def n(col: Any, value: str) -> Any:
+        return func.coalesce(func.sum(case((col == value, 1), else_=0)), 0)
+
+    row = ctx.conn.execute(select(func.count(), *[n(st.c.segment, x) for x in SEGMENTS],
+                                  *[n(st.c.tier, x) for x in TIERS]).where(mine)).one()
+    total, counts = int(row[0]), [int(x) for x in row[1:]]
     return {"as_of": on, "customers": total, "changed": changed, "lost": 0,
-            "segments": segs, "tiers": tiers}
+            "segments": dict(zip(SEGMENTS, counts[:len(SEGMENTS)], strict=True)),
+            "tiers": dict(zip(TIERS, counts[len(SEGMENTS):], strict=True))}
 
 
 def _announce(ctx: Any, changed: list[Any], cols: tuple[str, ...]) -> None:
