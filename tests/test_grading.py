@@ -289,6 +289,7 @@ def test_crm_grade_changed_fires_for_changes_only_and_second_run_is_silent(crm_f
     cid, before, after = counter.calls[4]
     assert (before["segment"], after["segment"]) == ("no_purchases", "champions")
     assert after["monetary"] == Decimal("80.00") and after["as_of"] == D
+    assert type(after["monetary"]) is Decimal and type(after["as_of"]) is dt.date
     feed = [x for x in crm.changes(n_changes) if x["table"] == "grading"]
     assert [(x["id"], x["op"]) for x in feed] == [(b.id, "update"), (c.id, "update")]
     assert feed[1]["after"]["monetary"] == "80.00" and feed[1]["before"]["abc"] is None
@@ -559,3 +560,14 @@ def test_grading_run_plans_on_sqlite(gcrm):
     assert f"SEARCH {p}grading_stage_run USING INTEGER PRIMARY KEY (rowid=?)" in rank, rank
     for stmt, plan in plans.items():
         assert not [x for x in plan if x.startswith("SCAN ") and "LEFT-JOIN" in x], (stmt, plan)
+
+
+def test_the_run_writes_amounts_as_crmkit_json_does():
+    """The run writes its audit and outbox images' amounts from integer cents; they are
+    the text crmkit's JSON encoding gives the Decimal (``fmt_money``), signs included."""
+    from crmkit_grading.service import _cents_text
+
+    from crmkit.money import fmt_money
+
+    for cents in (0, 1, 5, 99, 100, 101, 123456, -1, -5, -99, -100, -123456, 10**15 + 7):
+        assert _cents_text(cents) == fmt_money(Decimal(cents).scaleb(-2)), cents

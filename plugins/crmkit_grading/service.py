@@ -10,6 +10,7 @@ from itertools import islice
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Column,
     MetaData,
     Table,
@@ -23,6 +24,7 @@ from sqlalchemy import (
     or_,
     select,
     true,
+    type_coerce,
     update,
 )
 
@@ -260,9 +262,10 @@ def run(crm: Any, on: dt.date | None = None,
             ["tenant_id", "customer_id", *cols],
             select(literal(tid), st.c.customer_id, *[st.c[k] for k in cols])
             .select_from(joined).where(changed_cond).order_by(st.c.customer_id)))
-        page = (select(ht.c.id, ht.c.customer_id, *[ht.c[k] for k in cols],
+        # the amounts as the integer cents stored (see _announce)
+        page = (select(ht.c.id, ht.c.customer_id, *[_raw(ht.c[k]) for k in cols],
                        gt.c.customer_id.label("old_id"),
-                       *[gt.c[k].label("old_" + k) for k in cols])
+                       *[_raw(gt.c[k]).label("old_" + k) for k in cols])
                 .select_from(ht.outerjoin(gt, and_(gt.c.tenant_id == tid,
                                                    gt.c.customer_id == ht.c.customer_id)))
                 .where(ht.c.tenant_id == tid)
@@ -383,19 +386,61 @@ def _announce(ctx: Any, changed: list[Any], cols: tuple[str, ...]) -> None:
         for chunk in _chunks(ids):
             names.update(ctx.conn.execute(select(c.c.id, c.c.name).where(
                 c.c.tenant_id == ctx.tenant.id, c.c.id.in_(chunk))).all())
+    # Rows are (id, customer_id, *cols, old_id, *old cols), amounts in cents. The images
+    # for the audit and the outbox are made of plain values (the day as ISO text, the
+    # amount as its two-decimal text: what crmkit's JSON encoding writes), so the JSON
+    # encoder never calls back into Python; the hook gets dates and Decimals.
+    n = len(cols)
+    day, amount = cols.index("as_of"), cols.index("monetary")
     audits, events = [], []
     for r in changed:
-        after = {k: getattr(r, k) for k in cols}
-        before = None if r.old_id is None else {k: getattr(r, "old_" + k) for k in cols}
+        after = dict(zip(cols, r[2:2 + n], strict=True))
+        before = (None if r[2 + n] is None else
+                  dict(zip(cols, r[3 + n:3 + 2 * n], strict=True)))
+        plain_after, plain_before = _plain_image(after, day, amount, cols), (
+            None if before is None else _plain_image(before, day, amount, cols))
         audits.append(("grading", r.customer_id, "insert" if before is None else "update",
-                       before, after, r.customer_id))
+                       plain_before, plain_after, r.customer_id))
         events.append(("grade.changed", {"customer_id": r.customer_id,
                                          "customer": names.get(r.customer_id),
-                                         "before": before, "after": after}, r.customer_id))
+                                         "before": plain_before, "after": plain_after},
+                       r.customer_id))
         if customers:
-            hook(ctx=ctx, customer=customers[r.customer_id], before=before, after=after)
+            hook(ctx=ctx, customer=customers[r.customer_id], before=_typed_image(before),
+                 after=_typed_image(after))
     ctx.audit_many(audits)
     ctx.emit_many(events)
+
+
+def _raw(col: Any) -> Any:
+    """A stage or grade column as the driver gives it: money as its integer cents."""
+    return type_coerce(col, BigInteger) if col.name == "monetary" else col
+
+
+def _plain_image(image: dict[str, Any], day: int, amount: int,
+                 cols: tuple[str, ...]) -> dict[str, Any]:
+    out = dict(image)
+    on = out[cols[day]]
+    out[cols[day]] = on if isinstance(on, str) else on.isoformat()
+    out[cols[amount]] = _cents_text(int(out[cols[amount]]))
+    return out
+
+
+def _cents_text(cents: int) -> str:
+    """Cents as crmkit's JSON writes an amount: ``-1234`` -> ``'-12.34'``."""
+    sign, cents = ("-", -cents) if cents < 0 else ("", cents)
+    return f"{sign}{cents // 100}.{cents % 100:02d}"
+
+
+def _typed_image(image: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A grade image for the hook: ``as_of`` a date, ``monetary`` a Decimal."""
+    if image is None:
+        return None
+    out = dict(image)
+    if isinstance(out["as_of"], str):
+        out["as_of"] = dt.date.fromisoformat(out["as_of"])
+    out["monetary"] = Decimal(int(out["monetary"])).scaleb(-2)
+    return out
 
 
 def _mark_lost(ctx: Any, ids: list[int]) -> int:
