@@ -571,3 +571,41 @@ def test_the_run_writes_amounts_as_crmkit_json_does():
 
     for cents in (0, 1, 5, 99, 100, 101, 123456, -1, -5, -99, -100, -123456, 10**15 + 7):
         assert _cents_text(cents) == fmt_money(Decimal(cents).scaleb(-2)), cents
+
+
+def test_the_run_stores_the_grades_show_computes(crm_factory):
+    """``grading run`` computes into its stage in three statements, ``grading show`` in
+    one: on a mixed tenant (ties in every ranked value, credit notes, documents outside
+    the window, customers without any, archived and tagged ones) both give every
+    customer the same grade, field by field."""
+    import random
+
+    from sqlalchemy import select
+
+    rng = random.Random(11)
+    crm = crm_factory(enable=["grading"])
+    people = customers(crm, *[f"c{i}" for i in range(40)])
+    n = 0
+    for c in people[:34]:
+        for _ in range(rng.randrange(0, 5)):
+            n += 1
+            amount = rng.choice(["10", "10", "25.50", "100", "999.99"])
+            inv(crm, c.id, f"I{n}", amount, ago(rng.choice([1, 5, 5, 30, 200, 400, 800])))
+            if rng.random() < 0.2:
+                crm.documents.add(c.id, kind="credit_note", number=f"CN{n}", amount="5",
+                                  issued_on=D, applies_to=f"I{n}")
+    for c in people[::9]:
+        crm.customers.update(c.id, tags=["special"])
+    for c in people[5::13]:
+        crm.customers.archive(c.id)
+    grading.run(crm)
+    fields = ("recency_days", "frequency", "monetary", "r", "f", "m", "segment", "abc",
+              "tier")
+    shown = {g["customer_id"]: tuple(g[k] for k in fields) for g in grading.grades(crm)}
+    with crm.unit(write=False) as ctx:
+        g = ctx.crm.table("grading_grades")
+        stored = {r.customer_id: tuple(getattr(r, k) for k in fields)
+                  for r in ctx.conn.execute(select(g))}
+    assert len(shown) == 40 - len(people[5::13])
+    assert {s[6] for s in shown.values()} >= {"no_purchases", "champions"}
+    assert stored == shown
