@@ -413,7 +413,7 @@ def test_stored_grades_follow_every_run(crm_factory):
     from sqlalchemy import select
 
     crm = crm_factory(enable=["grading"])
-    a, b, d = customers(crm, "a", "b", "d")
+    a, b, d, e = customers(crm, "a", "b", "d", "e")
     inv(crm, a.id, "A1", "100", "2026-11-01")
     inv(crm, d.id, "D1", "100", "2026-11-01")
 
@@ -425,17 +425,20 @@ def test_stored_grades_follow_every_run(crm_factory):
 
     grading.run(crm)
     assert stored() == {a.id: (D, 21, 1, "champions"), b.id: (D, None, 0, "no_purchases"),
-                        d.id: (D, 21, 1, "champions")}
+                        d.id: (D, 21, 1, "champions"), e.id: (D, None, 0, "no_purchases")}
     day2 = D + dt.timedelta(days=1)
     crm.customers.archive(b.id)
     c = crm.customers.add(name="c")
     # half of d's invoice credited: d's monetary and M score move, not its grade
     crm.documents.add(d.id, kind="credit_note", number="CN1", amount="50",
                       issued_on=day2.isoformat(), applies_to="D1")
+    # e's first document, older than the window: still no_purchases, but a recency now
+    inv(crm, e.id, "E1", "10", ago(400).isoformat())
     assert grading.run(crm.using(today=day2))["changed"] == 1   # c's first grade
     assert stored() == {a.id: (D, 21, 1, "champions"),           # only the day moved
                         c.id: (day2, None, 0, "no_purchases"),
-                        d.id: (day2, 22, 1, "champions")}
+                        d.id: (day2, 22, 1, "champions"),
+                        e.id: (day2, 401, 0, "no_purchases")}
     # the kept row is the grade as of its day: the day after, a's grade changes and the
     # change's before image is that row
     day3 = D + dt.timedelta(days=400)

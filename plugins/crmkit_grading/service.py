@@ -292,8 +292,9 @@ def run(crm: Any, on: dt.date | None = None,
         # longer graded (archived) deleted (when there are more stored grades than
         # grades: the stored ones then include every staged one)
         same_last = or_(and_(st.c.recency_days.is_(None), gt.c.recency_days.is_(None)),
-                        st.c.recency_days - gt.c.recency_days
-                        == sql.days_between(st.c.as_of, gt.c.as_of))
+                        and_(st.c.recency_days.is_not(None), gt.c.recency_days.is_not(None),
+                             st.c.recency_days - gt.c.recency_days
+                             == sql.days_between(st.c.as_of, gt.c.as_of)))
         moved = [st.c[k].is_distinct_from(gt.c[k]) for k in GRADE_COLUMNS
                  if k != "recency_days"]
         ctx.conn.execute(
