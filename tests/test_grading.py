@@ -565,17 +565,6 @@ def test_grading_run_plans_on_sqlite(gcrm):
         assert not [x for x in plan if x.startswith("SCAN ") and "LEFT-JOIN" in x], (stmt, plan)
 
 
-def test_the_run_writes_amounts_as_crmkit_json_does():
-    """The run writes its audit and outbox images' amounts from integer cents; they are
-    the text crmkit's JSON encoding gives the Decimal (``fmt_money``), signs included."""
-    from crmkit_grading.service import _cents_text
-
-    from crmkit.money import fmt_money
-
-    for cents in (0, 1, 5, 99, 100, 101, 123456, -1, -5, -99, -100, -123456, 10**15 + 7):
-        assert _cents_text(cents) == fmt_money(Decimal(cents).scaleb(-2)), cents
-
-
 def test_the_run_stores_the_grades_show_computes(crm_factory):
     """``grading run`` computes into its stage in three statements, ``grading show`` in
     one: on a mixed tenant (ties in every ranked value, credit notes, documents outside

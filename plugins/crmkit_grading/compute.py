@@ -17,6 +17,7 @@ PostgreSQL and MariaDB agree to the last digit:
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from fractions import Fraction
 from typing import Any
 
@@ -235,8 +236,8 @@ def grades_query(ctx: Any, on: dt.date, settings: Any) -> Any:
     ).subquery("grades")
 
 
-def stage_grades(ctx: Any, st: Any, mine_of: Any, run: str, on: dt.date,
-                 settings: Any) -> None:
+def stage_grades(ctx: Any, st: Any, mine_of: Callable[[Any], Any], run: str,
+                 on: dt.date, settings: Any) -> None:
     """Write every non-archived customer's grade as of ``on`` (risk aside) into the
     run's stage ``st`` (``mine_of(t)``: the run's rows of the stage or an alias of it;
     ``run``: the run's token): the rules of :func:`grades_query`, in three statements

@@ -10,7 +10,6 @@ from itertools import islice
 from typing import Any
 
 from sqlalchemy import (
-    BigInteger,
     Column,
     MetaData,
     Table,
@@ -24,16 +23,15 @@ from sqlalchemy import (
     or_,
     select,
     true,
-    type_coerce,
     update,
 )
 
 import crmkit
-from crmkit import Customer, Reminder, ValidationError, sql
+from crmkit import Customer, Reminder, ValidationError, fmt_money, sql
 from crmkit.batching import gc_paused
 from crmkit.i18n import Domain
 
-from .compute import at_risk, followups_query, grades_query, monetary, stage_grades
+from .compute import _cents, at_risk, followups_query, grades_query, monetary, stage_grades
 from .tables import GRADE_COLUMNS, SEGMENTS, TIERS
 
 _domain = Domain("crmkit_grading")
@@ -392,14 +390,12 @@ def _announce(ctx: Any, changed: list[Any], cols: tuple[str, ...]) -> None:
     # amount as its two-decimal text: what crmkit's JSON encoding writes), so the JSON
     # encoder never calls back into Python; the hook gets dates and Decimals.
     n = len(cols)
-    day, amount = cols.index("as_of"), cols.index("monetary")
     audits, events = [], []
     for r in changed:
         after = dict(zip(cols, r[2:2 + n], strict=True))
         before = (None if r[2 + n] is None else
                   dict(zip(cols, r[3 + n:3 + 2 * n], strict=True)))
-        plain_after, plain_before = _plain_image(after, day, amount, cols), (
-            None if before is None else _plain_image(before, day, amount, cols))
+        plain_after, plain_before = _plain_image(after), _plain_image(before)
         audits.append(("grading", r.customer_id, "insert" if before is None else "update",
                        plain_before, plain_after, r.customer_id))
         events.append(("grade.changed", {"customer_id": r.customer_id,
@@ -415,26 +411,24 @@ def _announce(ctx: Any, changed: list[Any], cols: tuple[str, ...]) -> None:
 
 def _raw(col: Any) -> Any:
     """A stage or grade column as the driver gives it: money as its integer cents."""
-    return type_coerce(col, BigInteger) if col.name == "monetary" else col
+    return _cents(col) if col.name == "monetary" else col
 
 
-def _plain_image(image: dict[str, Any], day: int, amount: int,
-                 cols: tuple[str, ...]) -> dict[str, Any]:
+def _plain_image(image: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A grade image (amount in cents) for the audit and the outbox: the day as ISO
+    text, the amount as crmkit's JSON writes it (``fmt_money``)."""
+    if image is None:
+        return None
     out = dict(image)
-    on = out[cols[day]]
-    out[cols[day]] = on if isinstance(on, str) else on.isoformat()
-    out[cols[amount]] = _cents_text(int(out[cols[amount]]))
+    on = out["as_of"]
+    out["as_of"] = on if isinstance(on, str) else on.isoformat()
+    out["monetary"] = fmt_money(Decimal(int(out["monetary"])).scaleb(-2))
     return out
 
 
-def _cents_text(cents: int) -> str:
-    """Cents as crmkit's JSON writes an amount: ``-1234`` -> ``'-12.34'``."""
-    sign, cents = ("-", -cents) if cents < 0 else ("", cents)
-    return f"{sign}{cents // 100}.{cents % 100:02d}"
-
-
 def _typed_image(image: dict[str, Any] | None) -> dict[str, Any] | None:
-    """A grade image for the hook: ``as_of`` a date, ``monetary`` a Decimal."""
+    """A grade image (amount in cents) for the hook: ``as_of`` a date, ``monetary`` a
+    Decimal."""
     if image is None:
         return None
     out = dict(image)
