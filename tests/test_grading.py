@@ -601,3 +601,60 @@ def test_the_run_stores_the_grades_show_computes(crm_factory):
     assert len(shown) == 40 - len(people[5::13])
     assert {s[6] for s in shown.values()} >= {"no_purchases", "champions"}
     assert stored == shown
+
+
+def test_grade_changes_are_written_alike_with_and_without_a_listener(crm_factory):
+    """With no plugin implementing ``crm_grade_changed`` the run builds the audit rows
+    and ``grade.changed`` events in SQL; with one, in Python beside the hook calls.
+    The same history in two tenants (one with a listener) gives the same feed and the
+    same events, field by field: first grades and changes, a Chinese name, a credit
+    note (a value with cents), no recency, no purchase in the window."""
+    from sqlalchemy import select
+
+    counter = GradeCounter()
+    crm = crm_factory(plugins=["crmkit_grading", counter], discover=False,
+                      enable=["grading", "grade_counter"])
+    crm.tenants.add("quiet")
+    quiet = crm.using(tenant="quiet")
+    quiet.plugins.enable("grading")
+
+    def history(crm):
+        a, b, c, d = customers(crm, "甲公司", "b", "c", "d")
+        inv(crm, a.id, "A1", "100", "2026-11-01")
+        inv(crm, b.id, "B1", "50.05", "2026-05-01")
+        inv(crm, d.id, "D1", "30", ago(400).isoformat())
+        crm.documents.add(b.id, kind="credit_note", number="CN1", amount="0.07",
+                          issued_on=D, applies_to="B1")
+        grading.run(crm)
+        inv(crm, c.id, "C1", "80", "2026-11-20")
+        grading.run(crm.using(today=D + dt.timedelta(days=1)))
+        grading.run(crm.using(today=D + dt.timedelta(days=200)))
+        names = {x.id: x.name for x in (a, b, c, d)}
+        feed = [(names[x["id"]], x["op"], x["user"], x["before"], x["after"])
+                for x in crm.changes() if x["table"] == "grading"]
+        with crm.unit(write=False) as ctx:
+            o = ctx.crm.table("outbox")
+            events = []
+            for r in ctx.conn.execute(select(o).where(o.c.tenant_id == ctx.tenant.id,
+                                                      o.c.event == "grade.changed")
+                                      .order_by(o.c.id)):
+                payload = r.payload if isinstance(r.payload, dict) else json.loads(r.payload)
+                assert payload["customer_id"] == r.customer_id
+                events.append((names[r.customer_id], payload["customer"],
+                               payload["before"], payload["after"]))
+        return feed, events
+
+    loud_feed, loud_events = history(crm)
+    calls = len(counter.calls)
+    quiet_feed, quiet_events = history(quiet)
+    assert len(counter.calls) == calls  # the quiet tenant has no listener
+    assert calls == len(loud_feed) >= 6
+    assert quiet_feed == loud_feed
+    assert quiet_events == loud_events
+    assert [e[0] for e in quiet_events] == [f[0] for f in quiet_feed]
+    assert {f[1] for f in quiet_feed} == {"insert", "update"}
+    assert all(f[3] is None for f in quiet_feed if f[1] == "insert")
+    values = [f[4]["monetary"] for f in quiet_feed]
+    assert "49.98" in values and "100.00" in values
+    assert any(f[4]["recency_days"] is None for f in quiet_feed)
+    assert quiet_events[0][1] == "甲公司"

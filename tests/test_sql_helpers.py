@@ -1,15 +1,34 @@
 import datetime as dt
+import json
 from decimal import Decimal
 
-from sqlalchemy import Column, Date, Index, Integer, MetaData, Table, func, literal, select
+import pytest
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    Date,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    case,
+    func,
+    literal,
+    select,
+)
 
-from crmkit import storage
+from crmkit import fmt_money, storage
 from crmkit.sql import (
     add_days,
     day_of,
     days_between,
+    json_null,
+    json_object,
     median,
     money,
+    money_text,
     tenant_holds_most,
     whole_tenant,
     year_month,
@@ -38,6 +57,50 @@ def test_date_helpers_agree_on_every_backend(crm_db_url):
     assert [r[2] for r in rows] == ["2026-02", "2025-12"]
     assert str(total) == "10.15"
     assert dt.date.fromisoformat(str(day)[:10]) == dt.date(2026, 3, 1)
+
+
+def test_json_object_and_money_text_write_what_python_encodes(crm_db_url):
+    """The JSON images a bulk path builds in the database parse to what crmkit's
+    Python encoding gives: amounts as fmt_money's text (negative ones below a unit
+    too), days as ISO text, NULL as null, an object nested through a CASE, Chinese
+    text as itself; json_null() is the JSON null a JSON column holds for None."""
+    cents = [0, 5, -5, 99, -100, 8000, 123456789012, -123456789012]
+    engine = storage.create_engine(crm_db_url)
+    md = MetaData()
+    t = Table("j", md, Column("id", Integer, primary_key=True), Column("c", BigInteger),
+              Column("d", Date), Column("n", Integer), Column("s", String(20)))
+    out = Table("jo", md, Column("id", Integer, primary_key=True), Column("v", JSON))
+    md.create_all(engine)
+    with engine.begin() as conn:
+        conn.execute(t.insert(), [{"id": i + 1, "c": c, "d": dt.date(2026, 11, 22) if i % 2
+                                   else None, "n": i if i % 3 else None,
+                                   "s": "甲公司" if i % 2 else "a"}
+                                  for i, c in enumerate(cents)])
+        texts = conn.execute(select(money_text(t.c.c)).order_by(t.c.id)).scalars().all()
+        inner = json_object(("amount", money_text(t.c.c)), ("on", t.c.d), ("n", t.c.n))
+        obj = json_object(("id", t.c.id), ("name", t.c.s),
+                          ("inner", case((t.c.n.is_(None), None), else_=inner)))
+        conn.execute(out.insert().from_select(["id", "v"], select(t.c.id, obj)))
+        conn.execute(out.insert().from_select(["id", "v"], select(
+            t.c.id + 100, func.coalesce(case((t.c.n.is_(None), inner)), json_null()))))
+        stored = dict(conn.execute(select(out.c.id, out.c.v)).all())
+    engine.dispose()
+    assert texts == [fmt_money(Decimal(c).scaleb(-2)) for c in cents]
+    assert texts[2] == "-0.05" and texts[5] == "80.00"
+    for i in range(len(cents)):
+        want_inner = {"amount": texts[i], "on": "2026-11-22" if i % 2 else None,
+                      "n": i if i % 3 else None}
+        got = stored[i + 1]
+        got = json.loads(got) if isinstance(got, str) else got
+        assert got == {"id": i + 1, "name": "甲公司" if i % 2 else "a",
+                       "inner": want_inner if i % 3 else None}
+        assert list(got) == ["id", "name", "inner"]
+        assert stored[i + 101] == (want_inner if not i % 3 else None)
+
+
+def test_json_object_keys_are_names():
+    with pytest.raises(ValueError, match="lower-case name"):
+        json_object(("it's", literal(1)))
 
 
 def test_median_per_group_and_overall(crm_db_url):
