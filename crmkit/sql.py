@@ -41,6 +41,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.sql.sqltypes import NullType
 
+from .i18n import _
 from .storage import Money
 
 
@@ -224,7 +225,8 @@ def json_object(*pairs: tuple[str, Any]) -> Any:
     args: list[Any] = []
     for key, value in pairs:
         if not _KEY.match(key):
-            raise ValueError(f"json_object key {key!r} is not a lower-case name")
+            raise ValueError(_("json_object key {key!r} is not a lower-case name")
+                             .format(key=key))
         args += [literal_column(f"'{key}'"), value]
     return _json_object(*args)
 
