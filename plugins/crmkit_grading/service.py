@@ -383,22 +383,18 @@ def _announce_pages(ctx: Any, ht: Any, gt: Any, cols: tuple[str, ...],
 
 
 def _announce(ctx: Any, changed: list[Any], cols: tuple[str, ...]) -> None:
+    """A page of changes when a plugin implements ``crm_grade_changed`` (see
+    :func:`_announce_pages`): the hook call with the customer record, audit and outbox
+    rows beside it."""
     if not changed:
         return
-    hook = getattr(ctx.hooks, "crm_grade_changed", None)
+    hook = ctx.hooks.crm_grade_changed
     customers: dict[int, Customer] = {}
     c = ctx.crm.table("customers")
-    ids = [r.customer_id for r in changed]
-    if hook is not None and hook.plugins:
-        for chunk in _chunks(ids):
-            for row in ctx.conn.execute(select(c).where(c.c.tenant_id == ctx.tenant.id,
-                                                        c.c.id.in_(chunk))):
-                customers[row.id] = Customer.from_row(row)
-    names = {i: x.name for i, x in customers.items()}
-    if not customers:  # the names alone, when no hook needed the whole records
-        for chunk in _chunks(ids):
-            names.update(ctx.conn.execute(select(c.c.id, c.c.name).where(
-                c.c.tenant_id == ctx.tenant.id, c.c.id.in_(chunk))).all())
+    for chunk in _chunks([r.customer_id for r in changed]):
+        for row in ctx.conn.execute(select(c).where(c.c.tenant_id == ctx.tenant.id,
+                                                    c.c.id.in_(chunk))):
+            customers[row.id] = Customer.from_row(row)
     # Rows are (id, customer_id, *cols, old_id, *old cols), amounts in cents. The images
     # for the audit and the outbox are made of plain values (the day as ISO text, the
     # amount as its two-decimal text: what crmkit's JSON encoding writes), so the JSON
@@ -413,12 +409,11 @@ def _announce(ctx: Any, changed: list[Any], cols: tuple[str, ...]) -> None:
         audits.append(("grading", r.customer_id, "insert" if before is None else "update",
                        plain_before, plain_after, r.customer_id))
         events.append(("grade.changed", {"customer_id": r.customer_id,
-                                         "customer": names.get(r.customer_id),
+                                         "customer": customers[r.customer_id].name,
                                          "before": plain_before, "after": plain_after},
                        r.customer_id))
-        if customers:
-            hook(ctx=ctx, customer=customers[r.customer_id], before=_typed_image(before),
-                 after=_typed_image(after))
+        hook(ctx=ctx, customer=customers[r.customer_id], before=_typed_image(before),
+             after=_typed_image(after))
     ctx.audit_many(audits)
     ctx.emit_many(events)
 
@@ -430,10 +425,9 @@ def _announce_set(ctx: Any, ht: Any, gt: Any, cols: tuple[str, ...],
     ``INSERT ... SELECT`` (``ctx.audit_select``, ``ctx.emit_select``) whose JSON
     images the database builds (``crmkit.sql``'s ``json_object``, the amount through
     ``money_text``). The same rows, in the same order, with the same values as the
-    Python path writes (``tests/test_grading.py``
-    compares the two). Returns how many changed and how many of those were first
-    grades. The first run writes 100,000 of each: encoding them in Python cost more
-    than computing the grades."""
+    Python path writes (``tests/test_grading.py`` compares the two). Returns how many
+    changed and how many of those were first grades. The first run writes 100,000 of
+    each: encoding them in Python cost more than computing the grades."""
     tid = ctx.tenant.id
     c = ctx.crm.table("customers")
 
