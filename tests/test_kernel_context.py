@@ -253,3 +253,49 @@ def test_audit_many_and_emit_many_store_what_audit_and_emit_store(crm):
     assert events["probe.many"].customer_id == c.id
     assert abs(events["probe.many"].created_at - events["probe.one"].created_at) < \
         dt.timedelta(minutes=1)
+
+
+def test_audit_select_and_emit_select_store_what_the_bulk_writers_store(crm):
+    """The INSERT ... SELECT writers store rows that read back as ``audit_many`` and
+    ``emit_many`` rows do (user, op, customer, images, a dated instant), in the
+    SELECT's order; ``json_null()`` reads back as None."""
+    import datetime as dt
+
+    from sqlalchemy import String, literal
+
+    from crmkit import sql
+
+    a_, b_ = crm.customers.add(name="客户 甲"), crm.customers.add(name="b")
+    t = crm.table("customers")
+    mine = select(t).where(t.c.id.in_([a_.id, b_.id])).order_by(t.c.id.desc()).subquery()
+    with crm.unit() as ctx:
+        ctx.audit_select(select(
+            literal("probe_sel", String()), mine.c.id, literal("update", String()),
+            sql.json_null(), sql.json_object(("id", mine.c.id), ("name", mine.c.name)),
+            mine.c.id).order_by(mine.c.id.desc()))
+        ctx.audit_many([("probe_many", c.id, "update", None, {"id": c.id, "name": c.name},
+                         c.id) for c in (b_, a_)])
+        ctx.emit_select(select(
+            literal("probe.sel", String()),
+            sql.json_object(("id", mine.c.id), ("name", mine.c.name)), mine.c.id)
+            .order_by(mine.c.id.desc()))
+        ctx.emit_many([("probe.many", {"id": c.id, "name": c.name}, c.id) for c in (b_, a_)])
+    a, o = crm.table("audit"), crm.table("outbox")
+    with crm.engine.connect() as conn:
+        rows = conn.execute(select(a).where(a.c.table_name.like("probe_%"))
+                            .order_by(a.c.id)).all()
+        events = conn.execute(select(o).where(o.c.event.like("probe.%"))
+                              .order_by(o.c.id)).all()
+    assert len(rows) == 4 and len(events) == 4
+    sel = [r for r in rows if r.table_name == "probe_sel"]
+    many = [r for r in rows if r.table_name == "probe_many"]
+    assert [r.row_id for r in sel] == [b_.id, a_.id]   # the SELECT's order
+    for s, m in zip(sel, many, strict=True):
+        assert (s.user, s.op, s.row_id, s.customer_id, s.before, s.after) == (
+            m.user, m.op, m.row_id, m.customer_id, m.before, m.after)
+        assert s.at.tzinfo is not None and abs(s.at - m.at) < dt.timedelta(minutes=1)
+    assert sel[1].after == {"id": a_.id, "name": "客户 甲"} and sel[1].before is None
+    ev_sel = [e for e in events if e.event == "probe.sel"]
+    ev_many = [e for e in events if e.event == "probe.many"]
+    assert [(e.customer_id, e.payload) for e in ev_sel] == [
+        (e.customer_id, e.payload) for e in ev_many]
