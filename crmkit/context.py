@@ -122,21 +122,23 @@ class Context:
         if dicts:
             self.conn.execute(a.insert(), dicts)
 
-    def audit_select(self, stmt: Any) -> None:
+    def audit_select(self, stmt: Any, *, at: dt.datetime | None = None) -> None:
         """``audit_many`` for the rows of a SELECT, in one ``INSERT ... SELECT``: ``stmt``
         gives ``(table, row_id, op, before, after, customer_id)`` columns in that order,
         the JSON images built by the database (``crmkit.sql.json_object``; ``before`` a
         JSON value or ``crmkit.sql.json_null()``), its ``ORDER BY`` the order of the
         rows. For bulk work where encoding each image in Python costs more than the
-        change (a grading run's 100,000 first grades). Returns nothing: the driver's
-        row count of an ``INSERT ... SELECT`` is -1 on PostgreSQL (psycopg); count the
-        SELECT's rows when you need the number."""
+        change (a grading run's 100,000 first grades); ``at`` the instant the rows carry
+        (default now). Returns nothing: the driver's row count of an ``INSERT ... SELECT``
+        is -1 on PostgreSQL (psycopg); count the SELECT's rows when you need the
+        number."""
         a = self.crm.table("audit")
         cols = list(stmt.selected_columns)
         self.conn.execute(insert(a).from_select(
             ["tenant_id", "at", "user", "table_name", "row_id", "op", "before", "after",
              "customer_id"],
-            stmt.with_only_columns(literal(self.tenant.id), literal(self.now(), a.c.at.type),
+            stmt.with_only_columns(literal(self.tenant.id),
+                                   literal(at or self.now(), a.c.at.type),
                                    literal(self.user.name, a.c.user.type), *cols)))
 
     def emit_select(self, stmt: Any) -> None:

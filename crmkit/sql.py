@@ -11,6 +11,9 @@
 * ``json_object((key, value), ...)`` - a JSON object built by the database.
 * ``json_null()`` - the JSON value ``null`` (what a JSON column stores for ``None``).
 * ``money_text(cents)`` - integer cents as the amount's JSON text (``fmt_money``).
+* ``json_text(text)`` - JSON text (or a JSON column) as a value to nest in ``json_object``.
+* ``tags_json(tags)`` - a stored tags column (``,vip,new,``) as its JSON array.
+* ``iso_utc(instant)`` - a stored UTC instant as Python's ``isoformat()`` of it.
 * ``page(stmt, limit, offset)`` - ``LIMIT``/``OFFSET`` (``limit`` None: every row).
 * ``stream(conn, stmt)`` - the rows of a statement as they are read.
 * ``count(conn, stmt)`` - how many rows a statement would give.
@@ -288,6 +291,104 @@ def _money_text_sqlite(el: Any, compiler: Any, **kw: Any) -> str:
 def _money_text_mysql(el: Any, compiler: Any, **kw: Any) -> str:
     x = compiler.process(list(el.clauses)[0], **kw)
     return f"CAST(CAST({x} / 100 AS DECIMAL(30, 2)) AS CHAR)"
+
+
+class json_text(FunctionElement):  # noqa: N801
+    """JSON text (or a JSON column) as a JSON value, to nest in :func:`json_object`:
+    ``json(x)`` on SQLite, ``CAST(x AS JSON)`` on PostgreSQL, ``JSON_EXTRACT(x, '$')``
+    on MariaDB (which would otherwise quote the text as a string)."""
+
+    type = NullType()
+    inherit_cache = True
+    name = "json_text"
+
+
+@compiles(json_text)
+def _json_text_default(el: Any, compiler: Any, **kw: Any) -> str:
+    return f"json({compiler.process(list(el.clauses)[0], **kw)})"
+
+
+@compiles(json_text, "postgresql")
+def _json_text_pg(el: Any, compiler: Any, **kw: Any) -> str:
+    return f"CAST({compiler.process(list(el.clauses)[0], **kw)} AS JSON)"
+
+
+@compiles(json_text, "mysql")
+@compiles(json_text, "mariadb")
+def _json_text_mysql(el: Any, compiler: Any, **kw: Any) -> str:
+    return f"JSON_EXTRACT({compiler.process(list(el.clauses)[0], **kw)}, '$')"
+
+
+class _tags_array(FunctionElement):  # noqa: N801
+    type = String()
+    inherit_cache = True
+    name = "tags_array"
+
+
+def tags_json(tags: Any) -> Any:
+    """A customer's stored tags (``',vip,new,'``, NULL for none) as the JSON array
+    ``to_dict`` gives (``["vip", "new"]``, ``[]``), to nest in :func:`json_object`.
+    Each tag is quoted by the database's own JSON quoting, so quotes, backslashes and
+    control characters in a tag come out escaped; a tag never holds a comma (the core
+    refuses one), so the commas between the quoted tags are the separators."""
+    return json_text(_tags_array(tags))
+
+
+@compiles(_tags_array)
+def _tags_array_default(el: Any, compiler: Any, **kw: Any) -> str:
+    x = compiler.process(list(el.clauses)[0], **kw)
+    inner = f"trim({x}, ',')"
+    return (f"CASE WHEN {x} IS NULL OR {inner} = '' THEN '[]' "
+            f"ELSE '[' || replace(json_quote({inner}), ',', '\",\"') || ']' END")
+
+
+@compiles(_tags_array, "postgresql")
+def _tags_array_pg(el: Any, compiler: Any, **kw: Any) -> str:
+    x = compiler.process(list(el.clauses)[0], **kw)
+    return f"COALESCE(CAST(to_json(string_to_array(btrim({x}, ','), ',')) AS TEXT), '[]')"
+
+
+@compiles(_tags_array, "mysql")
+@compiles(_tags_array, "mariadb")
+def _tags_array_mysql(el: Any, compiler: Any, **kw: Any) -> str:
+    x = compiler.process(list(el.clauses)[0], **kw)
+    inner = f"TRIM(BOTH ',' FROM {x})"
+    return (f"CASE WHEN {x} IS NULL OR {inner} = '' THEN '[]' "
+            f"ELSE CONCAT('[', REPLACE(JSON_QUOTE({inner}), ',', '\",\"'), ']') END")
+
+
+class iso_utc(FunctionElement):  # noqa: N801
+    """A stored UTC instant (:class:`crmkit.storage.UTCDateTime`) as the text Python's
+    ``isoformat()`` gives for it, as read back aware: ``2026-11-22T09:00:00+00:00``,
+    the microseconds after the seconds only when there are any
+    (``2026-11-22T09:00:00.000120+00:00``). NULL stays NULL."""
+
+    type = String()
+    inherit_cache = True
+    name = "iso_utc"
+
+
+@compiles(iso_utc)
+def _iso_utc_default(el: Any, compiler: Any, **kw: Any) -> str:
+    x = compiler.process(list(el.clauses)[0], **kw)
+    # SQLite holds the instant as text: 'YYYY-MM-DD HH:MM:SS.ffffff'
+    return (f"(replace(substr({x}, 1, 19), ' ', 'T') || CASE WHEN substr({x}, 21) "
+            f"IN ('', '000000') THEN '' ELSE '.' || substr({x}, 21, 6) END || '+00:00')")
+
+
+@compiles(iso_utc, "postgresql")
+def _iso_utc_pg(el: Any, compiler: Any, **kw: Any) -> str:
+    x = compiler.process(list(el.clauses)[0], **kw)
+    return (f"(to_char({x}, 'YYYY-MM-DD\"T\"HH24:MI:SS') || CASE WHEN to_char({x}, 'US') "
+            f"= '000000' THEN '' ELSE '.' || to_char({x}, 'US') END || '+00:00')")
+
+
+@compiles(iso_utc, "mysql")
+@compiles(iso_utc, "mariadb")
+def _iso_utc_mysql(el: Any, compiler: Any, **kw: Any) -> str:
+    x = compiler.process(list(el.clauses)[0], **kw)
+    return (f"CONCAT(DATE_FORMAT({x}, '%%Y-%%m-%%dT%%H:%%i:%%s'), CASE WHEN "
+            f"MICROSECOND({x}) = 0 THEN '' ELSE DATE_FORMAT({x}, '.%%f') END, '+00:00')")
 
 
 def money(expr: Any) -> Any:

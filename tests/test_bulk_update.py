@@ -204,3 +204,98 @@ def test_jsonable_is_the_json_round_trip(value):
     want = json.loads(json.dumps(to_dict(value), default=_default, ensure_ascii=False))
     got = _jsonable(value)
     assert json.dumps(got, sort_keys=True) == json.dumps(want, sort_keys=True)
+
+
+def _audit_selects(crm: Any) -> tuple[list[str], Any]:
+    """The INSERT ... SELECT statements into the audit table run while it is listened."""
+    from sqlalchemy import event
+
+    seen: list[str] = []
+
+    def listen(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().startswith(f"INSERT INTO {crm.prefix}audit") and \
+                "SELECT" in statement:
+            seen.append(statement)
+
+    event.listen(crm.engine, "before_cursor_execute", listen)
+    return seen, lambda: event.remove(crm.engine, "before_cursor_execute", listen)
+
+
+def _tricky(crm: Any) -> list[Any]:
+    """Customers whose images test the database's JSON: quotes, backslashes, control
+    characters and Chinese in tags and text, nested extra, empty and NULL values, an
+    instant with and one without microseconds."""
+    crm.users.add("li", role="sales")
+    out = [crm.customers.add(name='引号 "甲" \\ 反斜杠', owner="li",
+                             tags=["vip", 'a"b', "back\\slash", "中文", "tab\tx", "ü"],
+                             extra={"来源": "展会", "n": [1, {"k": None}], "q": 'x"y'},
+                             email="jia@example.cn", phone="+86 10 1234",
+                             address="北京\n朝阳区"),
+           crm.customers.add(name="乙", kind="person"),
+           crm.customers.add(name="丙", tags=["一"], extra={}),
+           crm.customers.add(name="丁", status="lost")]   # already lost: no change
+    t = crm.table("customers")
+    with crm.engine.begin() as conn:  # an instant without microseconds, NULL extra
+        conn.execute(t.update().where(t.c.id == out[1].id).values(
+            created_at=dt.datetime(2026, 11, 1, 8, 30), extra=None))
+    return [crm.customers.get(c.id) for c in out]
+
+
+def test_a_uniform_change_is_written_set_wise_as_record_by_record(crm_factory):
+    """With no plugin looking at customer changes and the built-in role table alone
+    answering, one status for many customers is written set-wise, the audit images built
+    by the database: each is what ``to_dict`` gives of the record before and after, as
+    the record-by-record form writes (the test above), in id order; a customer already
+    in that status is not changed."""
+    crm = crm_factory()
+    cs = _tricky(crm)
+    mark = crm.changes()[-1]["cursor"]
+    seen, stop = _audit_selects(crm)
+    try:
+        n = crm.customers.update_many((c.id, {"status": "lost"}) for c in cs)
+    finally:
+        stop()
+    assert len(seen) == 1, seen                     # the set-wise form ran (one chunk)
+    assert n == 3
+    after = [crm.customers.get(c.id) for c in cs]
+    feed = _feed(crm, mark)
+    assert [(i, op) for i, op, _b, _a in feed] == [(c.id, "update") for c in cs[:3]]
+    for (_i, _op, b, a), old, new in zip(feed, cs, after, strict=False):
+        assert b == crmkit.to_dict(old)
+        assert a == crmkit.to_dict(new)
+        assert new.status == "lost" and new.updated_at > old.updated_at
+    assert after[1].created_at == dt.datetime(2026, 11, 1, 8, 30, tzinfo=dt.UTC)
+    assert after[3] == cs[3]                        # untouched
+    # audited at the instant written
+    assert {x["at"] for x in crm.changes(mark)} == {after[0].updated_at.isoformat()}
+    # kind too; several batches; a sales user's own customers
+    li = crm.using(user="li")
+    assert li.customers.update_many([(cs[0].id, {"kind": "person"})], batch_size=1) == 1
+    assert crm.customers.get(cs[0].id).kind == "person"
+
+
+def test_a_set_wise_batch_that_would_fail_raises_as_record_by_record(crm_factory):
+    """A missing or refused customer in a uniform batch: the same error as the
+    record-by-record form (which the batch then goes through), nothing written; an
+    unsorted or mixed batch goes record by record and ends the same."""
+    crm = crm_factory()
+    cs = _tricky(crm)
+    before = counts(crm)
+    ids = [c.id for c in cs]
+    with pytest.raises(NotFound, match=f"customer {max(ids) + 99} not found"):
+        crm.customers.update_many((i, {"status": "active"}) for i in [*ids, max(ids) + 99])
+    li = crm.using(user="li")     # owns the first only
+    with pytest.raises(PermissionDenied, match=f"may not update customer {ids[1]}"):
+        li.customers.update_many((i, {"status": "active"}) for i in ids)
+    with pytest.raises(ValidationError, match="customer .* is changed twice"):
+        crm.customers.update_many([(ids[0], {"status": "active"})] * 2)
+    assert counts(crm) == before
+    mark = crm.changes()[-1]["cursor"]
+    seen, stop = _audit_selects(crm)
+    try:
+        assert crm.customers.update_many((i, {"status": "active"})
+                                         for i in reversed(ids)) == 4
+    finally:
+        stop()
+    assert seen == []                               # record by record
+    assert [x[0] for x in _feed(crm, mark)] == ids[::-1]

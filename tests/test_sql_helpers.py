@@ -13,6 +13,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
     case,
     func,
     literal,
@@ -24,11 +25,14 @@ from crmkit.sql import (
     add_days,
     day_of,
     days_between,
+    iso_utc,
     json_null,
     json_object,
+    json_text,
     median,
     money,
     money_text,
+    tags_json,
     tenant_holds_most,
     whole_tenant,
     year_month,
@@ -96,6 +100,44 @@ def test_json_object_and_money_text_write_what_python_encodes(crm_db_url):
                        "inner": want_inner if i % 3 else None}
         assert list(got) == ["id", "name", "inner"]
         assert stored[i + 101] == (want_inner if not i % 3 else None)
+
+
+def test_tags_json_iso_utc_and_json_text_give_what_python_gives(crm_db_url):
+    """A customer image's parts built by the database (the bulk update's audit rows):
+    the stored tags as the tuple the record reads (quotes, backslashes, control
+    characters, Chinese; none as []), an instant as the aware datetime's isoformat (with
+    and without microseconds), JSON text nested as its value."""
+    from crmkit.records import Customer
+    from crmkit.services.customers import _tags_db
+    from crmkit.storage import UTCDateTime
+
+    tag_sets = [(), ("vip",), ("a\"b", "back\\slash", "tab\tx", "中文", "ü", "x y"),
+                ("new", "'q'")]
+    instants = [dt.datetime(2026, 11, 22, 9, 0, tzinfo=dt.UTC),
+                dt.datetime(2026, 11, 22, 9, 0, 0, 120, tzinfo=dt.UTC),
+                dt.datetime(1999, 1, 2, 23, 59, 59, 999999, tzinfo=dt.UTC), None]
+    extras = ['{"来源": "展会", "n": [1, {"k": null}]}', "{}", "[1, 2]", '"s"']
+    engine = storage.create_engine(crm_db_url)
+    md = MetaData()
+    t = Table("tj", md, Column("id", Integer, primary_key=True), Column("tags", Text),
+              Column("at", UTCDateTime), Column("x", Text))
+    out = Table("tjo", md, Column("id", Integer, primary_key=True), Column("v", JSON))
+    md.create_all(engine)
+    with engine.begin() as conn:
+        conn.execute(t.insert(), [{"id": i + 1, "tags": _tags_db(tags), "at": at, "x": x}
+                                  for i, (tags, at, x) in enumerate(
+                                      zip(tag_sets, instants, extras, strict=True))])
+        conn.execute(out.insert().from_select(["id", "v"], select(t.c.id, json_object(
+            ("tags", tags_json(t.c.tags)), ("at", iso_utc(t.c.at)),
+            ("x", json_text(t.c.x))))))
+        stored = dict(conn.execute(select(out.c.id, out.c.v)).all())
+    engine.dispose()
+    for i, (tags, at, x) in enumerate(zip(tag_sets, instants, extras, strict=True)):
+        got = stored[i + 1]
+        got = json.loads(got) if isinstance(got, str) else got
+        assert tuple(got["tags"]) == Customer(None, 1, "n", tags=_tags_db(tags)).tags == tags
+        assert got["at"] == (None if at is None else at.isoformat())
+        assert got["x"] == json.loads(x)
 
 
 def test_json_object_keys_are_names():

@@ -21,7 +21,7 @@ from types import MappingProxyType
 from typing import Any
 
 from attrs import frozen
-from sqlalchemy import select
+from sqlalchemy import select, true
 
 from ..hookspecs import hookimpl
 from ..plugins import PluginSpec
@@ -128,6 +128,15 @@ def crm_permission(ctx: Any, user: Any, action: str, record: Any) -> bool | None
         # a listed action with no record, or a record action asked about nothing
         return True if rule is not None or action in RECORD_ACTIONS else None
     return _owner_of(ctx, record) == user.name
+
+
+def record_rule(user: Any, customers: Any) -> Any:
+    """The record rule of :func:`crm_permission` for a record action on customers, as
+    a condition on the customers table: where it holds, the rule answers True for that
+    customer (admins and managers: every row; anyone else: the customers they own).
+    For a bulk path that asks about thousands of customers in one statement, when this
+    plugin is the only one answering (``ctx.hooks.crm_permission.plugins``)."""
+    return true() if user.role in UNSCOPED else customers.c.owner == user.name
 
 
 @hookimpl(trylast=True)
