@@ -232,14 +232,17 @@ def run(crm: Any, on: dt.date | None = None,
         settings = _settings(ctx)
         token = uuid.uuid4().hex
         tid = ctx.tenant.id
-        st, mine_of, clear_stage = _stage(ctx, token)
+        st, mine_of, clear_stage = _stage(ctx, token, "run")
+        raw_token = uuid.uuid4().hex
+        raw, raw_of, clear_raw = _stage(ctx, raw_token, "raw")
         mine = mine_of(st)
         gt = ctx.crm.table("grading_grades")
         ht = ctx.crm.table("grading_history")
         cols = ("as_of", *GRADE_COLUMNS)
 
         # 1. compute every grade into the stage (three statements, see stage_grades)
-        stage_grades(ctx, st, mine_of, token, on, settings)
+        stage_grades(ctx, (st, mine_of, token), (raw, raw_of, raw_token), on, settings)
+        clear_raw()
         for chunk in _chunks(sorted(at_risk(ctx, on))):
             ctx.conn.execute(update(st).where(mine, st.c.customer_id.in_(chunk))
                              .values(tier="special"))
@@ -314,18 +317,20 @@ def run(crm: Any, on: dt.date | None = None,
         return summary
 
 
-def _stage(ctx: Any, run: str) -> tuple[Any, Callable[[Any], Any], Callable[[], None]]:
-    """The run's work area: the table, the condition naming this run's rows in it (a
-    function of the table or an alias of it), and how to clear it. On SQLite a
+def _stage(ctx: Any, run: str,
+           name: str) -> tuple[Any, Callable[[Any], Any], Callable[[], None]]:
+    """A work area of the run (``name``: ``run`` for the grades, ``raw`` for the raw
+    values before they are ranked): the table, the condition naming this run's rows in
+    it (a function of the table or an alias of it), and how to clear it. On SQLite a
     temporary table of the run's connection, of the stage's columns and keyed by
     customer (dropped at the end; rolled back with the run): 100,000 grades written and
     read there cost a fraction of the shared table's, which goes through the database
     file, its log and its wide index; every row in it is the run's. Elsewhere the shared
-    ``grading_stage`` table, this run's rows deleted at the end."""
+    ``grading_stage`` table, the rows of this run's token ``run``, deleted at the end."""
     st = ctx.crm.table("grading_stage")
     temporary = ctx.conn.dialect.name == "sqlite"
     if temporary:
-        st = Table(f"{st.name}_run", MetaData(),
+        st = Table(f"{st.name}_{name}", MetaData(),
                    *[Column(c.name, c.type, nullable=c.nullable,
                             primary_key=c.name == "customer_id", autoincrement=False)
                      for c in st.columns], prefixes=["TEMPORARY"])
