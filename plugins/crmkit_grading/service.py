@@ -129,6 +129,7 @@ def history(ctx: Any, customer_id: int) -> list[dict[str, Any]]:
 
 
 def section(ctx: Any, customer: Customer, on: dt.date) -> crmkit.Section:
+    assert customer.id is not None  # a stored customer
     rows = _grades(ctx, on, customer_id=customer.id)
     data: dict[str, Any] = {"as_of": on}
     if rows:

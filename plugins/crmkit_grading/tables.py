@@ -33,8 +33,8 @@ def _grade_columns() -> list[Column]:
     ]
 
 
-_MYSQL = {"mysql_charset": "utf8mb4", "mysql_engine": "InnoDB", "mariadb_charset": "utf8mb4",
-          "mariadb_engine": "InnoDB"}
+_MYSQL: dict[str, Any] = {"mysql_charset": "utf8mb4", "mysql_engine": "InnoDB",
+                          "mariadb_charset": "utf8mb4", "mariadb_engine": "InnoDB"}
 
 
 def define_tables(metadata: Any, prefix: str) -> None:
