@@ -163,18 +163,38 @@ class Context:
                                             record=record)
         return bool(answers) and all(a is not False for a in answers) and True in answers
 
+    @property
+    def builtin_permissions_only(self) -> bool:
+        """Whether the built-in ``permissions`` plugin is the only one answering
+        ``crm_permission`` (no enabled plugin has an opinion of its own): its rules then
+        are every answer, and a bulk path may apply them directly."""
+        return self.hooks.crm_permission.plugins == ["permissions"]
+
     def asker(self, action: str) -> Callable[[Any], bool]:
         """``allowed(action, record)`` as a function of the record, for a bulk path that
         asks about each of many records: the same answer for each. When the built-in
         ``permissions`` plugin is the only one answering (no plugin has an opinion of
         its own), its rule is called directly, without a hook dispatch per record."""
-        if self.hooks.crm_permission.plugins != ["permissions"]:
+        if not self.builtin_permissions_only:
             return lambda record: self.allowed(action, record)
         from .builtin.permissions import crm_permission as rule
 
         user = self.user
         return lambda record: rule(ctx=self, user=user, action=action,
                                    record=record) is True
+
+    def allowed_where(self, action: str, customers: Any) -> Any | None:
+        """``allowed(action, customer)`` for every row of the customers table
+        ``customers`` as one SQL condition, for a bulk path that asks about thousands of
+        customers in one statement: the built-in record rule
+        (:func:`crmkit.builtin.permissions.record_rule`) when that plugin alone answers
+        and ``action`` is a record action (``view``, ``update``, ...); None otherwise,
+        when each record must be asked about."""
+        from .builtin.permissions import RECORD_ACTIONS, record_rule
+
+        if not self.builtin_permissions_only or action not in RECORD_ACTIONS:
+            return None
+        return record_rule(self.user, customers)
 
     def check(self, action: str, record: Any, label: str) -> None:
         if not self.allowed(action, record):

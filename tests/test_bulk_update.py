@@ -260,9 +260,12 @@ def test_a_uniform_change_is_written_set_wise_as_record_by_record(crm_factory):
     after = [crm.customers.get(c.id) for c in cs]
     feed = _feed(crm, mark)
     assert [(i, op) for i, op, _b, _a in feed] == [(c.id, "update") for c in cs[:3]]
+    from crmkit.services.bulk_update import IMAGE_KEYS, image
+
     for (_i, _op, b, a), old, new in zip(feed, cs, after, strict=False):
         assert b == crmkit.to_dict(old)
         assert a == crmkit.to_dict(new)
+        assert tuple(b) == tuple(a) == tuple(image(old)) == IMAGE_KEYS  # one key order
         assert new.status == "lost" and new.updated_at > old.updated_at
     assert after[1].created_at == dt.datetime(2026, 11, 1, 8, 30, tzinfo=dt.UTC)
     assert after[3] == cs[3]                        # untouched

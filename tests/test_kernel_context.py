@@ -299,3 +299,40 @@ def test_audit_select_and_emit_select_store_what_the_bulk_writers_store(crm):
     ev_many = [e for e in events if e.event == "probe.many"]
     assert [(e.customer_id, e.payload) for e in ev_sel] == [
         (e.customer_id, e.payload) for e in ev_many]
+
+
+class _Opinion:
+    """A plugin with a permission opinion of its own (it only ever abstains)."""
+
+    PLUGIN = crmkit.PluginSpec(name="opinion", description="abstains")
+
+    @crmkit.hookimpl
+    def crm_permission(self, ctx, user, action, record):
+        return None
+
+
+def test_allowed_where_is_allowed_for_every_row_while_the_role_table_alone_answers(
+        crm_factory):
+    """``ctx.allowed_where`` selects exactly the customers ``ctx.allowed`` says yes to,
+    for an admin and for a salesperson; it is None (ask per record) for an action that
+    is not a record action and as soon as another plugin answers ``crm_permission``."""
+    crm = crm_factory(plugins=[_Opinion()])
+    crm.users.add("li", role="sales")
+    for name, owner in (("甲", "li"), ("乙", "admin"), ("丙", None), ("丁", "li")):
+        crm.customers.add(name=name, owner=owner)
+    t = crm.table("customers")
+    for user in ("admin", "li"):
+        with crm.using(user=user).unit(write=False) as ctx:
+            assert ctx.builtin_permissions_only
+            rows = ctx.conn.execute(select(t)).all()
+            want = {r.id for r in rows
+                    if ctx.allowed("update", crmkit.Customer.from_row(r))}
+            where = ctx.allowed_where("update", t)
+            got = set(ctx.conn.scalars(select(t.c.id).where(where)))
+            assert got == want and want   # not vacuous: li sees two, admin four
+            assert len(want) == (4 if user == "admin" else 2)
+            assert ctx.allowed_where("grading.run", t) is None
+    crm.plugins.enable("opinion")
+    with crm.unit(write=False) as ctx:
+        assert not ctx.builtin_permissions_only
+        assert ctx.allowed_where("update", t) is None

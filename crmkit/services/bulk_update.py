@@ -30,7 +30,6 @@ from sqlalchemy import Text, bindparam, case, cast, func, literal, or_, select, 
 
 from .. import sql
 from ..batching import each_batch
-from ..builtin.permissions import record_rule
 from ..errors import NotFound, ValidationError
 from ..i18n import _
 from ..records import CUSTOMER_KINDS, CUSTOMER_STATUSES, Customer
@@ -61,12 +60,13 @@ def update_many(svc: CustomerService, ctx: Context,
     seen: set[int] = set()
     exts: dict[str, int] = {}
     h = ctx.hooks
-    set_wise = (not h.crm_customer_validate.plugins and not h.crm_customer_updated.plugins
-                and h.crm_permission.plugins == ["permissions"])
+    rule = ctx.allowed_where("update", svc.table("customers"))
+    set_wise = (rule is not None and not h.crm_customer_validate.plugins
+                and not h.crm_customer_updated.plugins)
 
     def one(batch: list[Any], _done: int) -> int:
         if set_wise:
-            n = _set_batch(svc, ctx, batch, seen)
+            n = _set_batch(svc, ctx, batch, seen, rule)
             if n is not None:
                 return n
         return _batch(svc, ctx, batch, owners, seen, exts)
@@ -95,22 +95,20 @@ def _uniform(batch: list[Any], seen: set[int]) -> tuple[list[int], dict[str, str
     return ids, dict(fields)
 
 
-def _set_batch(svc: CustomerService, ctx: Context, batch: list[Any],
-               seen: set[int]) -> int | None:
+def _set_batch(svc: CustomerService, ctx: Context, batch: list[Any], seen: set[int],
+               rule: Any) -> int | None:
     """A batch written set-wise (see the module's docstring), or None when it is not
     one that may be (nothing checked or written then). Per 500 customers: one count of
-    those found and permitted (the built-in rule as a condition,
-    :func:`crmkit.builtin.permissions.record_rule`), then, once every customer of the
-    batch passed, one ``INSERT ... SELECT`` of the audit rows of those that change and
-    one ``UPDATE`` of them. The other fields of a record are not checked again: they
-    were when it was written."""
+    those found and permitted (``rule``: the ``update`` permission as a condition,
+    ``ctx.allowed_where``), then, once every customer of the batch passed, one ``INSERT
+    ... SELECT`` of the audit rows of those that change and one ``UPDATE`` of them. The
+    other fields of a record are not checked again: they were when it was written."""
     got = _uniform(batch, seen)
     if got is None:
         return None
     ids, fields = got
     t = svc.table("customers")
     tid = ctx.tenant.id
-    rule = record_rule(ctx.user, t)
     chunks = [ids[i:i + LOAD] for i in range(0, len(ids), LOAD)]
     for chunk in chunks:
         found, permitted = ctx.conn.execute(
@@ -262,7 +260,8 @@ def _write(svc: CustomerService, ctx: Context,
         ctx.conn.execute(stmt, rows)
 
 
-#: the keys of a customer's audit image, in order
+#: the keys of a customer's audit image, in order: :func:`image` and :func:`_image_sql`
+#: (``tests/test_bulk_update.py`` holds the two to it)
 IMAGE_KEYS = ("id", "tenant_id", "name", "kind", "status", "owner", "email", "phone",
               "address", "tags", "external_id", "extra", "created_at", "updated_at")
 

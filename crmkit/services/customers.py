@@ -241,7 +241,7 @@ class CustomerService(ListService[Customer]):
         datetime parsed and re-printed per row): ``_sqlite_instant`` gives the same
         ISO text ``datetime.isoformat`` would."""
         with self.crm.unit(write=False) as ctx:
-            ask = ctx.hooks.crm_permission.plugins != ["permissions"]
+            ask = not ctx.builtin_permissions_only
             q = self._query(ctx, **filters)
             raw = ctx.conn.dialect.name == "sqlite" and not ask
             if raw:
