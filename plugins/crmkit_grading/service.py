@@ -451,11 +451,29 @@ def _announce_set(ctx: Any, ht: Any, gt: Any, cols: tuple[str, ...],
         .select_from(src).where(mine)).one()
     if not n_changed:
         return 0, 0
+    a = ctx.crm.table("audit")
+    audit_start = ctx.conn.execute(select(func.coalesce(func.max(a.c.id), 0))).scalar_one()
     ctx.audit_select(
         select(literal("grading", String()), ht.c.customer_id,
                case((first, "insert"), else_="update"),
                func.coalesce(before, sql.json_null()), image(ht), ht.c.customer_id)
         .select_from(src).where(mine).order_by(ht.c.id))
+    if ctx.conn.dialect.name == "sqlite":
+        # the events' images are the audit rows' just written (same rows, same order,
+        # one write transaction): their JSON text is spliced into the payload instead
+        # of built again (0.14 s against 0.22 s for 100,000 first grades). json_quote
+        # quotes the name as json_object does; a NULL name gives null.
+        ctx.emit_select(
+            select(literal("grade.changed", String()),
+                   func.printf('{"customer_id":%d,"customer":%s,"before":%s,"after":%s}',
+                               a.c.row_id, func.json_quote(c.c.name), a.c.before,
+                               a.c.after, type_=String()),
+                   a.c.customer_id)
+            .select_from(a.outerjoin(c, and_(c.c.tenant_id == tid, c.c.id == a.c.row_id)))
+            .where(a.c.tenant_id == tid, a.c.id > audit_start,
+                   a.c.table_name == "grading")
+            .order_by(a.c.id))
+        return int(n_changed), int(n_first)
     ctx.emit_select(
         select(literal("grade.changed", String()),
                sql.json_object(("customer_id", ht.c.customer_id), ("customer", c.c.name),
