@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from attrs import define, field
 from sqlalchemy import String, and_, func, insert, literal, select
 
+from . import sql
 from .convert import _default
 from .errors import PermissionDenied
 from .i18n import _
@@ -163,8 +164,8 @@ class Context:
     def emit_audited(self, event: str, table: str, since: int) -> None:
         """``emit_select`` of one ``event`` per audit row of ``table`` in this tenant
         past the audit id ``since`` (:meth:`audit_mark`), in audit order, payload
-        ``{"customer_id", "customer", "before", "after"}``: the row's ``row_id``, the
-        customer's name (null when there is none) and the audit row's own images, not
+        ``{"customer_id", "customer", "before", "after"}``: the audit row's customer, its
+        name (null when there is none) and the audit row's own images, not
         built a second time. For a bulk path whose events carry what it has just
         audited (a grading run's ``grade.changed``). On SQLite the images' JSON text is
         spliced into the payload (0.14 s against 0.22 s for 100,000 events built again);
@@ -172,20 +173,21 @@ class Context:
         wrote the rows, holding what keeps other writers of ``table`` in this tenant
         out (a grading run holds the tenant's grading lock): on a server, rows another
         transaction commits meanwhile would be announced too."""
-        from . import sql
-
         a, c, tid = self.crm.table("audit"), self.crm.table("customers"), self.tenant.id
         if self.conn.dialect.name == "sqlite":
-            payload = func.printf('{"customer_id":%d,"customer":%s,"before":%s,"after":%s}',
-                                  a.c.row_id, func.json_quote(c.c.name), a.c.before,
-                                  a.c.after, type_=String())
+            null = sql.json_null()
+            payload = func.printf('{"customer_id":%s,"customer":%s,"before":%s,"after":%s}',
+                                  func.coalesce(a.c.customer_id, null),
+                                  func.json_quote(c.c.name), func.coalesce(a.c.before, null),
+                                  func.coalesce(a.c.after, null), type_=String())
         else:
-            payload = sql.json_object(("customer_id", a.c.row_id), ("customer", c.c.name),
+            payload = sql.json_object(("customer_id", a.c.customer_id), ("customer", c.c.name),
                                       ("before", sql.json_text(a.c.before)),
                                       ("after", sql.json_text(a.c.after)))
         self.emit_select(
             select(literal(event, String()), payload, a.c.customer_id)
-            .select_from(a.outerjoin(c, and_(c.c.tenant_id == tid, c.c.id == a.c.row_id)))
+            .select_from(a.outerjoin(c, and_(c.c.tenant_id == tid,
+                                             c.c.id == a.c.customer_id)))
             .where(a.c.tenant_id == tid, a.c.id > since, a.c.table_name == table)
             .order_by(a.c.id))
 

@@ -336,3 +336,33 @@ def test_allowed_where_is_allowed_for_every_row_while_the_role_table_alone_answe
     with crm.unit(write=False) as ctx:
         assert not ctx.builtin_permissions_only
         assert ctx.allowed_where("update", t) is None
+
+
+def test_emit_audited_announces_the_rows_audited_after_the_mark_with_their_images(crm):
+    """One event per audit row of the table past the mark, in audit order, carrying the
+    audit row's customer (not its row id), that customer's name (Chinese, quoted as
+    JSON) or null, and the row's own before/after images; rows before the mark, of
+    another table or of another tenant are not announced."""
+    import json
+
+    a = crm.customers.add(name="甲公司 \"引号\"", kind="company")
+    crm.tenants.add("other")
+    with crm.using(tenant="other").unit() as octx:
+        octx.audit("probe", 7, "insert", None, {"x": 0}, customer_id=None)
+    with crm.unit() as ctx:
+        ctx.audit("probe", 1, "insert", None, {"n": 1}, customer_id=a.id)
+        mark = ctx.audit_mark()
+        ctx.audit_many([("probe", 901, "update", {"n": 1}, {"n": 2, "s": "é"}, a.id),
+                        ("other_table", 902, "insert", None, {"n": 3}, a.id),
+                        ("probe", 903, "insert", None, {"n": 4}, None)])
+        ctx.emit_audited("probe.changed", "probe", mark)
+        o = ctx.crm.table("outbox")
+        rows = ctx.conn.execute(select(o.c.payload, o.c.customer_id)
+                                .where(o.c.tenant_id == ctx.tenant.id,
+                                       o.c.event == "probe.changed").order_by(o.c.id)).all()
+    got = [(p if isinstance(p, dict) else json.loads(p), cid) for p, cid in rows]
+    assert got == [
+        ({"customer_id": a.id, "customer": "甲公司 \"引号\"", "before": {"n": 1},
+          "after": {"n": 2, "s": "é"}}, a.id),
+        ({"customer_id": None, "customer": None, "before": None, "after": {"n": 4}}, None),
+    ]
