@@ -186,43 +186,52 @@ def _clamp(avail: Any, top: Any) -> Any:
     return case((avail <= const(0), const(0)), (avail >= top, top), else_=avail)
 
 
+def _positive(x: Any) -> Any:
+    """SQL: ``x`` when above zero, else ``0``."""
+    return case((x > const(0), x), else_=const(0))
+
+
 def _bucket_fifo(ctx: Any, on: dt.date, ranges: tuple[int, ...],
                  customer_id: int | None) -> Select:
     """:func:`customer_totals` on the due-date basis: FIFO over buckets.
 
     With ``R_k`` the residual of bucket k (installments after the invoice's own applied
-    payments and credit notes) and ``pool`` = payments - direct parts, the oldest bucket
-    is paid first: ``out_k = R_k - clamp(pool - sum(R_j, j older than k), 0, R_k)``.
+    payments and credit notes; never negative) and ``P`` = max(pool, 0), pool =
+    payments - direct parts, the oldest bucket is paid first. With ``O_k`` the residual
+    of the buckets older than k, ``out_k = R_k - clamp(P - O_k, 0, R_k)``, which is
+    ``X(O_k + R_k) - X(O_k)`` with ``X(a) = max(a - P, 0)`` (what is left unpaid of the
+    residual older than a bucket's first day): each bucket is the difference of two
+    neighbouring ``X``, and the total is ``X`` of every residual (plus the credit).
 
-    The per-customer sums come from one pass over the tenant's documents, grouped by
-    customer, with no join (:func:`_whole_documents`: every counted invoice as one
-    installment in its due bucket, every payment and credit note into the pool), plus a
-    small correction grouped apart and joined per customer (:func:`_corrections`: the
-    installments of invoices with terms, and the direct parts of invoices that have
-    applied payments). The figures are those of :func:`installments`; the big pass does
-    not sort every invoice for a window or look up its applied payments."""
+    One group per customer over the rows of one pass over the tenant's documents
+    (:func:`_whole_documents`: per customer, every counted invoice as one installment in
+    its due bucket, every payment and credit note into the pool) and the correction
+    rows (:func:`_corrections`: the installments of invoices with terms, the direct parts
+    of invoices with applied payments). The figures are those of :func:`installments`;
+    the big pass does not sort every invoice for a window or look up its applied
+    payments. Grouping both kinds of rows together (instead of grouping the
+    corrections apart and joining them per customer) computes each sum once: on SQLite
+    a column of a joined subquery is recomputed at every use, and the FIFO uses each
+    many times (the bench: 2.17 s against 2.61 s for the statement)."""
     n = len(ranges) + 2
-    main = _whole_documents(ctx, on, ranges, customer_id).subquery("rcv_main")
-    corr = _corrections(ctx, on, ranges, customer_id).subquery("rcv_corr")
     cols = [*(f"r{k}" for k in range(n)), "pool", "net"]
-    per = (select(main.c.customer_id,
-                  *[(main.c[k] + func.coalesce(corr.c[k], 0)).label(k) for k in cols])
-           .select_from(main.outerjoin(corr, corr.c.customer_id == main.c.customer_id))
-           .subquery("rcv_per"))
-    outs: list[Any] = []
-    avail = per.c.pool
-    for k in reversed(range(n)):  # oldest bucket first
-        r = per.c[f"r{k}"]
-        outs.insert(0, r - _clamp(avail, r))
-        avail = avail - r
-    credit = case((per.c.net < const(0), per.c.net), else_=const(0))
-    total = credit
-    for o in outs:
-        total = total + o
-    q = select(per.c.customer_id, *[o.label(f"b{k}") for k, o in enumerate(outs)],
-               credit.label("credit"), total.label("total"))
-    sub = q.subquery("rcv_fifo")
-    return select(*sub.c).where(sub.c.total != const(0))
+    rows = union_all(_whole_documents(ctx, on, ranges, customer_id),
+                     _corrections(ctx, on, ranges, customer_id)).subquery("rcv_rows")
+    s = {k: func.sum(rows.c[k]) for k in cols}
+    paid = _positive(s["pool"])
+    older: Any = s[f"r{n - 1}"]  # the residual of the buckets older than bucket k
+    unpaid = [_positive(older - paid)]  # X(O_k), k = n - 2 .. 0
+    for k in range(n - 2, 0, -1):
+        older = older + s[f"r{k}"]
+        unpaid.insert(0, _positive(older - paid))
+    everything = _positive(older + s["r0"] - paid)  # X of every residual
+    outs = [everything - unpaid[0],
+            *[unpaid[k - 1] - unpaid[k] for k in range(1, n - 1)], unpaid[-1]]
+    credit = case((s["net"] < const(0), s["net"]), else_=const(0))
+    total = everything + credit
+    return (select(rows.c.customer_id, *[o.label(f"b{k}") for k, o in enumerate(outs)],
+                   credit.label("credit"), total.label("total"))
+            .group_by(rows.c.customer_id).having(total != const(0)))
 
 
 def _whole_documents(ctx: Any, on: dt.date, ranges: tuple[int, ...],
@@ -258,8 +267,10 @@ def _whole_documents(ctx: Any, on: dt.date, ranges: tuple[int, ...],
 
 def _corrections(ctx: Any, on: dt.date, ranges: tuple[int, ...],
                  customer_id: int | None) -> Select:
-    """Per customer, what turns :func:`_whole_documents` into the figures of
-    :func:`installments`; only invoices with terms or with applied payments give rows:
+    """The rows that turn :func:`_whole_documents` into the figures of
+    :func:`installments` (``customer_id``, ``r0`` .. ``rN``, ``pool``, ``net``, to be
+    summed per customer with its rows); only invoices with terms or with applied
+    payments give rows:
 
     * an invoice with terms: its whole amount out of its own due bucket, each
       installment's base amount into the installment's due bucket (``net`` likewise);
@@ -312,11 +323,9 @@ def _corrections(ctx: Any, on: dt.date, ranges: tuple[int, ...],
                                             t.c.document_id == d.c.id)))
             .where(inv))
     rows = union_all(whole, inst, paid).subquery("rcv_fix")
-    return (select(rows.c.customer_id,
-                   *[func.sum(case((rows.c.bk == const(k), rows.c.r), else_=const(0)))
-                     .label(f"r{k}") for k in range(n)],
-                   func.sum(rows.c.pool).label("pool"), func.sum(rows.c.net).label("net"))
-            .group_by(rows.c.customer_id))
+    return select(rows.c.customer_id,
+                  *[case((rows.c.bk == const(k), rows.c.r), else_=const(0)).label(f"r{k}")
+                    for k in range(n)], rows.c.pool, rows.c.net)
 
 
 def aging_rows(ctx: Any, on: dt.date, settings: Any, by: str) -> Select:
