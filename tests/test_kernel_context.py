@@ -338,12 +338,17 @@ def test_allowed_where_is_allowed_for_every_row_while_the_role_table_alone_answe
         assert ctx.allowed_where("update", t) is None
 
 
-def test_emit_audited_announces_the_rows_audited_after_the_mark_with_their_images(crm):
-    """One event per audit row of the table past the mark, in audit order, carrying the
-    audit row's customer (not its row id), that customer's name (Chinese, quoted as
-    JSON) or null, and the row's own before/after images; rows before the mark, of
-    another table or of another tenant are not announced."""
+def test_audit_select_with_emit_announces_the_rows_it_wrote_with_their_images(crm):
+    """``audit_select(..., emit=event)``: one event per audit row that statement wrote,
+    in its order, carrying the row's customer (not its row id), that customer's name
+    (Chinese, quoted as JSON) or null, and the row's own before/after images; audit
+    rows written before it, by another statement of the unit or in another tenant are
+    not announced."""
     import json
+
+    from sqlalchemy import Integer, String, literal, union_all
+
+    from crmkit import sql as csql
 
     a = crm.customers.add(name="甲公司 \"引号\"", kind="company")
     crm.tenants.add("other")
@@ -351,18 +356,28 @@ def test_emit_audited_announces_the_rows_audited_after_the_mark_with_their_image
         octx.audit("probe", 7, "insert", None, {"x": 0}, customer_id=None)
     with crm.unit() as ctx:
         ctx.audit("probe", 1, "insert", None, {"n": 1}, customer_id=a.id)
-        mark = ctx.audit_mark()
-        ctx.audit_many([("probe", 901, "update", {"n": 1}, {"n": 2, "s": "é"}, a.id),
-                        ("other_table", 902, "insert", None, {"n": 3}, a.id),
-                        ("probe", 903, "insert", None, {"n": 4}, None)])
-        ctx.emit_audited("probe.changed", "probe", mark)
+
+        def row(k: int, op: str, before: object, after: object, cid: int | None) -> object:
+            return select(literal("probe", String()).label("t"),
+                          literal(900 + k, Integer()).label("id"),
+                          literal(op, String()).label("op"), before, after,
+                          literal(cid, Integer()).label("cid"), literal(k).label("k"))
+
+        rows = union_all(
+            row(3, "insert", csql.json_null(), csql.json_object(("n", literal(4))), None),
+            row(1, "update", csql.json_object(("n", literal(1))),
+                csql.json_object(("n", literal(2)), ("s", literal("é"))), a.id),
+        ).subquery("rows")
+        ctx.audit_select(select(*list(rows.c)[:6]).order_by(rows.c.k.desc()),
+                         emit="probe.changed")
+        ctx.audit("probe", 2, "insert", None, {"n": 5}, customer_id=a.id)
         o = ctx.crm.table("outbox")
         rows = ctx.conn.execute(select(o.c.payload, o.c.customer_id)
                                 .where(o.c.tenant_id == ctx.tenant.id,
                                        o.c.event == "probe.changed").order_by(o.c.id)).all()
     got = [(p if isinstance(p, dict) else json.loads(p), cid) for p, cid in rows]
     assert got == [
+        ({"customer_id": None, "customer": None, "before": None, "after": {"n": 4}}, None),
         ({"customer_id": a.id, "customer": "甲公司 \"引号\"", "before": {"n": 1},
           "after": {"n": 2, "s": "é"}}, a.id),
-        ({"customer_id": None, "customer": None, "before": None, "after": {"n": 4}}, None),
     ]

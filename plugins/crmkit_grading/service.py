@@ -428,8 +428,8 @@ def _announce_set(ctx: Any, ht: Any, gt: Any, cols: tuple[str, ...],
                   start: int) -> tuple[int, int]:
     """:func:`_announce` when no plugin implements ``crm_grade_changed``: the audit
     rows and ``grade.changed`` events of the history rows past ``start``, each one
-    ``INSERT ... SELECT`` (``ctx.audit_select``; ``ctx.emit_audited``, the events
-    taking the audit rows' images) whose JSON
+    ``INSERT ... SELECT`` (``ctx.audit_select`` with ``emit``: the events take the
+    audit rows' images) whose JSON
     images the database builds (``crmkit.sql``'s ``json_object``, the amount through
     ``money_text``). The same rows, in the same order, with the same values as the
     Python path writes (``tests/test_grading.py`` compares the two). Returns how many
@@ -451,15 +451,13 @@ def _announce_set(ctx: Any, ht: Any, gt: Any, cols: tuple[str, ...],
         .select_from(src).where(mine)).one()
     if not n_changed:
         return 0, 0
-    audit_start = ctx.audit_mark()
+    # the events' images are the audit rows' just written (same rows, same order, one
+    # write transaction), not built again
     ctx.audit_select(
         select(literal("grading", String()), ht.c.customer_id,
                case((first, "insert"), else_="update"),
                func.coalesce(before, sql.json_null()), image(ht), ht.c.customer_id)
-        .select_from(src).where(mine).order_by(ht.c.id))
-    # the events' images are the audit rows' just written (same rows, same order, one
-    # write transaction), not built again
-    ctx.emit_audited("grade.changed", "grading", audit_start)
+        .select_from(src).where(mine).order_by(ht.c.id), emit="grade.changed")
     return int(n_changed), int(n_first)
 
 
