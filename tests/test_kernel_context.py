@@ -363,12 +363,12 @@ def test_audit_select_with_emit_announces_the_rows_it_wrote_with_their_images(cr
                           literal(op, String()).label("op"), before, after,
                           literal(cid, Integer()).label("cid"), literal(k).label("k"))
 
-        rows = union_all(
+        src = union_all(
             row(3, "insert", csql.json_null(), csql.json_object(("n", literal(4))), None),
             row(1, "update", csql.json_object(("n", literal(1))),
                 csql.json_object(("n", literal(2)), ("s", literal("é"))), a.id),
         ).subquery("rows")
-        ctx.audit_select(select(*list(rows.c)[:6]).order_by(rows.c.k.desc()),
+        ctx.audit_select(select(*list(src.c)[:6]).order_by(src.c.k.desc()),
                          emit="probe.changed")
         ctx.audit("probe", 2, "insert", None, {"n": 5}, customer_id=a.id)
         o = ctx.crm.table("outbox")

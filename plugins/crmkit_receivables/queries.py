@@ -21,6 +21,7 @@ only formats the rows that come back. The allocation (see ``docs/plugins/receiva
 from __future__ import annotations
 
 import datetime as dt
+from itertools import accumulate
 from typing import Any
 
 from sqlalchemy import BigInteger, Date, and_, case, func, literal, select, type_coerce, union_all
@@ -219,16 +220,13 @@ def _bucket_fifo(ctx: Any, on: dt.date, ranges: tuple[int, ...],
                      _corrections(ctx, on, ranges, customer_id)).subquery("rcv_rows")
     s = {k: func.sum(rows.c[k]) for k in cols}
     paid = _positive(s["pool"])
-    older: Any = s[f"r{n - 1}"]  # the residual of the buckets older than bucket k
-    unpaid = [_positive(older - paid)]  # X(O_k), k = n - 2 .. 0
-    for k in range(n - 2, 0, -1):
-        older = older + s[f"r{k}"]
-        unpaid.insert(0, _positive(older - paid))
-    everything = _positive(older + s["r0"] - paid)  # X of every residual
-    outs = [everything - unpaid[0],
-            *[unpaid[k - 1] - unpaid[k] for k in range(1, n - 1)], unpaid[-1]]
+    # tails[k]: the residual due in bucket k or older (R_k + ... + R_oldest); unpaid[k]
+    # = X(tails[k]); a bucket is what its own residual adds to the unpaid part
+    tails = list(accumulate(reversed([s[f"r{k}"] for k in range(n)])))[::-1]
+    unpaid = [_positive(t - paid) for t in tails]
+    outs = [*(a - b for a, b in zip(unpaid, unpaid[1:], strict=False)), unpaid[-1]]
     credit = case((s["net"] < const(0), s["net"]), else_=const(0))
-    total = everything + credit
+    total = unpaid[0] + credit
     return (select(rows.c.customer_id, *[o.label(f"b{k}") for k, o in enumerate(outs)],
                    credit.label("credit"), total.label("total"))
             .group_by(rows.c.customer_id).having(total != const(0)))
