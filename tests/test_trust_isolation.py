@@ -14,12 +14,11 @@ import json
 from typing import Any
 
 import pytest
-from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
 
 from crmkit.errors import NotFound
 from tests.plugins.recorder import Recorder
-from tests.plugins.trust import tenant_id, tenant_snapshot
+from tests.plugins.trust import rule_property, tenant_id, tenant_snapshot
 
 TODAY = dt.date(2026, 11, 22)
 NAMES = ["上海大众", "Acme", "O'Brien & Co", "'; DROP TABLE crm_customers; --", "😀 שלום"]
@@ -164,11 +163,11 @@ def _pair(root: Any, slug_a: str, slug_b: str) -> tuple[Any, Ids, Ids]:
 _PAIRS = itertools.count(1)
 
 
-@settings(phases=[Phase.explicit, Phase.generate])
-@given(d=data)
+@rule_property(d=data)
 def _isolation(root: Any, d: tuple[list, list]) -> None:
     # each example gets two fresh tenants: the cost of an example does not grow with
-    # the examples before it (200 of them at the ``ci`` profile)
+    # the examples before it (200 of them at the ``ci`` profile on SQLite, 50 on the
+    # servers: tests/plugins/trust.py, examples_on)
     n = next(_PAIRS)
     b, ida, idb = _pair(root, f"a{n}", f"b{n}")
     a = root.using(tenant=f"a{n}")

@@ -12,11 +12,10 @@ import itertools
 from typing import Any
 
 import pytest
-from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
 
 from crmkit.errors import PermissionDenied, ValidationError
-from tests.plugins.trust import counts
+from tests.plugins.trust import counts, rule_property
 from tests.test_trust_isolation import Ids, _enable, _walk, customer, populate
 
 TODAY = dt.date(2026, 11, 22)
@@ -98,9 +97,8 @@ def _owned(spec: dict, owner: str) -> dict:
 _TENANTS = itertools.count(1)
 
 
-@settings(phases=[Phase.explicit, Phase.generate])
-@given(d=st.tuples(st.lists(customer, min_size=1, max_size=2),
-                   st.lists(customer, min_size=1, max_size=2)))
+@rule_property(d=st.tuples(st.lists(customer, min_size=1, max_size=2),
+                           st.lists(customer, min_size=1, max_size=2)))
 def _permissions(root: Any, d: tuple[list, list]) -> None:
     # a fresh tenant per example: an example's cost does not grow with the ones before
     slug = f"p{next(_TENANTS)}"

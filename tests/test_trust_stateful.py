@@ -37,6 +37,7 @@ from hypothesis.stateful import (
 
 from crmkit.builtin import permissions
 from crmkit.errors import NotFound, PermissionDenied
+from tests.plugins.trust import examples_on
 
 USERS = {"admin": "admin", "mgr": "manager", "s1": "sales", "s2": "sales"}
 UNSCOPED = ("admin", "manager")
@@ -397,8 +398,10 @@ def test_random_sequences_keep_every_user_in_their_scope(crm_factory, cli, tmp_p
     TrustMachine.cli = staticmethod(cli)
     TrustMachine.tmp = tmp_path
     ci = os.environ.get("HYPOTHESIS_PROFILE") == "ci"
+    # sequences of the rules: a quarter on the servers (tests/plugins/trust.py)
     run_state_machine_as_test(TrustMachine, settings=settings(
-        max_examples=20 if ci else 8, stateful_step_count=15 if ci else 10,
+        max_examples=examples_on(TrustMachine.root, 20 if ci else 8),
+        stateful_step_count=15 if ci else 10,
         deadline=None, suppress_health_check=list(HealthCheck)))
 
 
