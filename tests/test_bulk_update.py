@@ -277,6 +277,26 @@ def test_a_uniform_change_is_written_set_wise_as_record_by_record(crm_factory):
     assert crm.customers.get(cs[0].id).kind == "person"
 
 
+def test_a_set_wise_batch_is_a_few_statements_whatever_its_size_on_sqlite(crm_factory):
+    """1,200 customers lost in one batch: on SQLite one audit ``INSERT ... SELECT`` for
+    the batch, the ids one JSON parameter (``crmkit.sql.in_ids``); elsewhere one per
+    500 customers. Every customer changed and audited either way."""
+    crm = crm_factory()
+    crm.customers.add_many({"name": f"客户{i}"} for i in range(1200))
+    ids = [c.id for c in crm.customers.stream()]
+    mark = crm.changes()[-1]["cursor"]
+    seen, stop = _audit_selects(crm)
+    try:
+        n = crm.customers.update_many((i, {"status": "lost"}) for i in ids)
+    finally:
+        stop()
+    assert n == 1200
+    assert len(seen) == (1 if crm.engine.dialect.name == "sqlite" else 3), len(seen)
+    assert [(i, op, a["status"]) for i, op, _b, a in _feed(crm, mark)] == \
+        [(i, "update", "lost") for i in ids]
+    assert {c.status for c in crm.customers.stream()} == {"lost"}
+
+
 def test_a_set_wise_batch_that_would_fail_raises_as_record_by_record(crm_factory):
     """A missing or refused customer in a uniform batch: the same error as the
     record-by-record form (which the batch then goes through), nothing written; an

@@ -25,6 +25,8 @@ from crmkit.sql import (
     add_days,
     day_of,
     days_between,
+    id_chunks,
+    in_ids,
     iso_utc,
     json_null,
     json_object,
@@ -221,4 +223,34 @@ def test_whole_tenant_keeps_the_index_when_tenants_share_the_table(crm_db_url):
         conn.exec_driver_sql("ANALYZE")
         assert not tenant_holds_most(conn, t)
         assert whole_tenant(conn, t) is t
+    engine.dispose()
+
+
+def test_in_ids_picks_the_ids_given_in_chunks_each_backend_takes(crm_db_url):
+    # 1,231 of 2,000 rows, in no order, with a repeat and an id not in the table: on
+    # SQLite one JSON parameter for all of them (one chunk), elsewhere expanding IN
+    # lists of at most 500; either way exactly the rows asked for
+    engine = storage.create_engine(crm_db_url)
+    md = MetaData()
+    t = Table("ids", md, Column("id", Integer, primary_key=True), Column("v", Integer))
+    md.create_all(engine)
+    wanted = [i for i in range(2000, 0, -1) if i % 13 < 8] + [7, 99_999]
+    with engine.begin() as conn:
+        conn.execute(t.insert(), [{"id": i, "v": i * 2} for i in range(1, 2001)])
+        chunks = id_chunks(conn, wanted)
+        got: list[int] = []
+        for chunk in chunks:
+            got += conn.scalars(select(t.c.id).where(in_ids(conn, t.c.id, chunk))).all()
+        assert sorted(got) == sorted(set(wanted) - {99_999})
+        assert [x for c in chunks for x in c] == wanted  # nothing lost or reordered
+        assert id_chunks(conn, []) == []
+        assert conn.scalars(select(t.c.id).where(in_ids(conn, t.c.id, []))).all() == []
+        if conn.dialect.name == "sqlite":
+            assert len(chunks) == 1
+            # the ids are walked and each row found by its key, the table never scanned
+            plan = _plan(conn, select(t.c.v).where(in_ids(conn, t.c.id, wanted)))
+            assert "SEARCH ids USING INTEGER PRIMARY KEY" in plan, plan
+            assert "SCAN ids" not in plan, plan
+        else:
+            assert len(wanted) == 1233 and [len(c) for c in chunks] == [500, 500, 233]
     engine.dispose()

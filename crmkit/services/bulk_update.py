@@ -1,9 +1,10 @@
 """The bulk path of ``customers.update_many`` and ``change_many``: many customers changed
 in one transaction, with every guarantee of ``update``, written set-wise.
 
-Per record, in the order given: the customer is loaded (500 to a query), ``crm_permission``
-is asked whether the user may ``update`` it (and ``customers.change_owner`` when its
-owner changes), the core checks and ``crm_customer_validate`` run. Only when the whole
+Per record, in the order given: the customer is loaded (a batch to a query on SQLite, 500
+elsewhere: ``crmkit.sql.in_ids``), ``crm_permission`` is asked whether the user may
+``update`` it (and ``customers.change_owner`` when its owner changes), the core checks
+and ``crm_customer_validate`` run. Only when the whole
 batch passed is anything written: one ``UPDATE`` executemany per set of changed fields,
 one audit row per change in one executemany, then ``crm_customer_updated`` (and
 ``crm_customer_archived``) for each changed customer. A refusal or an error anywhere rolls
@@ -13,11 +14,11 @@ The set-wise form of a batch (:func:`_set_batch`): when nothing outside the core
 see a record (no plugin implements ``crm_customer_validate`` or ``crm_customer_updated``,
 and the built-in role table alone answers ``crm_permission``) and the batch gives every
 customer the same new status or kind, in ascending id order, the batch is checked and
-written in a few statements per 500 customers, the audit images built by the database:
-the same rows, in the same order, with the same values as the per-record form writes
-(``tests/test_bulk_update.py`` compares the two on every backend). Anything else, and
-any batch that would fail (a customer missing or refused), goes through the per-record
-form, which raises what it raises.
+written in a few statements per batch (per 500 customers outside SQLite), the audit
+images built by the database: the same rows, in the same order, with the same values as
+the per-record form writes (``tests/test_bulk_update.py`` compares the two on every
+backend). Anything else, and any batch that would fail (a customer missing or refused),
+goes through the per-record form, which raises what it raises.
 """
 
 from __future__ import annotations
@@ -40,8 +41,6 @@ if TYPE_CHECKING:
     from ..context import Context
     from .customers import CustomerService
 
-#: rows loaded per SELECT (well under every backend's limit of bound parameters)
-LOAD = 500
 #: errors collected before a batch gives up (the message stays readable)
 MAX_ERRORS = 20
 #: the fields a batch may change set-wise, with their valid values: choices, whose core
@@ -98,8 +97,9 @@ def _uniform(batch: list[Any], seen: set[int]) -> tuple[list[int], dict[str, str
 def _set_batch(svc: CustomerService, ctx: Context, batch: list[Any], seen: set[int],
                rule: Any) -> int | None:
     """A batch written set-wise (see the module's docstring), or None when it is not
-    one that may be (nothing checked or written then). Per 500 customers: one count of
-    those found and permitted (``rule``: the ``update`` permission as a condition,
+    one that may be (nothing checked or written then). Per batch on SQLite, per 500
+    customers elsewhere (:func:`crmkit.sql.in_ids`): one count of those found and
+    permitted (``rule``: the ``update`` permission as a condition,
     ``ctx.allowed_where``), then, once every customer of the batch passed, one ``INSERT
     ... SELECT`` of the audit rows of those that change and one ``UPDATE`` of them. The
     other fields of a record are not checked again: they were when it was written."""
@@ -109,11 +109,11 @@ def _set_batch(svc: CustomerService, ctx: Context, batch: list[Any], seen: set[i
     ids, fields = got
     t = svc.table("customers")
     tid = ctx.tenant.id
-    chunks = [ids[i:i + LOAD] for i in range(0, len(ids), LOAD)]
+    chunks = sql.id_chunks(ctx.conn, ids)
     for chunk in chunks:
         found, permitted = ctx.conn.execute(
             select(func.count(), func.coalesce(func.sum(case((rule, 1), else_=0)), 0))
-            .where(t.c.tenant_id == tid, t.c.id.in_(chunk))).one()
+            .where(t.c.tenant_id == tid, sql.in_ids(ctx.conn, t.c.id, chunk))).one()
         if found != len(chunk) or permitted != found:
             return None  # the per-record form raises NotFound or PermissionDenied
     seen.update(ids)
@@ -122,7 +122,7 @@ def _set_batch(svc: CustomerService, ctx: Context, batch: list[Any], seen: set[i
     before, after = _image_sql(t), _image_sql(t, fields, now)
     n = 0
     for chunk in chunks:
-        mine = (t.c.tenant_id == tid, t.c.id.in_(chunk), changed)
+        mine = (t.c.tenant_id == tid, sql.in_ids(ctx.conn, t.c.id, chunk), changed)
         ctx.audit_select(select(literal("customer", Text()), t.c.id,
                                 literal("update", Text()), before, after, t.c.id)
                          .where(*mine).order_by(t.c.id), at=now)
@@ -157,9 +157,9 @@ def _image_sql(t: Any, fields: Mapping[str, str] | None = None, now: Any = None)
 def _load(svc: CustomerService, ctx: Context, ids: list[int]) -> dict[int, Customer]:
     t = svc.table("customers")
     out: dict[int, Customer] = {}
-    for i in range(0, len(ids), LOAD):
+    for chunk in sql.id_chunks(ctx.conn, ids):
         for row in ctx.conn.execute(select(t).where(t.c.tenant_id == ctx.tenant.id,
-                                                    t.c.id.in_(ids[i:i + LOAD]))):
+                                                    sql.in_ids(ctx.conn, t.c.id, chunk))):
             out[row.id] = Customer.from_row(row)
     return out
 

@@ -272,9 +272,9 @@ class CustomerService(ListService[Customer]):
         t = self.table("customers")
         out: dict[int, str] = {}
         with self.crm.unit(write=False) as ctx:
-            for i in range(0, len(wanted), 500):
+            for chunk in sql.id_chunks(ctx.conn, wanted):
                 out.update(ctx.conn.execute(select(t.c.id, t.c.name).where(
-                    self.visible(ctx), t.c.id.in_(wanted[i:i + 500]))).all())
+                    self.visible(ctx), sql.in_ids(ctx.conn, t.c.id, chunk))).all())
         return out
 
     def find(self, *, external_id: str) -> Customer | None:

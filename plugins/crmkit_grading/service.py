@@ -37,7 +37,6 @@ from .tables import GRADE_COLUMNS, SEGMENTS, TIERS
 
 _domain = Domain("crmkit_grading")
 _, ngettext = _domain.gettext, _domain.ngettext
-CHUNK = 500
 PAGE = 5000
 SHOW_FIELDS = ("customer_id", "customer", "owner", "recency_days", "frequency", "monetary",
                "r", "f", "m", "segment", "abc", "tier")
@@ -47,11 +46,6 @@ GRADE_KEY = ("segment", "abc", "tier")
 
 def _settings(ctx: Any) -> Any:
     return ctx.settings("grading")
-
-
-def _chunks(ids: list[int], size: int = CHUNK) -> Any:
-    for i in range(0, len(ids), size):
-        yield ids[i:i + size]
 
 
 def _grade(row: Any, prefix: str = "") -> dict[str, Any]:
@@ -244,8 +238,9 @@ def run(crm: Any, on: dt.date | None = None,
         # 1. compute every grade into the stage (three statements, see stage_grades)
         stage_grades(ctx, (st, mine_of, token), (raw, raw_of, raw_token), on, settings)
         clear_raw()
-        for chunk in _chunks(sorted(at_risk(ctx, on))):
-            ctx.conn.execute(update(st).where(mine, st.c.customer_id.in_(chunk))
+        for chunk in sql.id_chunks(ctx.conn, sorted(at_risk(ctx, on))):
+            ctx.conn.execute(update(st).where(mine, sql.in_ids(ctx.conn, st.c.customer_id,
+                                                               chunk))
                              .values(tier="special"))
         step(1, 4)
 
@@ -397,9 +392,9 @@ def _announce(ctx: Any, changed: list[Any], cols: tuple[str, ...]) -> None:
     hook = ctx.hooks.crm_grade_changed
     customers: dict[int, Customer] = {}
     c = ctx.crm.table("customers")
-    for chunk in _chunks([r.customer_id for r in changed]):
+    for chunk in sql.id_chunks(ctx.conn, [r.customer_id for r in changed]):
         for row in ctx.conn.execute(select(c).where(c.c.tenant_id == ctx.tenant.id,
-                                                    c.c.id.in_(chunk))):
+                                                    sql.in_ids(ctx.conn, c.c.id, chunk))):
             customers[row.id] = Customer.from_row(row)
     # Rows are (id, customer_id, *cols, old_id, *old cols), amounts in cents. The images
     # for the audit and the outbox are made of plain values (the day as ISO text, the
