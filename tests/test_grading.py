@@ -569,6 +569,54 @@ def test_grading_run_plans_on_sqlite(gcrm):
         assert not [x for x in plan if x.startswith("SCAN ") and "LEFT-JOIN" in x], (stmt, plan)
 
 
+@pytest.mark.parametrize("listened", [False, True])
+def test_the_run_reads_its_new_history_and_audit_rows_by_id_on_sqlite(crm_factory, listened):
+    """The history rows a run adds, and the audit rows the events are made of, are
+    read back by the primary key's range past the id before them (``sql.not_indexed``),
+    never through the ``tenant_id`` index, which walks every row the tenant's history
+    and audit ever had and sorts them by id: with a plugin listening (a page at a time)
+    and without (one ``INSERT ... SELECT``), on the third run of a tenant."""
+    plugins = ["crmkit_grading", GradeCounter()] if listened else ["crmkit_grading"]
+    enable = ["grading", "grade_counter"] if listened else ["grading"]
+    crm = crm_factory(plugins=plugins, discover=False, enable=enable)
+    if crm.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's plan")
+    from sqlalchemy import event
+
+    a, b, c = customers(crm, "a", "b", "c")
+    inv(crm, a.id, "A1", "100", "2026-11-01")
+    grading.run(crm)
+    inv(crm, b.id, "B1", "50", "2026-11-10")
+    grading.run(crm)
+    inv(crm, c.id, "C1", "80", "2026-11-20")
+    p = crm.prefix
+    plans = []
+
+    def explain(conn, cursor, statement, parameters, context, executemany):
+        # the statements reading the rows past an id: history for audit and events,
+        # audit rows for the events
+        if not executemany and (f"{p}grading_history.id >" in statement
+                                or statement.startswith(f"INSERT INTO {p}outbox")):
+            rows = cursor.execute("EXPLAIN QUERY PLAN " + statement, parameters).fetchall()
+            plans.append((statement[:40], [r[3] for r in rows]))
+
+    event.listen(crm.engine, "before_cursor_execute", explain)
+    try:
+        assert grading.run(crm)["changed"] >= 1
+    finally:
+        event.remove(crm.engine, "before_cursor_execute", explain)
+    history = [plan for stmt, plan in plans if not stmt.startswith(f"INSERT INTO {p}outbox")
+               and any("grading_history" in x for x in plan)]
+    assert history, plans
+    for plan in history:
+        assert f"SEARCH {p}grading_history USING INTEGER PRIMARY KEY (rowid>?)" in plan, plan
+        assert "USE TEMP B-TREE FOR ORDER BY" not in plan, plan
+    outbox = [plan for stmt, plan in plans if stmt.startswith(f"INSERT INTO {p}outbox")]
+    if not listened:  # the events are made of the audit rows just written
+        assert outbox and all(f"SEARCH {p}audit USING INTEGER PRIMARY KEY (rowid>?)" in plan
+                              for plan in outbox), outbox
+
+
 def test_the_run_stores_the_grades_show_computes(crm_factory):
     """``grading run`` computes into its stage in three statements, ``grading show`` in
     one: on a mixed tenant (ties in every ranked value, credit notes, documents outside

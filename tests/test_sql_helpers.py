@@ -34,6 +34,7 @@ from crmkit.sql import (
     median,
     money,
     money_text,
+    not_indexed,
     tags_json,
     tenant_holds_most,
     whole_tenant,
@@ -253,4 +254,21 @@ def test_in_ids_picks_the_ids_given_in_chunks_each_backend_takes(crm_db_url):
             assert "SCAN ids" not in plan, plan
         else:
             assert len(wanted) == 1233 and [len(c) for c in chunks] == [500, 500, 233]
+    engine.dispose()
+
+
+def test_not_indexed_gives_the_same_rows_without_the_index_on_sqlite(crm_db_url):
+    engine = storage.create_engine(crm_db_url)
+    t = _tenant_table(engine, [1, 2, 3])
+    with engine.begin() as conn:
+        def q(col):
+            return select(t.c.id).where(col == 2, t.c.id > 590).order_by(t.c.id)
+
+        assert conn.scalars(q(not_indexed(t.c.tenant_id))).all() == \
+            conn.scalars(q(t.c.tenant_id)).all() == [593, 596, 599]
+        if conn.dialect.name == "sqlite":
+            # plain: the tenant's index, every row of it, then a sort by id
+            assert "INDEX ix_docs_tenant_d (tenant_id=?)" in _plan(conn, q(t.c.tenant_id))
+            assert _plan(conn, q(not_indexed(t.c.tenant_id))) == \
+                "SEARCH docs USING INTEGER PRIMARY KEY (rowid>?)"
     engine.dispose()
