@@ -84,6 +84,14 @@ def test_help_still_lists_the_plugin_commands(tmp_path, listed_db):
     assert {"grading", "sales", "receivables"} <= {
         line.split()[0] for line in done.stdout.splitlines() if line.startswith("  ")}
     assert "crmkit_grading.cli" in modules
+    # but no first-party plugin's statements or services: a plugin's package, its
+    # commands, hooks, hook specs, settings and tables are what loading it takes
+    # (receivables' api and queries were imported with its hooks until 2026-12-04)
+    first_party = {m for m in modules if m.startswith("crmkit_") and "." in m
+                   and not m.startswith("crmkit_birthday")}  # the tutorial's example
+    assert first_party, modules
+    assert sorted(m for m in first_party if m.split(".", 1)[1] not in
+                  {"cli", "hooks", "hookspecs", "settings", "tables"}) == []
 
 
 def test_sqlite_instant_is_what_isoformat_gives():

@@ -26,8 +26,6 @@ from crmkit.output import (
     writable,
 )
 
-from . import api
-
 _ = Domain("crmkit_receivables").gettext
 
 
@@ -54,6 +52,8 @@ def aging_cmd(crm: Any, as_of: str | None, by: str, csv_file: str | None,
 
     --limit and --offset choose the rows shown (the totals are the whole report's);
     --csv writes every row."""
+    from . import api  # here, not at the top: `crmkit --help` loads this module
+
     if csv_file:
         writable(csv_file)
     report = api.aging(crm, parse_date(as_of, "--as-of"), by)
@@ -125,6 +125,8 @@ def open_cmd(crm: Any, customer_id: int | None, as_of: str | None, as_json: bool
              page: Page) -> None:
     """Invoices with an outstanding amount, oldest due date first: one row per
     installment of an invoice with payment terms. Amounts in the tenant's currency."""
+    from . import api
+
     day = parse_date(as_of, "--as-of")
     if as_json:
         stream_json(api.stream_open_items(crm, day, customer_id, limit=page.limit,

@@ -8,7 +8,10 @@ from typing import Any
 import crmkit
 from crmkit.i18n import Domain
 
-from . import api, hookspecs, queries
+from . import hookspecs
+
+# api and queries (and SQLAlchemy's statements in them) are imported by the hooks that
+# run them: loading the plugin, as every command does (`crmkit --help` too), stays cheap
 
 _ = Domain("crmkit_receivables").gettext
 
@@ -24,10 +27,14 @@ def crm_addhooks(pluginmanager: Any) -> None:
 @crmkit.hookimpl
 def crm_customers_at_risk(ctx: Any, on: dt.date) -> list[int]:
     """Customers with an invoice more than 90 days overdue and still owing, as of ``on``."""
+    from . import api
+
     return api.customers_at_risk(ctx, on)
 
 
 def _reminder(r: Any, on: dt.date) -> crmkit.Reminder:
+    from . import api
+
     days = int(r.days_due)
     due = api._date(r.due)
     # an invoice with terms is reminded per installment: "INV-1 #2" in the key (an
@@ -61,6 +68,8 @@ def crm_reminders(ctx: Any, on: dt.date) -> list[crmkit.Reminder]:
     """Installments of invoices with an outstanding amount that are overdue (``level`` =
     overdue bucket index), due today, tomorrow, or later this week (up to Sunday); one
     reminder per installment (an invoice without terms is one)."""
+    from . import queries
+
     s = ctx.settings("receivables")
     return [_reminder(r, on) for r in ctx.conn.execute(queries.reminder_rows(ctx, on, s))]
 
@@ -69,6 +78,8 @@ def crm_reminders(ctx: Any, on: dt.date) -> list[crmkit.Reminder]:
 def crm_customer_sections(ctx: Any, customer: Any, on: dt.date) -> crmkit.Section:
     """The customer's receivables as of ``on``: outstanding, overdue, oldest overdue
     days, credit and the aging buckets."""
+    from . import api
+
     data = api.customer_summary(ctx, customer.id, on)
     days = data["oldest_overdue_days"]
     summary = [(_("Outstanding"), data["outstanding"]), (_("Overdue"), data["overdue"]),
@@ -84,6 +95,8 @@ def crm_customer_sections(ctx: Any, customer: Any, on: dt.date) -> crmkit.Sectio
 def crm_today(ctx: Any, on: dt.date) -> dict[str, Any]:
     """``crmkit today``'s receivables part: outstanding, overdue and the five
     customers owing the most overdue, in the user's scope. Read-only. Since 0.2."""
+    from . import api
+
     return {"receivables": api.today_part(ctx, on)}
 
 
