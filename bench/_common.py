@@ -26,6 +26,19 @@ def timed(fn: Callable[[], Any], repeat: int = 3) -> float:
     return statistics.median(runs)
 
 
+def timed_in_turn(*fns: Callable[[], Any], repeat: int = 5) -> list[float]:
+    """Median wall time of each of ``fns``, run in turn ``repeat`` times (a, b, a, b,
+    ...): a machine whose speed wanders over seconds slows both sides alike, where
+    timing all of one and then all of the other compares two moments."""
+    runs: list[list[float]] = [[] for _ in fns]
+    for _ in range(repeat):
+        for fn, out in zip(fns, runs, strict=True):
+            t0 = time.perf_counter()
+            fn()
+            out.append(time.perf_counter() - t0)
+    return [statistics.median(r) for r in runs]
+
+
 def peak_rss_mb() -> float:
     """Peak resident memory of this process so far, in MB."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
