@@ -11,6 +11,10 @@ creates. Prints, measured in the same run:
 * the same against pandas ``read_sql`` + groupby of those buckets (target: faster);
 * the peak RSS of a fresh process that runs the report (target < 200 MB).
 
+The report and its baselines are timed in turn, three times each (the median of each),
+wall and CPU: timing all runs of one and then the other compared two moments of a
+machine whose speed wanders.
+
 Run: ``python bench/bench_receivables.py [--quick]``.
 """
 
@@ -28,7 +32,7 @@ import time
 from array import array
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import figure, peak_rss_mb, timed  # noqa: E402
+from _common import figure, peak_rss_mb, timed, timed_in_turn  # noqa: E402
 
 D = dt.date(2026, 11, 22)
 STAMP = "2026-01-01 00:00:00.000000"
@@ -63,14 +67,16 @@ def own_peak_rss_mb() -> float:
     return peak_rss_mb()
 
 
-def cpu_timed(fn, repeat: int = 3) -> float:
-    """Median CPU time of this process for ``fn`` over ``repeat`` runs, in seconds."""
-    runs = []
+def cpu_timed_in_turn(*fns, repeat: int = 3) -> list[float]:
+    """Median CPU time of this process for each of ``fns``, run in turn ``repeat``
+    times, in seconds."""
+    runs: list[list[float]] = [[] for _ in fns]
     for _ in range(repeat):
-        t0 = time.process_time()
-        fn()
-        runs.append(time.process_time() - t0)
-    return sorted(runs)[len(runs) // 2]
+        for fn, out in zip(fns, runs, strict=True):
+            t0 = time.process_time()
+            fn()
+            out.append(time.process_time() - t0)
+    return [sorted(r)[len(r) // 2] for r in runs]
 
 
 def build(path: str, customers: int, invoices: int, payments: int) -> None:
@@ -196,17 +202,19 @@ def main() -> None:
             print(f"built {n_inv:,} invoices, {n_pay:,} payments, {n_cust:,} customers "
                   f"in {t_build:.1f} s", flush=True)
         rows = report(path)  # warm the page cache
-        t_report = timed(lambda: report(path))
-        # the fairer baseline is the faster of the planner's plan and a forced table scan
-        t_plan = timed(lambda: baseline(path))
-        t_scan = timed(lambda: baseline(path, BASELINE_SCAN_SQL))
+        # the report and the two baselines in turn (the machine's speed wanders over
+        # seconds); the fairer baseline is the faster of the planner's plan and a forced
+        # table scan
+        t_report, t_plan, t_scan = timed_in_turn(
+            lambda: report(path), lambda: baseline(path),
+            lambda: baseline(path, BASELINE_SCAN_SQL), repeat=3)
         base_sql = BASELINE_SQL if t_plan <= t_scan else BASELINE_SCAN_SQL
         t_base = min(t_plan, t_scan)
         t_pandas = timed(lambda: with_pandas(path), repeat=1 if not args.quick else 3)
         # CPU time of this process too: SQLite runs in-process, so this ratio holds when
         # other jobs load the machine and wall times drift
-        c_report = cpu_timed(lambda: report(path))
-        c_base = cpu_timed(lambda: baseline(path, base_sql))
+        c_report, c_base = cpu_timed_in_turn(lambda: report(path),
+                                             lambda: baseline(path, base_sql))
         rss = float(subprocess.run([sys.executable, __file__, "--rss-of", path],
                                    capture_output=True, text=True,
                                    check=True).stdout.strip().splitlines()[-1])
