@@ -26,17 +26,26 @@ def timed(fn: Callable[[], Any], repeat: int = 3) -> float:
     return statistics.median(runs)
 
 
-def timed_in_turn(*fns: Callable[[], Any], repeat: int = 5) -> list[float]:
-    """Median wall time of each of ``fns``, run in turn ``repeat`` times (a, b, a, b,
-    ...): a machine whose speed wanders over seconds slows both sides alike, where
-    timing all of one and then all of the other compares two moments."""
+def timed_in_turn(*fns: Callable[[], Any], repeat: int = 5,
+                  clock: Callable[[], float] = time.perf_counter) -> list[float]:
+    """Median time of each of ``fns`` by ``clock`` (wall time; ``time.process_time``
+    for this process's CPU, :func:`children_cpu` for the processes it ran), run in turn
+    ``repeat`` times (a, b, a, b, ...): a machine whose speed wanders over seconds slows
+    both sides alike, where timing all of one and then all of the other compares two
+    moments."""
     runs: list[list[float]] = [[] for _ in fns]
     for _ in range(repeat):
         for fn, out in zip(fns, runs, strict=True):
-            t0 = time.perf_counter()
+            t0 = clock()
             fn()
-            out.append(time.perf_counter() - t0)
+            out.append(clock() - t0)
     return [statistics.median(r) for r in runs]
+
+
+def children_cpu() -> float:
+    """CPU seconds (user + system) of the child processes that have ended so far."""
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
 
 
 def peak_rss_mb() -> float:

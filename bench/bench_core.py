@@ -41,7 +41,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import crmkit_cli, figure, timed, timed_in_turn  # noqa: E402
+from _common import children_cpu, crmkit_cli, figure, timed, timed_in_turn  # noqa: E402
 
 import crmkit  # noqa: E402
 
@@ -176,33 +176,22 @@ def bench_add_many(n: int) -> None:
 
 
 def bench_help() -> None:
-    import resource
-    import statistics
+    def run(args):
+        return lambda: subprocess.run(args, check=True, capture_output=True)
 
-    cpu: dict[str, list[float]] = {"help": [], "base": []}
-
-    def run(key, args):
-        def go():
-            before = resource.getrusage(resource.RUSAGE_CHILDREN)
-            subprocess.run(args, check=True, capture_output=True)
-            after = resource.getrusage(resource.RUSAGE_CHILDREN)
-            cpu[key].append(after.ru_utime + after.ru_stime
-                            - before.ru_utime - before.ru_stime)
-        return go
-
-    t_help, t_base = timed_in_turn(
-        run("help", [*crmkit_cli(), "--help"]),
-        run("base", [sys.executable, "-c", "import sqlalchemy, pluggy, attrs, cattrs, click"]),
-        repeat=9)
+    sides = (run([*crmkit_cli(), "--help"]),
+             run([sys.executable, "-c", "import sqlalchemy, pluggy, attrs, cattrs, click"]))
+    t_help, t_base = timed_in_turn(*sides, repeat=9)
+    # the processes' CPU time too: a start-up reads a few hundred files, and wall time
+    # moves with whether the machine kept them in its page cache
+    c_help, c_base = timed_in_turn(*sides, repeat=5, clock=children_cpu)
     load = os.getloadavg()[0]
     figure("crmkit --help vs importing its dependencies", t_help / t_base, target="<= 1.5x",
            detail=f"{t_help * 1000:.0f} ms vs {t_base * 1000:.0f} ms; load {load:.2f}")
-    # the processes' CPU time too: a start-up reads a few hundred files, and wall time
-    # moves with whether the machine kept them in its page cache
-    c_help, c_base = (statistics.median(cpu[k]) for k in ("help", "base"))
     figure("crmkit --help vs importing its dependencies, CPU", c_help / c_base,
            target="<= 1.5x",
            detail=f"{c_help * 1000:.0f} ms vs {c_base * 1000:.0f} ms CPU; load {load:.2f}")
+
 
 if __name__ == "__main__":
     quick = "--quick" in sys.argv

@@ -67,18 +67,6 @@ def own_peak_rss_mb() -> float:
     return peak_rss_mb()
 
 
-def cpu_timed_in_turn(*fns, repeat: int = 3) -> list[float]:
-    """Median CPU time of this process for each of ``fns``, run in turn ``repeat``
-    times, in seconds."""
-    runs: list[list[float]] = [[] for _ in fns]
-    for _ in range(repeat):
-        for fn, out in zip(fns, runs, strict=True):
-            t0 = time.process_time()
-            fn()
-            out.append(time.process_time() - t0)
-    return [sorted(r)[len(r) // 2] for r in runs]
-
-
 def build(path: str, customers: int, invoices: int, payments: int) -> None:
     import crmkit
 
@@ -213,8 +201,9 @@ def main() -> None:
         t_pandas = timed(lambda: with_pandas(path), repeat=1 if not args.quick else 3)
         # CPU time of this process too: SQLite runs in-process, so this ratio holds when
         # other jobs load the machine and wall times drift
-        c_report, c_base = cpu_timed_in_turn(lambda: report(path),
-                                             lambda: baseline(path, base_sql))
+        c_report, c_base = timed_in_turn(lambda: report(path),
+                                         lambda: baseline(path, base_sql), repeat=3,
+                                         clock=time.process_time)
         rss = float(subprocess.run([sys.executable, __file__, "--rss-of", path],
                                    capture_output=True, text=True,
                                    check=True).stdout.strip().splitlines()[-1])
