@@ -197,7 +197,6 @@ def main() -> None:
         t_raw = timed(lambda: raw(path))
         firsts, sames, nexts = [], [], []
         load_first = os.getloadavg()[0]
-        crm = None
         for c in reversed(copies):  # copy 0 last: kept open for what follows
             crm = crmkit.open(f"sqlite:///{c}", today=D)
             t0 = time.perf_counter()
