@@ -20,6 +20,10 @@
 * ``median(conn, value, where, group=..., tie=...)`` - the median of a column, per group.
 * ``whole_tenant(conn, table)`` - ``table`` for an aggregate over most of a tenant's rows
   (read without the tenant index on SQLite when one tenant holds most of the table).
+* ``not_indexed(col)`` - a column no SQLite index may serve (the rows a transaction just
+  added past an id, found by the primary key's range).
+* ``in_ids(conn, col, ids)`` / ``id_chunks(conn, ids)`` - ``col IN ids``, the ids one JSON
+  parameter on SQLite, lists of 500 elsewhere.
 """
 
 from __future__ import annotations
